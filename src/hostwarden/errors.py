@@ -1,0 +1,212 @@
+"""The stable error-code catalog.
+
+Codes are part of the public interface: users search for them, runbooks cite them, and the
+console links them. A code is never reused for a different meaning; retire it instead.
+Families follow the seed: CSA- (engine and rules), LOG- (ingest, parse, search), SCAN-
+(scanners), AGENT-, RESP- (responses), INTEL-, FW- (firewall analysis), API-.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str
+    title: str
+    cause: str
+    fix: str
+
+
+_CATALOG: dict[str, ErrorCode] = {}
+
+
+def _register(code: str, title: str, cause: str, fix: str) -> ErrorCode:
+    if code in _CATALOG:
+        raise ValueError(f"duplicate error code {code}")
+    entry = ErrorCode(code, title, cause, fix)
+    _CATALOG[code] = entry
+    return entry
+
+
+# --- CSA: engine, rules, policies, configuration -------------------------------------------
+CSA_RELOAD_FAILED = _register(
+    "CSA-5001",
+    "rule/policy hot reload failed",
+    "A rule or policy file changed on disk but could not be loaded or compiled.",
+    "Fix the file named in the message (run `hostwarden rules check PATH`); the previous rule set stays active.",
+)
+CSA_CONFIG_INVALID = _register(
+    "CSA-5002",
+    "configuration invalid",
+    "The TOML configuration file could not be read or a value has the wrong type.",
+    "Correct the key named in the message; `hostwarden status --config FILE` validates a file.",
+)
+CSA_RULE_INVALID = _register(
+    "CSA-5003",
+    "rule invalid",
+    "A detection rule or policy could not be parsed or uses an unsupported construct.",
+    "See the reason in the message; `hostwarden rules check PATH` lints a rule folder.",
+)
+CSA_COMPONENT_UNHEALTHY = _register(
+    "CSA-5004",
+    "component unhealthy",
+    "A component reported by `status` is stuck, full or unreachable.",
+    "Read the component's line in `hostwarden status`; it names the failing check.",
+)
+
+# --- LOG: ingest, parsing, store, search --------------------------------------------------
+LOG_SEARCH_FORBIDDEN = _register(
+    "LOG-4032",
+    "search not permitted for this tenant",
+    "The caller's tenant or role does not grant access to the requested events.",
+    "Ask an administrator to grant the role, or search within your own organization.",
+)
+LOG_SEARCH_SYNTAX = _register(
+    "LOG-4001",
+    "search syntax error",
+    "The query could not be parsed at the position shown.",
+    "Check quoting and operators near the caret; see `docs/search.md` for the grammar.",
+)
+LOG_SEARCH_FIELD = _register(
+    "LOG-4002",
+    "unknown or unusable search field",
+    "The query names a field the store does not have, or compares it with an unsuitable value.",
+    "Run `hostwarden search --fields` to list searchable fields; see `docs/schema.md`.",
+)
+LOG_SEARCH_TIME = _register(
+    "LOG-4003",
+    "invalid time range",
+    "`--since`, `--from` or `--to` could not be read as a duration or timestamp.",
+    "Use a duration such as 15m, 24h, 7d or an ISO-8601 timestamp.",
+)
+LOG_PARSE_FAILURE = _register(
+    "LOG-4101",
+    "line not understood",
+    "No parser recognised the line; it is stored with tags=[parse_failure] and its raw text.",
+    "Search `tags=parse_failure` to see such lines; add a parser or pattern if they matter.",
+)
+LOG_INPUT_UNREADABLE = _register(
+    "LOG-4102",
+    "input unreadable",
+    "A file could not be opened or read (permissions, missing, not a regular file).",
+    "Check the path and permissions; the rest of the inputs were still ingested.",
+)
+LOG_INPUT_TRUNCATED = _register(
+    "LOG-4103",
+    "compressed input truncated or corrupt",
+    "A .gz file ended early or is corrupt; every line before the damage was ingested.",
+    "Recover the file if possible; re-ingesting it later never duplicates lines already stored.",
+)
+LOG_FILE_TRUNCATED = _register(
+    "LOG-4104",
+    "followed file was truncated",
+    "A followed file shrank below the saved offset (copytruncate or manual truncation).",
+    "Nothing to do: reading restarted at the beginning of the file.",
+)
+LOG_STORE_BUSY = _register(
+    "LOG-5030",
+    "store busy",
+    "Another process holds the store's write lock and did not release it within the lock timeout.",
+    "Retry, stop the other writer, or query the running server's API instead of the file.",
+)
+LOG_STORE_CORRUPT = _register(
+    "LOG-5031",
+    "store unreadable",
+    "The store file could not be opened (corrupt, wrong format, or newer schema than this version).",
+    "Check the data directory; upgrade hostwarden if the store was written by a newer version.",
+)
+LOG_INPUT_TOO_LARGE = _register(
+    "LOG-4131",
+    "input too large",
+    "A request or line exceeded the configured size limit; the excess was cut and the line flagged.",
+    "Raise the limit in the configuration if such lines are legitimate.",
+)
+
+# --- SCAN ---------------------------------------------------------------------------------
+SCAN_TIMEOUT = _register(
+    "SCAN-9008",
+    "scan task timed out",
+    "A scanner did not finish within its time budget; its partial results are reported.",
+    "Raise the scanner's timeout or narrow the scanned paths; check the task queue priority.",
+)
+SCAN_ROOT_INVALID = _register(
+    "SCAN-9001",
+    "scan root invalid",
+    "The folder or image given to scan does not exist or cannot be read.",
+    "Pass an existing folder with --root, or a `docker save`/OCI tarball with --image.",
+)
+SCAN_SCANNER_FAILED = _register(
+    "SCAN-9002",
+    "scanner failed",
+    "One scanner raised an error; the other scanners' findings are still reported.",
+    "Read the message; report a bug with the file named if the input looks valid.",
+)
+SCAN_ADVISORIES_STALE = _register(
+    "SCAN-9010",
+    "advisory database stale",
+    "The local advisory database is older than the configured maximum age.",
+    "Run `hostwarden vulndb update` on a machine with internet, or import fresh OSV exports.",
+)
+
+# --- other families, reserved with their first codes ---------------------------------------
+AGENT_UNREACHABLE = _register(
+    "AGENT-7001",
+    "agent unreachable",
+    "The agent did not report within its heartbeat interval.",
+    "Check the agent host and its network path to the server.",
+)
+RESP_NOT_ALLOWED = _register(
+    "RESP-6001",
+    "response refused by allowlist",
+    "The target of an automatic action is on an allowlist.",
+    "Review the allowlist; act manually if the target is really hostile.",
+)
+INTEL_FEED_INVALID = _register(
+    "INTEL-8001",
+    "intel feed invalid",
+    "An indicator feed could not be parsed.",
+    "Check the feed format (STIX 2.1 bundle, CSV or plain list).",
+)
+FW_PARSE_FAILED = _register(
+    "FW-3001",
+    "firewall rules unreadable",
+    "A rule set could not be parsed; the message names the line or key.",
+    "Check the file is `iptables-save`, `nft -j list ruleset` or security-group JSON output.",
+)
+API_AUTH_REQUIRED = _register(
+    "API-4010",
+    "authentication required",
+    "The request had no valid credentials.",
+    "Send a valid API token in the Authorization header.",
+)
+
+
+def lookup(code: str) -> ErrorCode:
+    return _CATALOG[code]
+
+
+def catalog() -> list[ErrorCode]:
+    return sorted(_CATALOG.values(), key=lambda e: e.code)
+
+
+class HostwardenError(Exception):
+    """An error a user sees: it always carries a catalog code, a message and the fix."""
+
+    def __init__(self, code: ErrorCode, message: str, **context: Any) -> None:
+        super().__init__(f"{code.code}: {message}")
+        self.code = code
+        self.message = message
+        self.context = context
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code.code,
+            "title": self.code.title,
+            "message": self.message,
+            "cause": self.code.cause,
+            "fix": self.code.fix,
+            **({"context": self.context} if self.context else {}),
+        }
