@@ -1,0 +1,49 @@
+# One entry point for set-up, the main job, tests and benchmarks. `make run` and `make test`
+# both run `install` first, so a fresh clone needs nothing else.
+PY        ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+# Debian packages the tests and benchmarks drive for real (installed only when missing and root).
+APT_PACKAGES := iproute2 iptables nftables fail2ban
+
+.PHONY: install apt run test test-unit test-integration lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@$(MAKE) --no-print-directory apt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt-get install:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not root: skipping Debian packages:$$missing (tests needing them skip)"; fi; \
+	fi
+
+run: install
+	$(BIN)/hostwarden scan --root examples/demo-host
+	$(BIN)/hostwarden scan --root / --format table
+
+test: install lint test-unit test-integration
+
+test-unit:
+	$(BIN)/pytest -q tests/unit tests/corpus
+
+test-integration:
+	$(BIN)/pytest -q tests/integration
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
