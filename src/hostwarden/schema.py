@@ -129,8 +129,9 @@ def event_id(source: str, offset: int, original: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
-# The same hash as an SQL expression over columns `src`, `off`, `original` (used by the bulk path).
-EVENT_ID_SQL = "left(sha256(src || chr(31) || CAST(off AS VARCHAR) || chr(31) || original), 32)"
+def event_id_sql(source: str, offset: str, original: str) -> str:
+    """The same hash as an SQL expression over the three given SQL expressions."""
+    return f"left(sha256({source} || chr(31) || CAST({offset} AS VARCHAR) || chr(31) || {original}), 32)"
 
 
 def now_utc() -> datetime:

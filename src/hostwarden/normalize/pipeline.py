@@ -1,0 +1,157 @@
+"""collect → normalize → store for files and streams: sniff the source, parse, append.
+
+Each source is sniffed once on its first lines (the best-scoring parser wins, falling back to
+syslog framing with per-line parse_failure records). Formats that have a columnar plan
+(the syslog family) take the DuckDB path; the rest parse per line. Either way every input line
+ends up in the store, understood or tagged `parse_failure`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from hostwarden.collect.chunks import Chunk
+from hostwarden.normalize.base import ParseContext, Parser
+from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, to_arrow
+
+SNIFF_LINES = 50
+
+# (dataset hint, "module:Class"); optional parsers that are missing are skipped.
+PARSERS: tuple[tuple[str, str], ...] = (
+    ("syslog", "hostwarden.normalize.syslog:SyslogParser"),
+    ("auditd", "hostwarden.normalize.auditd:AuditdParser"),
+    ("web.access", "hostwarden.normalize.web:AccessLogParser"),
+    ("web.error", "hostwarden.normalize.web:ErrorLogParser"),
+    ("json", "hostwarden.normalize.jsonl:JsonLinesParser"),
+    ("journald", "hostwarden.normalize.journald:JournaldParser"),
+)
+
+
+def available_parsers() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for name, target in PARSERS:
+        module_name, _, cls = target.partition(":")
+        try:
+            found[name] = getattr(importlib.import_module(module_name), cls)
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+def sniff(sample: list[str], hint: str | None = None) -> str:
+    """Name of the parser that understands most of the sample (ties → earlier in PARSERS)."""
+    parsers = available_parsers()
+    if hint in parsers:
+        return hint  # type: ignore[return-value]
+    lines = [s for s in sample if s.strip()][:SNIFF_LINES]
+    if not lines:
+        return "syslog"
+    best, best_score = "syslog", 0.0
+    for name, cls in parsers.items():
+        try:
+            score = cls().sniff(lines)
+        except Exception:  # a parser's sniff must not break ingest of a file it doesn't own
+            continue
+        if score > best_score + 1e-9:
+            best, best_score = name, score
+    return best
+
+
+@dataclass
+class IngestStats:
+    lines: int = 0
+    stored: int = 0
+    parse_failures: int = 0
+    by_dataset: dict[str, int] = field(default_factory=dict)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, table: pa.Table, stored: int) -> None:
+        self.lines += table.num_rows
+        self.stored += stored
+        tags = table.column("tags").to_pylist()
+        self.parse_failures += sum(1 for t in tags if t and "parse_failure" in t)
+        for ds in table.column("event.dataset").to_pylist():
+            key = ds or "unknown"
+            self.by_dataset[key] = self.by_dataset.get(key, 0) + 1
+
+
+class SourceNormalizer:
+    """Parses the chunks of one source with one parser, keeping that parser's state."""
+
+    def __init__(self, source: str, parser_name: str, ctx: ParseContext) -> None:
+        self.source = source
+        self.parser_name = parser_name
+        self.ctx = ctx
+        self.parser: Parser = available_parsers()[parser_name]()
+        self._bulk = None
+        if parser_name == "syslog":
+            from hostwarden.normalize.bulk import BulkSyslog
+
+            self._bulk = _bulk_syslog()
+            _ = BulkSyslog  # the plan is compiled once per process
+
+    def normalize(self, chunk: Chunk, con: Any | None = None, *, bulk_min_lines: int = 2000) -> pa.Table:
+        if self._bulk is not None and con is not None and chunk.data.count(b"\n") >= bulk_min_lines:
+            raw = chunk.to_arrow()
+            table = self._bulk.parse(con, raw, self.ctx)
+        else:
+            events = self.parser.parse_batch(chunk.lines(), self.ctx)
+            table = to_arrow(events)
+        return _with_source(table, self.source)
+
+
+_BULK = None
+
+
+def _bulk_syslog() -> Any:
+    global _BULK
+    if _BULK is None:
+        from hostwarden.normalize.bulk import BulkSyslog
+
+        _BULK = BulkSyslog()
+    return _BULK
+
+
+def _with_source(table: pa.Table, source: str) -> pa.Table:
+    idx = ARROW_SCHEMA.get_field_index("log.file.path")
+    column = pa.array([source] * table.num_rows, pa.string())
+    return table.set_column(idx, ARROW_SCHEMA.field(idx), column)
+
+
+def context_for(source: str, mtime: float | None = None) -> ParseContext:
+    ref = datetime.fromtimestamp(mtime, UTC) if mtime is not None else datetime.now(UTC)
+    return ParseContext(source=source, reference_time=ref)
+
+
+def ingest_chunks(
+    store: Any,
+    chunks: Iterable[Chunk],
+    *,
+    ctx: ParseContext | None = None,
+    hint: str | None = None,
+    tenant: str = DEFAULT_TENANT,
+    stats: IngestStats | None = None,
+    on_stored: Any = None,
+) -> IngestStats:
+    """Normalize and store chunks (of any number of sources). `on_stored(chunk)` runs after each
+    chunk is durably stored: collectors save their checkpoint there (at-least-once + dedupe)."""
+    stats = stats or IngestStats()
+    normalizers: dict[str, SourceNormalizer] = {}
+    for chunk in chunks:
+        norm = normalizers.get(chunk.source)
+        if norm is None:
+            sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
+            norm = SourceNormalizer(chunk.source, sniff(sample, hint), ctx or context_for(chunk.source))
+            normalizers[chunk.source] = norm
+        table = norm.normalize(chunk, store.con)
+        stored = store.append(table, source=chunk.source, tenant=tenant)
+        stats.add(table, stored)
+        if on_stored is not None:
+            on_stored(chunk)
+    return stats

@@ -1,0 +1,227 @@
+"""The hot store: one DuckDB file in the data dir.
+
+Concurrency (decided here, documented in docs/store.md): DuckDB lets one process write a file,
+and a read-only opener fails while a writer holds it. So hostwarden holds the write connection
+only for the span of a batch and a reader retries until a lock timeout (LOG-5030 after that);
+a long-running server, which writes continuously, serves reads through its API instead.
+
+Dedupe: `event.id` is a content hash of source + offset + line, so a repeat can only come from
+re-reading the same source. An append therefore anti-joins the batch against the stored ids of
+the same `log.file.path` (cheap thanks to zone maps) instead of keeping a global unique index,
+which costs more than the whole parse at a million lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from hostwarden.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, HostwardenError
+from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, event_id_sql, SCHEMA_VERSION, now_utc
+
+STORE_FILE = "events.duckdb"
+
+
+def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    # DuckDB 2 refuses new work on a connection with a half-read result: always drain it.
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
+def _ddl() -> str:
+    cols = ",\n  ".join(f'"{f.name}" {f.sql}' for f in FIELDS)
+    return f"CREATE TABLE IF NOT EXISTS events (\n  {cols}\n)"
+
+
+# Migration n brings a store from version n-1 to n. Version 1 is the initial layout.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        _ddl(),
+        "CREATE TABLE IF NOT EXISTS checkpoints (key VARCHAR PRIMARY KEY, path VARCHAR, inode BIGINT, "
+        "device BIGINT, \"offset\" BIGINT, fingerprint VARCHAR, fingerprint_len INTEGER, updated DOUBLE)",
+        "CREATE TABLE IF NOT EXISTS kv (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    ],
+}
+
+
+class HotStore:
+    def __init__(self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / STORE_FILE
+        self.read_only = read_only
+        self.lock_timeout = lock_timeout
+        if not read_only:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    # -- connection ------------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = self._open()
+        return self._con
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self.read_only and not self.path.exists():
+            con = duckdb.connect()  # an empty store reads as empty, with the same schema
+            for stmt in MIGRATIONS[1]:
+                con.execute(stmt).fetchall()
+            return con
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=self.read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    code = LOG_STORE_BUSY if "lock" in str(exc).lower() else LOG_STORE_CORRUPT
+                    raise HostwardenError(code, f"cannot open {self.path}: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as exc:
+                raise HostwardenError(LOG_STORE_CORRUPT, f"cannot open {self.path}: {exc}") from exc
+        if not self.read_only:
+            self._migrate(con)
+        else:
+            self._check_version(con)
+        return con
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)").fetchall()
+        row = _one(con.execute("SELECT max(version) FROM schema_version"))
+        current = row[0] if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise HostwardenError(
+                LOG_STORE_CORRUPT, f"store schema v{current} is newer than this hostwarden (v{SCHEMA_VERSION})"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            con.execute("BEGIN").fetchall()
+            for stmt in MIGRATIONS[version]:
+                con.execute(stmt).fetchall()
+            con.execute("INSERT INTO schema_version VALUES (?)", [version]).fetchall()
+            con.execute("COMMIT").fetchall()
+
+    def _check_version(self, con: duckdb.DuckDBPyConnection) -> None:
+        try:
+            row = _one(con.execute("SELECT max(version) FROM schema_version"))
+        except duckdb.CatalogException as exc:
+            raise HostwardenError(LOG_STORE_CORRUPT, f"{self.path} is not a hostwarden store") from exc
+        if row is None or row[0] is None or row[0] > SCHEMA_VERSION:
+            raise HostwardenError(LOG_STORE_CORRUPT, f"{self.path}: unsupported schema version {row}")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> HotStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self.con
+        con.execute("BEGIN").fetchall()
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
+        con.execute("COMMIT").fetchall()
+
+    # -- writes ----------------------------------------------------------------------------
+    def append(self, events: pa.Table, *, source: str | None = None, tenant: str = DEFAULT_TENANT) -> int:
+        """Store a batch in ARROW_SCHEMA; fills identity fields; returns rows actually added."""
+        if events.num_rows == 0:
+            return 0
+        events = events.select(list(ARROW_SCHEMA.names)).cast(ARROW_SCHEMA)
+        con = self.con
+        con.register("hw_batch", events)
+        try:
+            id_expr = event_id_sql(
+                "COALESCE(\"log.file.path\", $source, '-')",
+                'COALESCE("log.offset", 0)',
+                "COALESCE(\"event.original\", \"hostwarden.detail\", '')",
+            )
+            cols = []
+            for f in FIELDS:
+                name = f'"{f.name}"'
+                if f.name == "event.id":
+                    cols.append(f"COALESCE({name}, {id_expr}) AS {name}")
+                elif f.name == "organization.id":
+                    cols.append(f"COALESCE({name}, $tenant) AS {name}")
+                elif f.name == "log.file.path":
+                    cols.append(f"COALESCE({name}, $source) AS {name}")
+                elif f.name == "event.ingested":
+                    cols.append(f"$now AS {name}")
+                else:
+                    cols.append(name)
+            select = f"SELECT {', '.join(cols)} FROM hw_batch"
+            params = {"source": source, "tenant": tenant, "now": now_utc()}
+            con.execute(f"CREATE OR REPLACE TEMP TABLE hw_new AS {select}", params).fetchall()
+            before = self.count_rows()
+            # Anti-join only against rows that could collide: same source (see module docstring).
+            con.execute(
+                'INSERT INTO events SELECT n.* FROM hw_new n WHERE NOT EXISTS (SELECT 1 FROM events e '
+                'WHERE e."log.file.path" IS NOT DISTINCT FROM n."log.file.path" '
+                'AND e."organization.id" = n."organization.id" AND e."event.id" = n."event.id") '
+                'QUALIFY row_number() OVER (PARTITION BY n."event.id") = 1'
+            ).fetchall()
+            return self.count_rows() - before
+        finally:
+            con.unregister("hw_batch")
+            con.execute("DROP TABLE IF EXISTS hw_new").fetchall()
+
+    def count_rows(self) -> int:
+        row = _one(self.con.execute("SELECT count(*) FROM events"))
+        return int(row[0]) if row else 0
+
+    # -- checkpoints (collect.checkpoint.CheckpointStore) ----------------------------------
+    def load_checkpoint(self, key: str) -> Any:
+        from hostwarden.collect.checkpoint import Checkpoint
+
+        row = _one(self.con.execute(
+            'SELECT key, path, inode, device, "offset", fingerprint, fingerprint_len, updated '
+            "FROM checkpoints WHERE key = ?",
+            [key],
+        ))
+        return Checkpoint(*row) if row else None
+
+    def save_checkpoint(self, cp: Any) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [cp.key, cp.path, cp.inode, cp.device, cp.offset, cp.fingerprint, cp.fingerprint_len, cp.updated],
+        ).fetchall()
+
+    # -- small key-value state (correlation snapshots, last scan results) -------------------
+    def get_state(self, key: str) -> Any:
+        row = _one(self.con.execute("SELECT value FROM kv WHERE key = ?", [key]))
+        return json.loads(row[0]) if row else None
+
+    def put_state(self, key: str, value: Any) -> None:
+        self.con.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [key, json.dumps(value, default=str)]).fetchall()
+
+    # -- reads -----------------------------------------------------------------------------
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def query_arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        return self.con.execute(sql, params or []).to_arrow_table()
+
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", ".wal"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                total += p.stat().st_size
+        return total
