@@ -38,7 +38,7 @@ _MAP = pa.map_(pa.string(), pa.string())
 
 FIELDS: tuple[Field, ...] = (
     _f("@timestamp", _TS, "TIMESTAMPTZ", "When the event happened (UTC), from the source line; ingest time if the line has none."),
-    _f("event.id", _STR, "VARCHAR", "Content hash (128-bit, hex) of source identity + byte offset + raw line; re-ingesting the same bytes never doubles a record."),
+    _f("event.id", _STR, "VARCHAR", "Content hash (MD5, 128-bit hex) of source identity + byte offset + raw line; re-ingesting the same bytes never doubles a record."),
     _f("event.kind", _STR, "VARCHAR", "event (a log line), alert (a detection), finding (a scanner result), state (inventory)."),
     _f("event.category", _LIST, "VARCHAR[]", "ECS categories: authentication, process, web, iam, network, file, session, configuration, …"),
     _f("event.type", _LIST, "VARCHAR[]", "ECS types: start, end, info, creation, deletion, change, access, denied, …"),
@@ -123,15 +123,17 @@ def quote_ident(name: str) -> str:
 def event_id(source: str, offset: int, original: str) -> str:
     """The content hash that makes ingest idempotent: over the stored `event.original` text.
 
-    Must equal `EVENT_ID_SQL` below, which the bulk path evaluates inside DuckDB.
+    Must equal `event_id_sql` below, which the store evaluates inside DuckDB.
     """
     text = f"{source}\x1f{offset}\x1f{original}"
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+    # MD5 here is an identity for deduplication, not a security control: a collision would need
+    # the same source and byte offset, and it runs at twice SHA-256's speed at a million lines/s.
+    return hashlib.md5(text.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
 
 
 def event_id_sql(source: str, offset: str, original: str) -> str:
     """The same hash as an SQL expression over the three given SQL expressions."""
-    return f"left(sha256({source} || chr(31) || CAST({offset} AS VARCHAR) || chr(31) || {original}), 32)"
+    return f"md5({source} || chr(31) || CAST({offset} AS VARCHAR) || chr(31) || {original})"
 
 
 def now_utc() -> datetime:

@@ -80,7 +80,7 @@ def _pattern_table(numbered: list[_Numbered]) -> pa.Table:
         unsupported = set(p.constants) & (set(FIELD_BY_NAME) - {"user.name"})
         if unsupported:
             raise ValueError(f"{p.action}: constant schema fields other than user.name: {unsupported}")
-        return list(p.constants.items())
+        return [(k, v) for k, v in p.constants.items() if k != "user.name"]
 
     return pa.table(
         {
@@ -91,6 +91,7 @@ def _pattern_table(numbered: list[_Numbered]) -> pa.Table:
             "p_category": pa.array([list(n.pattern.category) or None for n in numbered], pa.list_(pa.string())),
             "p_type": pa.array([list(n.pattern.type) or None for n in numbered], pa.list_(pa.string())),
             "p_labels": pa.array([constants_map(n.pattern) or None for n in numbered], pa.map_(pa.string(), pa.string())),
+            "p_user": [n.pattern.constants.get("user.name") for n in numbered],
         }
     )
 
@@ -136,8 +137,9 @@ class BulkSyslog:
             {"program": list(self.programs), "fam": list(self.programs.values())}
         )
 
-    def parse(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext) -> pa.Table:
-        """`raw` has columns off, original, line_tags; returns events in ARROW_SCHEMA (no identity fields)."""
+    def parse(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out") -> str:
+        """Parse `raw` (off, original, line_tags) into temp table `out` (ARROW_SCHEMA columns, no
+        identity fields). The result stays inside DuckDB: the store appends from it directly."""
         con.register("hw_raw", raw)
         con.register("hw_patterns", self.pattern_table)
         con.register("hw_programs", self.program_table)
@@ -150,7 +152,9 @@ class BulkSyslog:
             con.execute(self._dispatch_sql(q, ctx), q.params).fetchall()
             present = {row[0] for row in con.execute("SELECT DISTINCT k FROM hw_stage").fetchall()}
             q = _Sql()
-            return con.sql(self._extract_sql(q, present), params=q.params).to_arrow_table()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {self._extract_sql(q, present)}", q.params).fetchall()
+            _fill_sessions(con, out)
+            return out
         finally:
             for name in ("hw_raw", "hw_patterns", "hw_programs"):
                 con.unregister(name)
@@ -222,9 +226,11 @@ class BulkSyslog:
         branches = []
         for n in self.numbered:
             names = _names(n.pattern.regex)
+            if n.k not in present:
+                continue
             for g in names:
                 group_fields[g] = group_to_field(g)
-            if names and n.k in present:
+            if names:
                 branches.append(
                     f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.regex)} AS x "
                     f"FROM hw_stage WHERE k = {n.k})"
@@ -243,13 +249,19 @@ class BulkSyslog:
         ip_raw = grp("source.ip") or "NULL"
         ip_ok = f"regexp_matches({ip_raw}, {sql_string(IP_SHAPE)})"
         extra_groups = sorted({g for g, f in group_fields.items() if f not in FIELD_BY_NAME})
-        label_entries = ", ".join(
-            f"struct_pack(key := {q.p(group_to_field(g))}, value := NULLIF(u.\"{g}\", ''))" for g in extra_groups
-        )
-        labels = (
-            f"list_filter([{label_entries}], lambda e: e.value IS NOT NULL)" if extra_groups else "[]"
-        )
-        constant_user = "map_extract(p_labels, 'user.name')[1]"
+        if extra_groups:
+            entries = ", ".join(
+                f"struct_pack(key := {q.p(group_to_field(g))}, value := NULLIF(u.\"{g}\", ''))" for g in extra_groups
+            )
+            row_labels = f"list_filter([{entries}], lambda e: e.value IS NOT NULL)"
+            any_extra = " OR ".join(f"NULLIF(u.\"{g}\", '') IS NOT NULL" for g in extra_groups)
+            labels_expr = (
+                f"CASE WHEN {any_extra} THEN map_from_entries(list_concat({row_labels}, "
+                "COALESCE(map_entries(p_labels), []))) ELSE p_labels END"
+            )
+        else:
+            labels_expr = "p_labels"
+        constant_user = "p_user"
         columns: dict[str, str] = {
             "@timestamp": "ts",
             "event.kind": "'event'",
@@ -282,45 +294,49 @@ class BulkSyslog:
             columns["user.name"] = f"COALESCE({columns['user.name']}, {constant_user})"
         else:
             columns["user.name"] = constant_user
-        tags = (
-            "list_sort(list_distinct(list_concat(COALESCE(line_tags, []), "
-            "CASE WHEN fr IS NULL THEN ['parse_failure'] WHEN year_inferred THEN ['year_inferred'] ELSE [] END)))"
+        own_tags = "CASE WHEN fr IS NULL THEN ['parse_failure'] WHEN year_inferred THEN ['year_inferred'] END"
+        columns["tags"] = (
+            f"CASE WHEN line_tags IS NULL THEN {own_tags} "
+            f"ELSE list_sort(list_distinct(list_concat(line_tags, COALESCE({own_tags}, [])))) END"
         )
-        columns["tags"] = f"CASE WHEN len({tags}) > 0 THEN {tags} END"
-        user_labels = "list_filter(map_entries(p_labels), lambda e: e.key NOT IN ('user.name'))"
-        all_labels = f"list_concat({labels}, COALESCE({user_labels}, []))"
-        columns["labels"] = f"CASE WHEN len({all_labels}) > 0 THEN map_from_entries({all_labels}) END"
+        columns["labels"] = labels_expr
         projected = ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
-        # Session fill: sshd prints the client address once per connection (see syslog.fill_session_source).
-        session = (
-            'last_value(CASE WHEN "source.ip" IS NOT NULL THEN {\'ip\': "source.ip", \'port\': "source.port"} END '
-            'IGNORE NULLS) OVER (PARTITION BY "host.name", "process.pid", is_session ORDER BY "log.offset" '
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        )
-        session_ip = f"({session}).ip"
-        session_port = f"({session}).port"
-        sessions = ", ".join(q.p(d) for d in SESSION_DATASETS)
         final_cols = []
         for spec in FIELDS:
             name = spec.name
-            if name == "source.ip":
-                final_cols.append(
-                    f'CASE WHEN is_session AND "source.domain" IS NULL THEN COALESCE("source.ip", {session_ip}) '
-                    f'ELSE "source.ip" END AS "source.ip"'
-                )
-            elif name == "source.port":
-                final_cols.append(
-                    f'CASE WHEN is_session AND "source.domain" IS NULL AND "source.ip" IS NULL '
-                    f'THEN COALESCE("source.port", {session_port}) ELSE "source.port" END AS "source.port"'
-                )
-            elif name in columns:
+            if name in columns:
                 final_cols.append(f'CAST("{name}" AS {spec.sql}) AS "{name}"')
             else:
                 final_cols.append(f'CAST(NULL AS {spec.sql}) AS "{name}"')
         return (
-            f"SELECT {', '.join(final_cols)} FROM (SELECT *, "
-            f'("event.dataset" IN ({sessions}) AND "process.pid" IS NOT NULL) AS is_session FROM '
-            f"(SELECT {projected} FROM ({union}) u LEFT JOIN hw_patterns USING (k))) ORDER BY \"log.offset\""
+            f"SELECT {', '.join(final_cols)} FROM "
+            f"(SELECT {projected} FROM ({union}) u LEFT JOIN hw_patterns USING (k))"
         )
 
 
+
+
+def _fill_sessions(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """sshd prints the client address once per connection; carry it to the same process's later
+    lines (see syslog.fill_session_source). Done on a narrow projection, and only when needed."""
+    datasets = list(SESSION_DATASETS)
+    need = con.execute(
+        f'SELECT count(*) FROM {table} WHERE "source.ip" IS NULL AND "source.domain" IS NULL '
+        'AND "process.pid" IS NOT NULL AND list_contains($1, "event.dataset")',
+        [datasets],
+    ).fetchall()[0][0]
+    if not need:
+        return
+    con.execute(
+        f"""UPDATE {table} AS t SET "source.ip" = f.ip, "source.port" = COALESCE(t."source.port", f.port)
+        FROM (
+          SELECT off, s.ip AS ip, s.port AS port FROM (
+            SELECT "log.offset" AS off, "source.ip" AS own_ip, "source.domain" AS own_domain,
+              last_value(CASE WHEN "source.ip" IS NOT NULL THEN {{'ip': "source.ip", 'port': "source.port"}} END
+                IGNORE NULLS) OVER (PARTITION BY "host.name", "process.pid" ORDER BY "log.offset"
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s
+            FROM {table} WHERE "process.pid" IS NOT NULL AND list_contains($1, "event.dataset")
+          ) WHERE own_ip IS NULL AND own_domain IS NULL AND s IS NOT NULL
+        ) f WHERE t."log.offset" = f.off""",
+        [datasets],
+    ).fetchall()

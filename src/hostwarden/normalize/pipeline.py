@@ -71,14 +71,14 @@ class IngestStats:
     by_dataset: dict[str, int] = field(default_factory=dict)
     notices: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, table: pa.Table, stored: int) -> None:
-        self.lines += table.num_rows
+    def add_counts(self, rows: list[tuple[str | None, int, int]], stored: int) -> None:
+        """rows: (dataset, lines, parse failures) as counted by the store's SQL."""
         self.stored += stored
-        tags = table.column("tags").to_pylist()
-        self.parse_failures += sum(1 for t in tags if t and "parse_failure" in t)
-        for ds in table.column("event.dataset").to_pylist():
-            key = ds or "unknown"
-            self.by_dataset[key] = self.by_dataset.get(key, 0) + 1
+        for dataset, lines, failures in rows:
+            self.lines += lines
+            self.parse_failures += failures
+            key = dataset or "unknown"
+            self.by_dataset[key] = self.by_dataset.get(key, 0) + lines
 
 
 class SourceNormalizer:
@@ -89,21 +89,27 @@ class SourceNormalizer:
         self.parser_name = parser_name
         self.ctx = ctx
         self.parser: Parser = available_parsers()[parser_name]()
-        self._bulk = None
-        if parser_name == "syslog":
-            from hostwarden.normalize.bulk import BulkSyslog
+        self._bulk = _bulk_syslog() if parser_name == "syslog" else None
 
-            self._bulk = _bulk_syslog()
-            _ = BulkSyslog  # the plan is compiled once per process
+    def normalize_into(self, chunk: Chunk, con: Any, out: str = "hw_out", *, bulk_min_lines: int = 2000) -> str:
+        """Parse a chunk into temp table `out` on `con`; returns its name."""
+        if self._bulk is not None and chunk.data.count(b"\n") >= bulk_min_lines:
+            return self._bulk.parse(con, chunk.to_arrow(), self.ctx, out)
+        table = to_arrow(self.parser.parse_batch(chunk.lines(), self.ctx))
+        con.register("hw_rows", table)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM hw_rows").fetchall()
+        finally:
+            con.unregister("hw_rows")
+        return out
 
-    def normalize(self, chunk: Chunk, con: Any | None = None, *, bulk_min_lines: int = 2000) -> pa.Table:
-        if self._bulk is not None and con is not None and chunk.data.count(b"\n") >= bulk_min_lines:
-            raw = chunk.to_arrow()
-            table = self._bulk.parse(con, raw, self.ctx)
-        else:
-            events = self.parser.parse_batch(chunk.lines(), self.ctx)
-            table = to_arrow(events)
-        return _with_source(table, self.source)
+    def normalize(self, chunk: Chunk, con: Any) -> pa.Table:
+        """The same, as an Arrow table (for streaming consumers and tests)."""
+        name = self.normalize_into(chunk, con, "hw_norm")
+        try:
+            return _with_source(con.execute(f"SELECT * FROM {name}").to_arrow_table(), self.source)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
 
 
 _BULK = None
@@ -149,9 +155,16 @@ def ingest_chunks(
             sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
             norm = SourceNormalizer(chunk.source, sniff(sample, hint), ctx or context_for(chunk.source))
             normalizers[chunk.source] = norm
-        table = norm.normalize(chunk, store.con)
-        stored = store.append(table, source=chunk.source, tenant=tenant)
-        stats.add(table, stored)
+        out = norm.normalize_into(chunk, store.con)
+        try:
+            counts = store.con.execute(
+                f'SELECT "event.dataset", count(*), count(*) FILTER (WHERE list_contains(tags, \'parse_failure\')) '
+                f"FROM {out} GROUP BY 1"
+            ).fetchall()
+            stored = store.append_table(out, source=chunk.source, tenant=tenant)
+        finally:
+            store.con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
+        stats.add_counts(counts, stored)
         if on_stored is not None:
             on_stored(chunk)
     return stats

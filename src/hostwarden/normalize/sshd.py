@@ -30,20 +30,20 @@ PATTERNS = PatternSet(
     [
         _p(
             "ssh_login_failed",
-            r"^Failed (?P<ssh__method>\S+) for invalid user (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
+            r"^Failed \S+ for invalid user (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Failed ",
             constants={"ssh.invalid_user": "true"},
             **_FAIL,
         ),
         _p(
             "ssh_login_failed",
-            r"^Failed (?P<ssh__method>\S+) for (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
+            r"^Failed \S+ for (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Failed ",
             **_FAIL,
         ),
         _p(
             "ssh_login",
-            r"^Accepted (?P<ssh__method>\S+) for (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
+            r"^Accepted \S+ for (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Accepted ",
             outcome="success",
             category=("authentication", "session"),
@@ -251,14 +251,14 @@ PATTERNS = PatternSet(
         ),
         _p(
             "ssh_login_postponed",
-            r"^Postponed (?P<ssh__method>\S+) for (?:invalid user )?(?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
+            r"^Postponed \S+ for (?:invalid user )?(?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Postponed ",
             category=_AUTH,
             type=("info",),
         ),
         _p(
             "ssh_login_failed",
-            r"^message repeated (?P<ssh__count>\d+) times: \[ ?Failed (?P<ssh__method>\S+) for (?:invalid user )?"
+            r"^message repeated (?P<ssh__count>\d+) times: \[ ?Failed \S+ for (?:invalid user )?"
             r"(?P<user__name>.*?) from " + _IP + _PORT + r"(?: ssh\d?)?\s*\]$",
             "message repeated ",
             **_FAIL,

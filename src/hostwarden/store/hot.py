@@ -148,39 +148,56 @@ class HotStore:
         con = self.con
         con.register("hw_batch", events)
         try:
-            id_expr = event_id_sql(
-                "COALESCE(\"log.file.path\", $source, '-')",
-                'COALESCE("log.offset", 0)',
-                "COALESCE(\"event.original\", \"hostwarden.detail\", '')",
-            )
-            cols = []
-            for f in FIELDS:
-                name = f'"{f.name}"'
-                if f.name == "event.id":
-                    cols.append(f"COALESCE({name}, {id_expr}) AS {name}")
-                elif f.name == "organization.id":
-                    cols.append(f"COALESCE({name}, $tenant) AS {name}")
-                elif f.name == "log.file.path":
-                    cols.append(f"COALESCE({name}, $source) AS {name}")
-                elif f.name == "event.ingested":
-                    cols.append(f"$now AS {name}")
-                else:
-                    cols.append(name)
-            select = f"SELECT {', '.join(cols)} FROM hw_batch"
-            params = {"source": source, "tenant": tenant, "now": now_utc()}
-            con.execute(f"CREATE OR REPLACE TEMP TABLE hw_new AS {select}", params).fetchall()
-            before = self.count_rows()
-            # Anti-join only against rows that could collide: same source (see module docstring).
-            con.execute(
-                'INSERT INTO events SELECT n.* FROM hw_new n WHERE NOT EXISTS (SELECT 1 FROM events e '
-                'WHERE e."log.file.path" IS NOT DISTINCT FROM n."log.file.path" '
-                'AND e."organization.id" = n."organization.id" AND e."event.id" = n."event.id") '
-                'QUALIFY row_number() OVER (PARTITION BY n."event.id") = 1'
-            ).fetchall()
-            return self.count_rows() - before
+            return self.append_table("hw_batch", source=source, tenant=tenant)
         finally:
             con.unregister("hw_batch")
-            con.execute("DROP TABLE IF EXISTS hw_new").fetchall()
+
+    def append_table(self, table: str, *, source: str | None = None, tenant: str = DEFAULT_TENANT) -> int:
+        """Append from a relation already inside this connection (the bulk parser's output)."""
+        con = self.con
+        id_expr = event_id_sql(
+            "COALESCE(\"log.file.path\", $source, '-')",
+            'COALESCE("log.offset", 0)',
+            "COALESCE(\"event.original\", \"hostwarden.detail\", '')",
+        )
+        cols = []
+        for f in FIELDS:
+            name = f'"{f.name}"'
+            if f.name == "event.id":
+                cols.append(f"COALESCE({name}, {id_expr}) AS {name}")
+            elif f.name == "organization.id":
+                cols.append(f"COALESCE({name}, $tenant) AS {name}")
+            elif f.name == "log.file.path":
+                cols.append(f"COALESCE({name}, $source) AS {name}")
+            elif f.name == "event.ingested":
+                cols.append(f"$now AS {name}")
+            else:
+                cols.append(name)
+        params: dict[str, Any] = {"source": source, "tenant": tenant, "now": now_utc()}
+        bounds = _one(con.execute(f'SELECT min("log.offset"), max("log.offset"), count(*), '
+                                  f'count("event.id") - count(DISTINCT "event.id") FROM {table}'))
+        lo, hi, n, dup_ids = bounds if bounds else (None, None, 0, 0)
+        if not n:
+            return 0
+        # Only rows of the same source and offset range can collide (see module docstring);
+        # zone maps on log.offset make this scan touch just the overlapping row groups.
+        existing = (
+            'SELECT "event.id" FROM events WHERE "organization.id" = $tenant '
+            'AND "log.file.path" IS NOT DISTINCT FROM COALESCE($source, "log.file.path") '
+            + ('AND "log.offset" BETWEEN $lo AND $hi' if lo is not None else "")
+        )
+        if lo is not None:
+            params.update(lo=lo, hi=hi)
+        # A batch only repeats an id when its producer supplied ids (API, JSON); pay for the
+        # window only then.
+        unique = 'QUALIFY row_number() OVER (PARTITION BY "event.id") = 1' if dup_ids else ""
+        before = self.count_rows()
+        con.execute(
+            f'INSERT INTO events SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) '
+            f'WHERE "event.id" NOT IN ({existing}) {unique}',
+            params,
+        ).fetchall()
+        return self.count_rows() - before
 
     def count_rows(self) -> int:
         row = _one(self.con.execute("SELECT count(*) FROM events"))
