@@ -141,8 +141,8 @@ def _timestamp(groups: dict[str, str | None], ctx: ParseContext) -> tuple[dateti
         local = datetime(year, _MONTHS[mon], int(groups["day"] or 1), hh, mm, ss, micro)
         if not explicit and local > ref + timedelta(days=1):
             local = local.replace(year=year - 1)  # a December line in a January file
-    except ValueError:
-        return None, False
+    except ValueError:  # e.g. Feb 29 in a year without one: keep the line, drop the time
+        return None, not explicit
     return (local - _utcoffset(ctx)).replace(tzinfo=UTC), not explicit
 
 

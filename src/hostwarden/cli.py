@@ -1,0 +1,274 @@
+"""`hostwarden`: the command line. Thin: every command calls one stage's API and renders it.
+
+Errors a user can cause print their code, cause and fix and exit 2; nothing prints a traceback
+for bad input.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.table import Table
+
+from hostwarden import __version__
+from hostwarden.config import Config, load_config
+from hostwarden.errors import HostwardenError
+
+app = typer.Typer(help="hostwarden: host security — collect, normalize, detect, scan, respond.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the store lives (default ./data).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv.")]
+
+# Sub-command groups owned by other stages, imported lazily so one missing extra never breaks the CLI.
+SUBAPPS: tuple[tuple[str, str, str], ...] = (
+    ("fw", "hostwarden.scan.firewall.cli:app", "Firewall and security-group analysis."),
+    ("vulndb", "hostwarden.scan.vuln.cli:app", "Local advisory database (OSV, KEV)."),
+    ("baseline", "hostwarden.scan.baseline.cli:app", "Baseline and compliance checks."),
+)
+
+
+def _register_subapps() -> None:
+    for name, target, help_text in SUBAPPS:
+        module_name, _, attr = target.partition(":")
+        try:
+            sub = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):
+            continue
+        app.add_typer(sub, name=name, help=help_text)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HostwardenError as exc:
+            err_console.print(f"[bold red]{exc.code.code}[/bold red] {exc.message}")
+            err_console.print(f"  cause: {exc.code.cause}\n  fix:   {exc.code.fix}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _config(config: Path | None, data_dir: Path | None) -> Config:
+    return load_config(config, data_dir=data_dir)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"hostwarden {__version__}")
+
+
+# --- ingest ---------------------------------------------------------------------------------
+def _expand(paths: list[str]) -> Iterator[str]:
+    for raw in paths:
+        if raw == "-":
+            yield raw
+            continue
+        p = Path(raw)
+        if p.is_dir():
+            yield from (str(f) for f in sorted(p.rglob("*")) if f.is_file())
+        else:
+            yield raw
+
+
+@app.command()
+@user_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders, .gz rotated files, or - for stdin.")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    dataset: Annotated[str | None, typer.Option(help="Force a parser (syslog, auditd, web.access, json …).")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Parse and store log files; re-ingesting the same bytes never doubles a record."""
+    from hostwarden.collect.files import FileReader
+    from hostwarden.collect.stdin import read_stdin_chunks
+    from hostwarden.normalize.pipeline import IngestStats, context_for, ingest_chunks
+    from hostwarden.store.hot import HotStore
+
+    cfg = _config(config, data_dir)
+    stats = IngestStats()
+    files = list(_expand(paths))
+    chunk_bytes = cfg.ingest.chunk_mb << 20
+    with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as progress:
+        for path in files:
+            if path == "-":
+                ingest_chunks(store, read_stdin_chunks(chunk_bytes=chunk_bytes), hint=dataset,
+                              tenant=cfg.tenant, stats=stats)
+                continue
+            try:
+                size = Path(path).stat().st_size
+            except OSError as exc:
+                stats.notices.append({"code": "LOG-4102", "message": f"cannot read {path}: {exc.strerror}"})
+                continue
+            task = progress.add_task(Path(path).name, total=size)
+            reader = FileReader(Path(path), store, chunk_bytes=chunk_bytes)
+
+            def advance(chunk: Any, reader: Any = reader, task: Any = task) -> None:
+                reader.commit(chunk)
+                progress.update(task, advance=len(chunk.data))
+
+            try:
+                ingest_chunks(store, reader.read_chunks(), ctx=context_for(path, Path(path).stat().st_mtime),
+                              hint=dataset, tenant=cfg.tenant, stats=stats, on_stored=advance)
+            except HostwardenError as exc:
+                stats.notices.append({"code": exc.code.code, "message": exc.message})
+            except OSError as exc:
+                stats.notices.append({"code": "LOG-4102", "message": f"cannot read {path}: {exc}"})
+            stats.notices.extend(getattr(reader, "notices", []))
+    result = {"lines": stats.lines, "stored": stats.stored, "duplicates": stats.lines - stats.stored,
+              "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "notices": stats.notices}
+    if fmt == "json":
+        console.print_json(json.dumps(result))
+    else:
+        console.print(f"ingested {stats.lines} lines: {stats.stored} stored, {stats.lines - stats.stored} already present, "
+                      f"{stats.parse_failures} not understood")
+        for ds, n in sorted(stats.by_dataset.items()):
+            console.print(f"  {ds:<16} {n}")
+        for notice in stats.notices:
+            err_console.print(f"[yellow]{notice['code']}[/yellow] {notice['message']}")
+
+
+# --- search ---------------------------------------------------------------------------------
+DEFAULT_COLUMNS = ["@timestamp", "host.name", "event.dataset", "event.action", "event.outcome", "source.ip",
+                   "user.name", "message"]
+
+
+@app.command()
+@user_errors
+def search(
+    query: Annotated[str, typer.Argument(help="e.g. 'process.name=mysqld AND error.code=1213'")] = "",
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    since: Annotated[str | None, typer.Option(help="Only the last 15m, 24h, 7d …")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="ISO-8601 start.")] = None,
+    to: Annotated[str | None, typer.Option(help="ISO-8601 end.")] = None,
+    count: Annotated[bool, typer.Option("--count", help="Only count matches.")] = False,
+    top: Annotated[str | None, typer.Option(help="Most frequent values of FIELD among matches.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    fields: Annotated[str | None, typer.Option(help="Comma-separated columns to show.")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Search stored events, alerts and findings."""
+    from hostwarden.store.hot import HotStore
+    from hostwarden.store.search import build_select, compile_query
+
+    cfg = _config(config, data_dir)
+    compiled = compile_query(query, tenant=cfg.tenant, since=since, from_=from_, to=to)
+    columns = [c.strip() for c in fields.split(",")] if fields else DEFAULT_COLUMNS
+    mode = "count" if count else "top" if top else "rows"
+    sql, params = build_select(compiled, mode=mode, fields=columns, top_field=top, limit=limit)
+    with HotStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
+        result = store.con.execute(sql, params)
+        names = [d[0] for d in result.description]
+        rows = result.fetchall()
+    _render_rows(names, rows, fmt)
+
+
+def _render_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str) + "\n")
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(names)
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(show_lines=False)
+        for n in names:
+            table.add_column(n, overflow="fold")
+        for r in rows:
+            table.add_row(*["" if v is None else str(v) for v in r])
+        console.print(table)
+
+
+# --- status ---------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def status(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
+    """Health of every component; exits non-zero when one is unhealthy."""
+    from hostwarden.status import collect_status
+
+    cfg = _config(config, data_dir)
+    report = collect_status(cfg)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
+    else:
+        table = Table(title=f"hostwarden {__version__} — {cfg.data_dir}")
+        for col in ("component", "state", "detail"):
+            table.add_column(col, overflow="fold")
+        for c in report["components"]:
+            color = "green" if c["healthy"] else "red"
+            table.add_row(c["name"], f"[{color}]{'ok' if c['healthy'] else 'UNHEALTHY'}[/{color}]", c["detail"])
+        console.print(table)
+        for name, value in report["facts"].items():
+            console.print(f"  {name}: {value}")
+    if not report["healthy"]:
+        raise typer.Exit(1)
+
+
+# --- scan -----------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def scan(
+    root: Annotated[Path, typer.Option(help="Folder to scan: / for this machine, or a mounted/unpacked root.")] = Path("/"),
+    fmt: Annotated[str, typer.Option("--format", help="table, json, html or sarif.")] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    only: Annotated[str | None, typer.Option(help="Comma-separated scanner names to run.")] = None,
+    advisories: Annotated[Path | None, typer.Option(help="OSV advisories to use for this run only.")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 if a finding of this grade or worse.")] = None,
+) -> None:
+    """Assess one host: logs, and every scanner registered (vulnerabilities, baseline, firewall …)."""
+    from hostwarden.scan import report as render
+    from hostwarden.scan.runner import GRADE_ORDER, run_scan
+
+    cfg = _config(config, data_dir)
+    options: dict[str, Any] = {"advisories": str(advisories) if advisories else None,
+                               "advisory_max_age_days": cfg.scan.advisory_max_age_days}
+    names = [n.strip() for n in only.split(",")] if only else None
+    report = run_scan(root, data_dir=data_dir, options=options, only=names, timeout=cfg.scan.timeout_seconds)
+    if fmt == "table" and output is None:
+        render.render_table(report, console)
+    else:
+        text = {"json": render.to_json, "html": render.to_html, "sarif": render.to_sarif}.get(fmt)
+        if text is None:
+            raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+        doc = text(report)
+        if output is not None:
+            output.write_text(doc, encoding="utf-8")
+            err_console.print(f"report written to {output}")
+        else:
+            sys.stdout.write(doc + "\n")
+    if fail_on:
+        worst = min((GRADE_ORDER.get(f.get("hostwarden.grade", "L3"), 3) for f in report["findings"]), default=9)
+        if worst <= GRADE_ORDER.get(fail_on.upper(), 0):
+            raise typer.Exit(3)
+
+
+_register_subapps()
+
+if __name__ == "__main__":
+    app()

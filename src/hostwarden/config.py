@@ -1,0 +1,69 @@
+"""Configuration: a TOML file validated by pydantic, overridable by CLI flags and env.
+
+Precedence: CLI flag > environment (HOSTWARDEN_DATA_DIR) > TOML file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hostwarden.errors import CSA_CONFIG_INVALID, HostwardenError
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chunk_mb: int = Field(32, ge=1, le=512, description="bytes read per batch; bounds memory use")
+    max_line_kb: int = Field(1024, ge=1, description="longer lines are cut and tagged `truncated`")
+    timezone: str = Field("UTC", description="zone of timestamps that carry none (classic syslog)")
+
+
+class StatusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_parse_failure_rate: float = Field(0.2, ge=0, le=1, description="above this, status is unhealthy")
+    min_free_disk_mb: int = Field(512, ge=0)
+
+
+class ScanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    advisory_max_age_days: float = Field(2.0, gt=0)
+    timeout_seconds: float = Field(600.0, gt=0)
+    cpu_cap_percent: float = Field(35.0, gt=0, le=100)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("HOSTWARDEN_DATA_DIR", "./data")))
+    tenant: str = "default"
+    lock_timeout_seconds: float = Field(10.0, gt=0)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+    # Sections owned by later stages (rules, responses, server) are validated by their owners.
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_config(path: Path | None = None, *, data_dir: Path | None = None) -> Config:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise HostwardenError(CSA_CONFIG_INVALID, f"cannot read {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise HostwardenError(CSA_CONFIG_INVALID, f"{path}: {exc}") from exc
+    known = {k: v for k, v in raw.items() if k in Config.model_fields and k != "extra"}
+    extra = {k: v for k, v in raw.items() if k not in Config.model_fields}
+    try:
+        config = Config(**known, extra=extra)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise HostwardenError(CSA_CONFIG_INVALID, f"{path}: {where}: {first['msg']}") from exc
+    if data_dir is not None:
+        config.data_dir = data_dir
+    return config
