@@ -155,27 +155,35 @@ class HotStore:
     def append_table(self, table: str, *, source: str | None = None, tenant: str = DEFAULT_TENANT) -> int:
         """Append from a relation already inside this connection (the bulk parser's output)."""
         con = self.con
+        present_cols = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+
+        def col(name: str, default: str) -> str:
+            return f'COALESCE("{name}", {default})' if name in present_cols else default
+
         id_expr = event_id_sql(
-            "COALESCE(\"log.file.path\", $source, '-')",
-            'COALESCE("log.offset", 0)',
-            "COALESCE(\"event.original\", \"hostwarden.detail\", '')",
+            col("log.file.path", "COALESCE($source, '-')"),
+            col("log.offset", "0"),
+            col("event.original", col("hostwarden.detail", "''")),
         )
+        present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
         cols = []
         for f in FIELDS:
             name = f'"{f.name}"'
             if f.name == "event.id":
-                cols.append(f"COALESCE({name}, {id_expr}) AS {name}")
-            elif f.name == "organization.id":
-                cols.append(f"COALESCE({name}, $tenant) AS {name}")
-            elif f.name == "log.file.path":
-                cols.append(f"COALESCE({name}, $source) AS {name}")
+                own = f"COALESCE({name}, {id_expr})" if f.name in present else id_expr
+                cols.append(f"{own} AS {name}")
+            elif f.name in ("organization.id", "log.file.path"):
+                fallback = "$tenant" if f.name == "organization.id" else "$source"
+                cols.append(f"COALESCE({name}, {fallback}) AS {name}" if f.name in present else f"{fallback} AS {name}")
             elif f.name == "event.ingested":
                 cols.append(f"$now AS {name}")
-            else:
+            elif f.name in present:
                 cols.append(name)
         params: dict[str, Any] = {"source": source, "tenant": tenant, "now": now_utc()}
-        bounds = _one(con.execute(f'SELECT min("log.offset"), max("log.offset"), count(*), '
-                                  f'count("event.id") - count(DISTINCT "event.id") FROM {table}'))
+        offset_col = '"log.offset"' if "log.offset" in present else "NULL::BIGINT"
+        id_col = '"event.id"' if "event.id" in present else "NULL::VARCHAR"
+        bounds = _one(con.execute(f"SELECT min({offset_col}), max({offset_col}), count(*), "
+                                  f"count({id_col}) - count(DISTINCT {id_col}) FROM {table}"))
         lo, hi, n, dup_ids = bounds if bounds else (None, None, 0, 0)
         if not n:
             return 0
@@ -193,7 +201,7 @@ class HotStore:
         unique = 'QUALIFY row_number() OVER (PARTITION BY "event.id") = 1' if dup_ids else ""
         before = self.count_rows()
         con.execute(
-            f'INSERT INTO events SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) '
+            f'INSERT INTO events BY NAME SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) '
             f'WHERE "event.id" NOT IN ({existing}) {unique}',
             params,
         ).fetchall()

@@ -30,7 +30,7 @@ def assert_same(bulk: list[dict], ref: list[dict]) -> None:
     assert len(bulk) == len(ref)
     for b, r in zip(bulk, ref, strict=True):
         for field in FIELD_NAMES:
-            vb, vr = b[field], r[field]
+            vb, vr = b.get(field), r[field]
             if field == "labels":
                 vb, vr = dict(vb or []), dict(vr or [])
             assert vb == vr, (field, b["event.original"])
