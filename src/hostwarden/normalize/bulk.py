@@ -303,13 +303,19 @@ class BulkSyslog:
         projected = ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
         # Only the columns this plan can fill: the store inserts BY NAME, so the many fields a
         # syslog line never has are not materialised twice (wide NULL columns cost real time).
-        final_cols = [f'CAST("{f.name}" AS {f.sql}) AS "{f.name}"' for f in FIELDS if f.name in columns]
+        for always in ("source.port", "user.name"):  # read by the session fill and the store
+            columns.setdefault(always, "NULL")
+        final_cols = [f'CAST({_quoted_or_null(f.name, columns)} AS {f.sql}) AS "{f.name}"' for f in FIELDS if f.name in columns]
         return (
             f"SELECT {', '.join(final_cols)} FROM "
             f"(SELECT {projected} FROM ({union}) u LEFT JOIN hw_patterns USING (k))"
         )
 
 
+
+
+def _quoted_or_null(name: str, columns: dict[str, str]) -> str:
+    return "NULL" if columns[name] == "NULL" else f'"{name}"'
 
 
 def _fill_sessions(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -286,6 +286,12 @@ PATTERNS = PatternSet(
         ),
         _p(
             "ssh_max_auth_exceeded",
+            r"^(?:\[\d+\] [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d )?Exit before auth from <(?:::ffff:)?(?P<source__ip>[^<>\s]+):"
+            r"(?P<source__port>\d+)>: (?:\(user '(?P<user__name>.*?)', \d+ fails\)|Max auth tries reached)",
+            **_FAIL,
+        ),
+        _p(
+            "ssh_max_auth_exceeded",
             r"^(?:\[\d+\] [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d )?Exit before auth \(user '(?P<user__name>.*?)', \d+ fails\): .* from "
             r"(?:::ffff:)?(?P<source__ip>\S+):(?P<source__port>\d+)$",
             **_FAIL,

@@ -23,7 +23,8 @@ _TS3164 = (
 )
 _ISO = r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)"
 _TAG = r"(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?:"
-_SOLARIS = r"(?: ?\[ID \d+ [^\]]*\])?"
+# Prefixes some systems insert before the message: Solaris message ids, kernel time stamps.
+_SOLARIS = r"(?: ?\[ID \d+ [^\]]*\]| ?kernel: ?\[ *\d+\.\d+\]:?)?"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ FRAMINGS: tuple[Framing, ...] = (
     ),
     Framing("rfc3164_bracket", r"^(?:<(?P<pri>\d{1,3})>)?" + _TS3164 + r" \[(?P<prog>[^\]\s]+)\]:? ?"),
     Framing("rfc3164_notag", r"^(?:<(?P<pri>\d{1,3})>)?" + _TS3164 + r" (?P<host>\S+) ?"),
-    Framing("bare", r"^(?P<host>[^\s\[\]:]+) (?P<prog>[^\s\[\]:]+)\[(?P<pid>\d+)\]: ?"),
+    Framing("bare", r"^(?P<host>[^\s\[\]:]+) (?P<prog>[^\s\[\]:]+)\[(?P<pid>\d+)\]: ?" + _SOLARIS + " ?"),
 )
 
 # Program name → module of normalize/ that holds its patterns. Generic PAM runs after any.
