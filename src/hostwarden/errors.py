@@ -74,7 +74,7 @@ LOG_SEARCH_FIELD = _register(
     "LOG-4002",
     "unknown or unusable search field",
     "The query names a field the store does not have, or compares it with an unsuitable value.",
-    "Run `hostwarden search --fields` to list searchable fields; see `docs/schema.md`.",
+    "Use a field listed in `docs/schema.md`; source-native names (auditd `key`, `a0`) are looked up in labels.",
 )
 LOG_SEARCH_TIME = _register(
     "LOG-4003",

@@ -16,7 +16,7 @@ from typing import Any
 from hostwarden.normalize.base import LineParser, ParseContext, RawLine
 from hostwarden.normalize.patterns import PatternSet
 
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
 _TS3164 = (
     r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>\d{1,2})(?: (?P<y1>\d{4}))?"
     r" (?P<hms>\d{1,2}:\d\d:\d\d)(?:\.(?P<frac>\d{1,9}))?(?: (?P<y2>\d{4}))?"

@@ -13,6 +13,7 @@ which costs more than the whole parse at a million lines.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from hostwarden.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, HostwardenError
-from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, event_id_sql, SCHEMA_VERSION, now_utc
+from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, SCHEMA_VERSION, event_id_sql, now_utc
 
 STORE_FILE = "events.duckdb"
 
@@ -51,6 +52,23 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
+def _ip6_hex(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return addr.exploded.replace(":", "") if addr.version == 6 else None
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """SQL helpers the search compiler relies on (IPv6 CIDR tests)."""
+    from duckdb.sqltypes import VARCHAR
+
+    con.create_function("hostwarden_ip6_hex", _ip6_hex, [VARCHAR], VARCHAR, null_handling="special", side_effects=False)
+
+
 class HotStore:
     def __init__(self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0) -> None:
         self.data_dir = Path(data_dir)
@@ -73,6 +91,7 @@ class HotStore:
             con = duckdb.connect()  # an empty store reads as empty, with the same schema
             for stmt in MIGRATIONS[1]:
                 con.execute(stmt).fetchall()
+            register_functions(con)
             return con
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
@@ -92,6 +111,7 @@ class HotStore:
             self._migrate(con)
         else:
             self._check_version(con)
+        register_functions(con)
         return con
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -58,7 +58,7 @@ TEMPLATES = [
 
 ts = st.builds(
     lambda m, d, h, y: f"{m} {d:>2} {h:02d}:{h % 60:02d}:{(h * 7) % 60:02d}" + (f" {y}" if y else ""),
-    st.sampled_from("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()),
+    st.sampled_from(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]),
     st.integers(1, 31),
     st.integers(0, 23),
     st.sampled_from([None, None, 2024]),

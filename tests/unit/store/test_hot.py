@@ -81,14 +81,14 @@ def test_schema_version_is_recorded_and_newer_stores_are_refused(tmp_path):
     con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION + 1])
     con.close()
     with pytest.raises(HostwardenError) as info:
-        HotStore(tmp_path).con
+        _ = HotStore(tmp_path).con
     assert info.value.code.code == "LOG-5031"
 
 
 def test_garbage_file_is_a_clear_error(tmp_path):
     (tmp_path / "events.duckdb").write_bytes(b"this is not a database" * 100)
     with pytest.raises(HostwardenError) as info:
-        HotStore(tmp_path).con
+        _ = HotStore(tmp_path).con
     assert info.value.code.code in ("LOG-5031", "LOG-5030")
 
 
