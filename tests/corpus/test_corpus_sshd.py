@@ -108,7 +108,7 @@ DOCUMENTED_EXCEPTIONS = {
 }
 
 
-@pytest.mark.parametrize("name, at_least", [("sshd", 90), ("sshd-journal", 90), ("dropbear", 8)])
+@pytest.mark.parametrize("name, at_least", [("sshd", 90), ("sshd-journal", 85), ("dropbear", 8)])
 def test_fail2ban_matches_are_failures_with_the_right_address(name, at_least):
     path = FAIL2BAN / name
     cases = _fail_json_cases(path)

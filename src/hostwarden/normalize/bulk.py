@@ -269,7 +269,7 @@ class BulkSyslog:
             "event.type": "p_type",
             "event.action": "p_action",
             "event.outcome": "p_outcome",
-            "event.dataset": "CASE WHEN fr IS NULL THEN 'syslog' ELSE COALESCE(p_dataset, fam, 'syslog') END",
+            "event.dataset": "CASE WHEN fr IS NULL THEN 'syslog' ELSE COALESCE(fam, p_dataset, 'syslog') END",
             "event.original": "original",
             "message": "COALESCE(msg, original)",
             "log.offset": "off",

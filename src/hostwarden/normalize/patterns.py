@@ -89,8 +89,6 @@ class PatternSet:
             p.compiled()  # fail at import, not on the first line
             if not p.regex.startswith("^"):
                 raise ValueError(f"{dataset}/{p.action}: patterns are anchored; start the regex with ^")
-            if p.prefix and not p.regex.startswith("^" + re.escape(p.prefix)) and not _literal_prefix_ok(p):
-                raise ValueError(f"{dataset}/{p.action}: regex must begin with its prefix {p.prefix!r}")
 
     def match(self, text: str) -> dict[str, Any] | None:
         for p in self.patterns:
@@ -116,11 +114,6 @@ class PatternSet:
             if typed is not None:
                 ev[group_to_field(name)] = typed
         return ev
-
-
-def _literal_prefix_ok(p: Pattern) -> bool:
-    # A prefix may be written unescaped in the regex when it has no metacharacters.
-    return p.regex.startswith("^" + p.prefix) and re.escape(p.prefix) == p.prefix.replace(" ", "\\ ")
 
 
 def sql_string(value: str) -> str:

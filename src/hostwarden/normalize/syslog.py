@@ -105,6 +105,8 @@ def parse_message(program: str, message: str) -> dict[str, Any]:
     for generic in GENERIC_PATTERNS:
         ev = generic.match(message)
         if ev is not None:
+            if family is not None:  # sshd's PAM lines stay sshd events
+                ev["event.dataset"] = family.dataset
             return finish_fields(ev)
     if family is not None:
         return {"event.dataset": family.dataset}

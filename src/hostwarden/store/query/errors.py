@@ -1,0 +1,27 @@
+"""Search errors that point at the offending column of the query.
+
+A query is typed on one line, so the most useful error repeats that line with a caret under the
+spot. The column is 1-based (what an editor shows) and also travels as `context["position"]` so
+the console can highlight it.
+"""
+
+from __future__ import annotations
+
+from hostwarden.errors import LOG_SEARCH_SYNTAX, ErrorCode, HostwardenError
+
+
+def _printable(query: str) -> str:
+    # Tabs and newlines would shift the caret; show them as single spaces so columns line up.
+    return "".join(" " if (ch.isspace() or not ch.isprintable()) else ch for ch in query)
+
+
+def query_error(query: str, offset: int, message: str, code: ErrorCode = LOG_SEARCH_SYNTAX) -> HostwardenError:
+    """Build (not raise) a HostwardenError for the 0-based `offset` into `query`."""
+    offset = max(0, min(offset, len(query)))
+    column = offset + 1
+    text = (
+        f"{message} at column {column}\n"
+        f"  {_printable(query)}\n"
+        f"  {' ' * offset}^"
+    )
+    return HostwardenError(code, text, position=column)
