@@ -23,18 +23,18 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from hostwarden.errors import LOG_SEARCH_FIELD
+from hostwarden.schema import quote_ident
 from hostwarden.store.query.errors import query_error
 from hostwarden.store.query.fields import LABELS, Kind, Resolved, resolve
 from hostwarden.store.query.ipsql import address_forms, in_network_sql, parse_network
 from hostwarden.store.query.parser import And, Compare, Node, Not, Or, Text, Value
 from hostwarden.store.query.timerange import parse_instant
-from hostwarden.schema import quote_ident
 
 Sql = tuple[str, list[object]]
 
 FREE_TEXT_SQL = f"COALESCE({quote_ident('event.original')}, {quote_ident('message')})"
 LABELS_SQL = quote_ident(LABELS)
-_INT = re.compile(r"[+-]?\d+")
+_INT = re.compile(r"[+-]?\d{1,19}")  # longer digit strings go the float way (no int() DoS)
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _SQL_OP = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _INT64 = 2**63
@@ -110,9 +110,7 @@ class Compiler:
 
     def _list(self, field: Resolved, node: Compare) -> Sql:
         col = field.sql
-        if node.op in ("=", "!=") and not node.value.has_wildcard and not (
-            field.is_ip and parse_network(node.value.text)
-        ):
+        if node.op in ("=", "!=") and not node.value.has_wildcard and not field.is_ip:
             any_sql, params = f"list_contains({col}, ?)", [node.value.text]
         else:
             positive = Compare(node.field, "=" if node.op == "!=" else node.op, node.value, node.pos)

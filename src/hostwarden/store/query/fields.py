@@ -89,8 +89,10 @@ def resolve(name: str, *, query: str = "", pos: int = 0) -> Resolved:
         return Resolved(name, Kind.LABEL, label=name[len(_LABEL_PREFIX):])
     close = suggestions(name)
     if close:
-        hint = "field names are case-sensitive" if name.lower() in _BY_LOWER else "unknown field"
-        raise query_error(query, pos, f"{hint} {name!r}; did you mean {', '.join(close)}?", LOG_SEARCH_FIELD)
+        case = " (field names are case-sensitive)" if name.lower() in _BY_LOWER else ""
+        raise query_error(
+            query, pos, f"unknown field {name!r}{case}; did you mean {', '.join(close)}?", LOG_SEARCH_FIELD
+        )
     if _LABEL_KEY.fullmatch(name):
         return Resolved(name, Kind.LABEL, label=name)
     raise query_error(
