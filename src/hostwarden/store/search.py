@@ -22,6 +22,8 @@ from hostwarden.store.query.fields import Kind, resolve_column, suggestions
 from hostwarden.store.query.parser import parse
 from hostwarden.store.query.timerange import time_bounds
 
+__all__ = ["CompiledQuery", "build_select", "compile_query", "parse", "searchable_fields"]
+
 TABLE = "events"
 MODES = ("rows", "count", "top")
 _TS = quote_ident("@timestamp")

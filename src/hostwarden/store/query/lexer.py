@@ -1,9 +1,11 @@
 """Tokens of the search language.
 
 The lexer is context-free and keeps every token's offset so any later stage (parser, field
-resolution, value checks) can point its error at the right column. Values keep track of which
-`*`/`?` characters are wildcards and which were escaped (`\\*`), because the SQL compiler must
-turn the first into LIKE patterns and the second into literal text.
+resolution, value checks) can point its error at the right column. Bare words keep track of
+which `*`/`?` characters are wildcards and which were escaped (`\\*`), because the SQL compiler
+must turn the first into LIKE patterns and the second into literal text. Quoted strings are
+literal: no wildcards, so `"*"` is a star (Lucene's rule). A quote starts a string only at the
+start of a token; inside a word it is an ordinary character (`user.name=O'Brien`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
 KEYWORDS = frozenset({"AND", "OR", "NOT"})
 WILDCARDS = frozenset("*?")
 _QUOTES = frozenset("\"'")
-_WORD_STOP = frozenset("()=<>\"'")
+_WORD_STOP = frozenset("()=<>")
 
 
 class Kind(Enum):
@@ -96,7 +98,6 @@ def _operator_at(query: str, i: int) -> str | None:
 def _quoted(query: str, start: int) -> Token:
     quote = query[start]
     chars: list[str] = []
-    wild: set[int] = set()
     escaped = False
     i = start + 1
     while i < len(query):
@@ -109,12 +110,11 @@ def _quoted(query: str, start: int) -> Token:
             i += 2
             continue
         if ch == quote:
-            return Token(Kind.STRING, "".join(chars), start, i + 1, frozenset(wild), escaped)
-        if ch in WILDCARDS:
-            wild.add(len(chars))
+            return Token(Kind.STRING, "".join(chars), start, i + 1, frozenset(), escaped)
         chars.append(ch)
         i += 1
-    raise query_error(query, start, f"unterminated string: no closing {quote}")
+    # The caret goes where the missing quote is expected; the message names the opening one.
+    raise query_error(query, len(query), f"unterminated string: no closing {quote} for the one at column {start + 1}")
 
 
 def _word(query: str, start: int) -> Token:

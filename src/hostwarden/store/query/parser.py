@@ -150,7 +150,8 @@ class _Parser:
                 raise self._error(self.tok, "empty parentheses")
             node = self._or()
             if self.tok.kind is not Kind.RPAREN:
-                raise self._error(tok, "unbalanced '(': no matching ')'")
+                raise self._error(self.tok, f"expected ')' to close the '(' at column {tok.pos + 1}, "
+                                            f"found {self.tok.describe()}")
             self._advance()
             self.depth -= 1
             return node
