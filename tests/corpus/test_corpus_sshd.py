@@ -1,12 +1,12 @@
 """Real logs written by others: loghub (LabSZ sshd, Linux syslog) and fail2ban's sshd samples."""
 
 import csv
-import json
 import re
 from pathlib import Path
 
 import duckdb
 import pytest
+from tests_helpers import fail_json_cases
 
 from hostwarden.collect.chunks import Chunk
 from hostwarden.normalize.base import ParseContext, RawLine
@@ -85,19 +85,6 @@ def test_openssh_fields_agree_with_loghub_structured_csv():
     assert agreed / checked >= 0.99, disagreements[:10]
 
 
-def _fail_json_cases(path: Path) -> list[tuple[dict, str]]:
-    cases, expect = [], None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("# failJSON:"):
-            expect = json.loads(line.split(":", 1)[1])
-            continue
-        if line.startswith("#") or not line.strip():
-            continue
-        cases.append((expect, line))
-        expect = None
-    return cases
-
-
 # fail2ban counts these through its multi-line state machine; we report them as what they are.
 DOCUMENTED_EXCEPTIONS = {
     # A successful login that fail2ban's "attempts with several users" logic scores as a failure.
@@ -111,7 +98,7 @@ DOCUMENTED_EXCEPTIONS = {
 @pytest.mark.parametrize("name, at_least", [("sshd", 90), ("sshd-journal", 85), ("dropbear", 8)])
 def test_fail2ban_matches_are_failures_with_the_right_address(name, at_least):
     path = FAIL2BAN / name
-    cases = _fail_json_cases(path)
+    cases = fail_json_cases(path)
     lines = [line for _, line in cases]
     events = SyslogParser().parse_batch([RawLine(i, t) for i, t in enumerate(lines)], ParseContext())
     checked, misses = 0, []

@@ -44,23 +44,57 @@ def available_parsers() -> dict[str, type]:
     return found
 
 
+def hint_for_path(path: str) -> str | None:
+    """A likely parser from the file name; sniffing still has to agree."""
+    name = path.rsplit("/", 1)[-1].lower()
+    if name.endswith((".json", ".jsonl", ".ndjson")) or ".json." in name:
+        return "json"
+    if "audit" in name:
+        return "auditd"
+    if "access" in name:
+        return "web.access"
+    if "error" in name and any(w in path.lower() for w in ("nginx", "apache", "httpd")):
+        return "web.error"
+    return None
+
+
 def sniff(sample: list[str], hint: str | None = None) -> str:
     """Name of the parser that understands most of the sample (ties → earlier in PARSERS)."""
     parsers = available_parsers()
-    if hint in parsers:
-        return hint  # type: ignore[return-value]
     lines = [s for s in sample if s.strip()][:SNIFF_LINES]
+    if hint in parsers and (not lines or _score(parsers[hint], lines) >= 0.5):
+        return hint  # type: ignore[return-value]
     if not lines:
         return "syslog"
     best, best_score = "syslog", 0.0
     for name, cls in parsers.items():
-        try:
-            score = cls().sniff(lines)
-        except Exception:  # a parser's sniff must not break ingest of a file it doesn't own
-            continue
+        score = _score(cls, lines)
         if score > best_score + 1e-9:
             best, best_score = name, score
     return best
+
+
+def _score(cls: type, lines: list[str]) -> float:
+    try:
+        return float(cls().sniff(lines))
+    except Exception:  # a parser's sniff must not break ingest of a file it doesn't own
+        return 0.0
+
+
+def reparse_failures(events: list[dict[str, Any]], lines: dict[int, Any], ctx: ParseContext, tried: str) -> list[dict[str, Any]]:
+    """Give lines the chosen parser did not understand to the other line parsers (mixed files)."""
+    others = [cls() for name, cls in available_parsers().items() if name != tried and hasattr(cls, "parse_line")]
+    out = []
+    for ev in events:
+        if "parse_failure" in (ev.get("tags") or []) and ev.get("log.offset") in lines:
+            line = lines[ev["log.offset"]]
+            for parser in others:
+                parsed = parser.parse_batch([line], ctx)[0]
+                if "parse_failure" not in (parsed.get("tags") or []):
+                    ev = parsed
+                    break
+        out.append(ev)
+    return out
 
 
 @dataclass
@@ -94,8 +128,29 @@ class SourceNormalizer:
     def normalize_into(self, chunk: Chunk, con: Any, out: str = "hw_out", *, bulk_min_lines: int = 2000) -> str:
         """Parse a chunk into temp table `out` on `con`; returns its name."""
         if self._bulk is not None and chunk.data.count(b"\n") >= bulk_min_lines:
-            return self._bulk.parse(con, chunk.to_arrow(), self.ctx, out)
-        table = to_arrow(self.parser.parse_batch(chunk.lines(), self.ctx))
+            self._bulk.parse(con, chunk.to_arrow(), self.ctx, out)
+            failed = con.execute(
+                f"SELECT \"log.offset\" FROM {out} WHERE list_contains(tags, 'parse_failure') LIMIT 100001"
+            ).fetchall()
+            if failed and len(failed) <= 100_000:
+                wanted = {row[0] for row in failed}
+                lines = {ln.offset: ln for ln in chunk.lines() if ln.offset in wanted}
+                fixed = [ev for ev in reparse_failures(
+                    [{"log.offset": o, "tags": ["parse_failure"]} for o in sorted(wanted)], lines, self.ctx, "syslog")
+                    if "parse_failure" not in (ev.get("tags") or [])]
+                if fixed:
+                    con.register("hw_fixed", to_arrow(fixed))
+                    try:
+                        con.execute(f'DELETE FROM {out} WHERE "log.offset" IN (SELECT "log.offset" FROM hw_fixed)').fetchall()
+                        con.execute(f"INSERT INTO {out} BY NAME SELECT * FROM hw_fixed").fetchall()
+                    finally:
+                        con.unregister("hw_fixed")
+            return out
+        lines = chunk.lines()
+        events = self.parser.parse_batch(lines, self.ctx)
+        if any("parse_failure" in (ev.get("tags") or []) for ev in events):
+            events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
+        table = to_arrow(events)
         con.register("hw_rows", table)
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM hw_rows").fetchall()
@@ -153,7 +208,8 @@ def ingest_chunks(
         norm = normalizers.get(chunk.source)
         if norm is None:
             sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
-            norm = SourceNormalizer(chunk.source, sniff(sample, hint), ctx or context_for(chunk.source))
+            chosen = sniff(sample, hint or hint_for_path(chunk.source))
+            norm = SourceNormalizer(chunk.source, chosen, ctx or context_for(chunk.source))
             normalizers[chunk.source] = norm
         out = norm.normalize_into(chunk, store.con)
         try:
