@@ -143,19 +143,26 @@ class Compiler:
             return f"({x} {_SQL_OP[op]} ?)", [number]
         if field.kind is Kind.TIME:
             return self._time(field, x, node)
-        if field.is_ip and "/" in value.text and not value.has_wildcard and op in ("=", "!="):
+        if field.is_ip and op in ("=", "!=") and not value.has_wildcard:
+            return self._ip(x, op, value)
+        if value.has_wildcard:
+            return self._like(x, [], op, value)
+        return f"({x} {_SQL_OP[op]} ?)", [value.text]
+
+    def _ip(self, x: str, op: str, value: Value) -> Sql:
+        """CIDR or one address; IPv6 is compared normalized (case, zero padding, `::`)."""
+        if "/" in value.text:
             net = parse_network(value.text)
             if net is None:
                 raise self._error(value.pos, f"{value.text!r} is not a valid CIDR network")
-            inside, params = in_network_sql(x, net)
-            return (inside, params) if op == "=" else (f"({x} IS NOT NULL AND NOT {inside})", params)
-        if value.has_wildcard:
-            return self._like(x, [], op, value)
-        if field.is_ip and op in ("=", "!="):
+        elif ":" in value.text and (host := parse_network(value.text + "/128")) is not None:
+            net = host
+        else:
             forms = address_forms(value.text)
             marks = ", ".join("?" for _ in forms)
             return f"({x} {'IN' if op == '=' else 'NOT IN'} ({marks}))", list(forms)
-        return f"({x} {_SQL_OP[op]} ?)", [value.text]
+        inside, params = in_network_sql(x, net)
+        return (inside, params) if op == "=" else (f"({x} IS NOT NULL AND NOT {inside})", params)
 
     def _like(self, x: str, x_params: list[object], op: str, value: Value) -> Sql:
         negate = "NOT " if op == "!=" else ""
