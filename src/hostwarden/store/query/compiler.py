@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from hostwarden.errors import LOG_SEARCH_FIELD
 from hostwarden.schema import quote_ident
-from hostwarden.store.query.errors import query_error
+from hostwarden.store.query.errors import query_error, shown
 from hostwarden.store.query.fields import LABELS, Kind, Resolved, resolve
 from hostwarden.store.query.ipsql import address_forms, in_network_sql, parse_network
 from hostwarden.store.query.parser import And, Compare, Node, Not, Or, Text, Value
@@ -139,7 +139,7 @@ class Compiler:
                 return self._like(f"CAST({x} AS VARCHAR)", [], op, value)
             number = _number(value.text)
             if number is None:
-                raise self._error(value.pos, f"{field.name} is numeric; {value.text!r} is not a number")
+                raise self._error(value.pos, f"{field.name} is numeric; {shown(value.text)} is not a number")
             return f"({x} {_SQL_OP[op]} ?)", [number]
         if field.kind is Kind.TIME:
             return self._time(field, x, node)
@@ -154,7 +154,7 @@ class Compiler:
         if "/" in value.text:
             net = parse_network(value.text)
             if net is None:
-                raise self._error(value.pos, f"{value.text!r} is not a valid CIDR network")
+                raise self._error(value.pos, f"{shown(value.text)} is not a valid CIDR network")
         elif ":" in value.text and (host := parse_network(value.text + "/128")) is not None:
             net = host
         else:
@@ -169,10 +169,13 @@ class Compiler:
         return f"({x} {negate}LIKE ? ESCAPE '\\')", [*x_params, like_pattern(value)]
 
     def _time(self, field: Resolved, x: str, node: Compare) -> Sql:
+        if node.value.has_wildcard:
+            raise self._error(node.value.pos, "wildcards only work on text; for a time span use a bare date "
+                                              "(the whole day) or >= and <")
         instant = parse_instant(node.value.text)
         if instant is None:
             raise self._error(node.value.pos, f"{field.name} needs an ISO-8601 date or timestamp, "
-                                              f"not {node.value.text!r}")
+                                              f"not {shown(node.value.text)}")
         start = instant.at
         if not instant.date_only:
             return f"({x} {_SQL_OP[node.op]} ?)", [start]

@@ -25,7 +25,7 @@ from enum import Enum
 
 from hostwarden.errors import LOG_SEARCH_FIELD
 from hostwarden.schema import FIELD_BY_NAME, FIELD_NAMES, Field, quote_ident
-from hostwarden.store.query.errors import query_error
+from hostwarden.store.query.errors import query_error, shown
 
 LABELS = "labels"
 _LABEL_PREFIX = "labels."
@@ -91,13 +91,13 @@ def resolve(name: str, *, query: str = "", pos: int = 0) -> Resolved:
     if close:
         case = " (field names are case-sensitive)" if name.lower() in _BY_LOWER else ""
         raise query_error(
-            query, pos, f"unknown field {name!r}{case}; did you mean {', '.join(close)}?", LOG_SEARCH_FIELD
+            query, pos, f"unknown field {shown(name)}{case}; did you mean {', '.join(close)}?", LOG_SEARCH_FIELD
         )
     if _LABEL_KEY.fullmatch(name):
         return Resolved(name, Kind.LABEL, label=name)
     raise query_error(
         query, pos,
-        f"{name!r} is not a field name; write labels.NAME (quoted if needed) to search a label",
+        f"{shown(name)} is not a field name; write labels.NAME (quoted if needed) to search a label",
         LOG_SEARCH_FIELD,
     )
 

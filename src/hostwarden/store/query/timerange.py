@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from hostwarden.errors import LOG_SEARCH_TIME, HostwardenError
+from hostwarden.store.query.errors import shown
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(?:\d{1,9}[smhdw])+", re.IGNORECASE)
@@ -27,14 +28,14 @@ def parse_duration(text: str) -> timedelta:
     """`15m`, `24h`, `7d`, `1h30m` → timedelta; LOG-4003 otherwise."""
     cleaned = text.strip()
     if not _DURATION.fullmatch(cleaned):
-        raise HostwardenError(LOG_SEARCH_TIME, f"--since {text!r}: expected a duration such as 15m, 24h, 7d")
+        raise HostwardenError(LOG_SEARCH_TIME, f"--since {shown(text)}: expected a duration such as 15m, 24h, 7d")
     seconds = sum(int(n) * _UNITS[u.lower()] for n, u in _PART.findall(cleaned))
     if seconds <= 0:
-        raise HostwardenError(LOG_SEARCH_TIME, f"--since {text!r}: the duration must be positive")
+        raise HostwardenError(LOG_SEARCH_TIME, f"--since {shown(text)}: the duration must be positive")
     try:
         return timedelta(seconds=seconds)
     except OverflowError as exc:
-        raise HostwardenError(LOG_SEARCH_TIME, f"--since {text!r}: duration too large") from exc
+        raise HostwardenError(LOG_SEARCH_TIME, f"--since {shown(text)}: duration too large") from exc
 
 
 def parse_instant(text: str) -> Instant | None:
@@ -57,7 +58,7 @@ def parse_instant(text: str) -> Instant | None:
 def _instant_option(option: str, text: str) -> Instant:
     instant = parse_instant(text)
     if instant is None:
-        raise HostwardenError(LOG_SEARCH_TIME, f"{option} {text!r}: expected an ISO-8601 date or timestamp")
+        raise HostwardenError(LOG_SEARCH_TIME, f"{option} {shown(text)}: expected an ISO-8601 date or timestamp")
     return instant
 
 
@@ -65,6 +66,9 @@ def time_bounds(
     *, since: str | None, from_: str | None, to: str | None, now: datetime | None = None
 ) -> tuple[datetime | None, datetime | None, bool]:
     """(lower inclusive, upper, upper_inclusive) for `@timestamp`; None where unbounded."""
+    for option, value in (("--since", since), ("--from", from_), ("--to", to)):
+        if value is not None and not isinstance(value, str):
+            raise HostwardenError(LOG_SEARCH_TIME, f"{option} must be text, not {type(value).__name__}")
     lower: datetime | None = None
     upper: datetime | None = None
     inclusive = True
@@ -73,7 +77,7 @@ def time_bounds(
         try:
             lower = moment - parse_duration(since)
         except OverflowError as exc:
-            raise HostwardenError(LOG_SEARCH_TIME, f"--since {since!r} reaches before year 1") from exc
+            raise HostwardenError(LOG_SEARCH_TIME, f"--since {shown(since)} reaches before year 1") from exc
     if from_ is not None:
         start = _instant_option("--from", from_).at
         lower = start if lower is None else max(lower, start)
