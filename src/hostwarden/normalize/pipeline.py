@@ -28,8 +28,8 @@ PARSERS: tuple[tuple[str, str], ...] = (
     ("auditd", "hostwarden.normalize.auditd:AuditdParser"),
     ("web.access", "hostwarden.normalize.web:AccessLogParser"),
     ("web.error", "hostwarden.normalize.web:ErrorLogParser"),
+    ("journald", "hostwarden.normalize.journald:JournaldParser"),  # before json: its records are JSON too
     ("json", "hostwarden.normalize.jsonl:JsonLinesParser"),
-    ("journald", "hostwarden.normalize.journald:JournaldParser"),
 )
 
 

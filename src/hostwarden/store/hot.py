@@ -203,8 +203,10 @@ class HotStore:
         offset_col = '"log.offset"' if "log.offset" in present else "NULL::BIGINT"
         id_col = '"event.id"' if "event.id" in present else "NULL::VARCHAR"
         bounds = _one(con.execute(f"SELECT min({offset_col}), max({offset_col}), count(*), "
-                                  f"count({id_col}) - count(DISTINCT {id_col}) FROM {table}"))
-        lo, hi, n, dup_ids = bounds if bounds else (None, None, 0, 0)
+                                  f"count({id_col}) - count(DISTINCT {id_col}), count({id_col}) FROM {table}"))
+        lo, hi, n, dup_ids, own_ids = bounds if bounds else (None, None, 0, 0, 0)
+        if own_ids:
+            lo = hi = None  # producer-chosen ids (journal cursors, API) are not tied to offsets
         if not n:
             return 0
         # Only rows of the same source and offset range can collide (see module docstring);
