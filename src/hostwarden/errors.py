@@ -150,6 +150,36 @@ SCAN_ADVISORIES_STALE = _register(
     "The local advisory database is older than the configured maximum age.",
     "Run `hostwarden vulndb update` on a machine with internet, or import fresh OSV exports.",
 )
+SCAN_ADVISORY_INVALID = _register(
+    "SCAN-9011",
+    "advisory record invalid",
+    "An OSV file could not be parsed or lacks `id`/`affected`; the other records were still imported.",
+    "Check the file named in the message is an OSV JSON/YAML record, a folder of them or an OSV `all.zip`.",
+)
+SCAN_ADVISORY_DOWNLOAD = _register(
+    "SCAN-9012",
+    "advisory download failed",
+    "`vulndb update` could not fetch or read the export from the source URL; the database is unchanged.",
+    "Check the URL and network access, or download the OSV `all.zip` elsewhere and `vulndb import` it.",
+)
+SCAN_INVENTORY_INVALID = _register(
+    "SCAN-9013",
+    "package inventory unreadable",
+    "A package database or lockfile could not be parsed; packages from the other files are still scanned.",
+    "Read the reason and file in the message; regenerate the lockfile if it is damaged.",
+)
+SCAN_NO_ADVISORIES = _register(
+    "SCAN-9014",
+    "no advisory database",
+    "The vulnerability scanner has no advisories to match against, so it reported nothing.",
+    "Run `hostwarden vulndb import PATH` (OSV files or all.zip) or pass `scan --advisories PATH`.",
+)
+SCAN_IMAGE_INVALID = _register(
+    "SCAN-9015",
+    "container image unreadable",
+    "The image tarball is not a `docker save` archive or OCI layout, or a layer is damaged.",
+    "Re-create it with `docker save IMAGE -o image.tar` (or `skopeo copy ... oci-archive:`).",
+)
 
 # --- other families, reserved with their first codes ---------------------------------------
 AGENT_UNREACHABLE = _register(
