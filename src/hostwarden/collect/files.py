@@ -2,7 +2,9 @@
 
 Delivery is at-least-once: the caller calls `commit(chunk)` only after the chunk is stored, so
 a crash re-reads at most the uncommitted chunks, and the store's content-hash dedupe drops the
-repeats. Together that is exactly-once in the store.
+repeats. Together that is exactly-once in the store. The checkpoint names the inode and a
+fingerprint of the first bytes, so "the same file, grown" is told apart from "another file now
+at this path" (rotation) and from "this file, cut short" (truncation).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,7 +20,13 @@ from hostwarden.collect.checkpoint import FINGERPRINT_BYTES, Checkpoint, Checkpo
 from hostwarden.collect.chunks import Chunk
 from hostwarden.errors import LOG_FILE_TRUNCATED, LOG_INPUT_TRUNCATED, LOG_INPUT_UNREADABLE, HostwardenError
 
-DEFAULT_CHUNK_BYTES = 32 << 20
+DEFAULT_CHUNK_BYTES = 8 << 20
+TRUNCATED_GZ_TAG = "truncated_gz"
+
+
+def checkpoint_key(path: str | Path) -> str:
+    """One key scheme for every file collector, so `ingest` and `follow` share their position."""
+    return f"file:{path}"
 
 
 def is_gzip(path: Path) -> bool:
@@ -29,41 +37,86 @@ def is_gzip(path: Path) -> bool:
         return False
 
 
+class LineAssembler:
+    """Cuts a byte stream into chunks of whole lines, holding the unfinished last line back.
+
+    `offset` is the source offset of the first byte not yet handed out, so the read position
+    is `offset + len(pending)`.
+    """
+
+    def __init__(self, source: str, offset: int = 0, *, max_pending: int = 2 * DEFAULT_CHUNK_BYTES) -> None:
+        self.source = source
+        self.offset = offset
+        self.pending = b""
+        self.max_pending = max_pending
+
+    @property
+    def read_pos(self) -> int:
+        return self.offset + len(self.pending)
+
+    def feed(self, block: bytes) -> Chunk | None:
+        data = self.pending + block if self.pending else block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            if len(data) <= self.max_pending:
+                self.pending = data
+                return None
+            cut = len(data)  # one enormous line: hand it over as is (the reader cuts and tags it)
+        chunk = Chunk(self.source, self.offset, data[:cut])
+        self.offset += cut
+        self.pending = data[cut:]
+        return chunk
+
+    def flush(self, tags: tuple[str, ...] = ()) -> Chunk | None:
+        """The unfinished last line, when the source is known to be complete."""
+        if not self.pending:
+            return None
+        chunk = Chunk(self.source, self.offset, self.pending, tags)
+        self.offset += len(self.pending)
+        self.pending = b""
+        return chunk
+
+
 class FileReader:
+    """Reads `path` from its checkpoint to the current end; `commit(chunk)` after storing it.
+
+    `following=True` (a tailer will pick up later) holds back a last line without a newline:
+    it is probably still being written.
+    """
+
     def __init__(
         self,
-        path: Path,
+        path: str | Path,
         checkpoints: CheckpointStore,
         *,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         key: str | None = None,
-        include_partial_last_line: bool = True,
+        following: bool = False,
     ) -> None:
         self.path = Path(path)
         self.checkpoints = checkpoints
         self.chunk_bytes = max(chunk_bytes, 4096)
-        self.key = key or f"file:{self.path}"
-        self.include_partial = include_partial_last_line
+        self.key = key or checkpoint_key(self.path)
+        self.following = following
         self.notices: list[dict[str, Any]] = []
+        self.is_damaged = False
         self._stat: os.stat_result | None = None
         self._fingerprint = ""
         self._fingerprint_len = 0
-        self.is_damaged = False
 
     # -- public ----------------------------------------------------------------------------
     def read_chunks(self) -> Iterator[Chunk]:
-        try:
-            self._stat = self.path.stat()
-        except OSError as exc:
-            raise HostwardenError(LOG_INPUT_UNREADABLE, f"cannot read {self.path}: {exc.strerror}") from exc
-        if not self.path.is_file():
-            raise HostwardenError(LOG_INPUT_UNREADABLE, f"{self.path} is not a regular file")
-        gz = is_gzip(self.path)
+        """Chunks of whole lines from the saved position; never raises on damaged content."""
         try:
             fh: BinaryIO = self.path.open("rb")
+            self._stat = os.fstat(fh.fileno())
         except OSError as exc:
-            raise HostwardenError(LOG_INPUT_UNREADABLE, f"cannot read {self.path}: {exc.strerror}") from exc
+            raise HostwardenError(LOG_INPUT_UNREADABLE, f"cannot read {self.path}: {exc.strerror or exc}") from exc
         with fh:
+            if not self.path.is_file():
+                raise HostwardenError(LOG_INPUT_UNREADABLE, f"{self.path} is not a regular file")
+            gz = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
             blocks = _gunzip_blocks(fh, self.chunk_bytes, self._damaged) if gz else _plain_blocks(fh, self.chunk_bytes)
             first = next(blocks, b"")
             head = first[:FINGERPRINT_BYTES]
@@ -72,13 +125,8 @@ class FileReader:
             start = self._resume_offset(head, gz)
             yield from self._chunks(_prepend(first, blocks), start)
 
-    def _damaged(self, exc: Exception) -> None:
-        self.is_damaged = True
-        self.notices.append(
-            {"code": LOG_INPUT_TRUNCATED.code, "message": f"{self.path}: {exc}; every line before the damage was kept"}
-        )
-
     def commit(self, chunk: Chunk) -> None:
+        """Save the position after `chunk`; call it once the chunk is durably stored."""
         st = self._stat
         self.checkpoints.save_checkpoint(
             Checkpoint(
@@ -94,46 +142,55 @@ class FileReader:
         )
 
     # -- internals -------------------------------------------------------------------------
+    def _damaged(self, exc: Exception) -> None:
+        self.is_damaged = True
+        self.notices.append(
+            {"code": LOG_INPUT_TRUNCATED.code, "message": f"{self.path}: {exc}; every line before the damage was kept"}
+        )
+
     def _resume_offset(self, head: bytes, gz: bool) -> int:
         cp = self.checkpoints.load_checkpoint(self.key)
         if cp is None:
             return 0
-        size = self._stat.st_size if self._stat and not gz else None
-        if size is not None and size < cp.offset:
-            # copytruncate (or a manual truncation): the old content is gone, start over.
-            self.notices.append({"code": LOG_FILE_TRUNCATED.code,
-                                 "message": f"{self.path} shrank below the saved offset; reading from the start"})
-            return 0
-        same_head = len(head) >= cp.fingerprint_len and cp.fingerprint == fingerprint(head[: cp.fingerprint_len])
-        if not same_head:
+        st = self._stat
+        if st is not None and (cp.inode, cp.device) != (st.st_ino, st.st_dev):
             return 0  # another file now lives at this path (rotation): read it from the start
+        same_head = len(head) >= cp.fingerprint_len and cp.fingerprint == fingerprint(head[: cp.fingerprint_len])
+        size = st.st_size if st is not None and not gz else None
+        if (size is not None and size < cp.offset) or (not same_head and cp.fingerprint_len):
+            # copytruncate, a manual truncation or a rewrite in place: the old content is gone.
+            self.notices.append({
+                "code": LOG_FILE_TRUNCATED.code,
+                "message": f"{self.path} was truncated or rewritten below the saved offset {cp.offset}; "
+                           "reading from the start",
+            })
+            return 0
         return cp.offset
 
     def _chunks(self, blocks: Iterator[bytes], start: int) -> Iterator[Chunk]:
-        source = str(self.path)
-        offset = 0
-        pending = b""
+        lines = LineAssembler(str(self.path), start, max_pending=2 * self.chunk_bytes)
+        offset = 0  # position in the (decompressed) stream
         for block in blocks:
-            if offset + len(block) <= start:  # before the checkpoint: already stored
-                offset += len(block)
+            end = offset + len(block)
+            if end <= start:  # before the checkpoint: already stored
+                offset = end
                 continue
             if offset < start:
                 block = block[start - offset:]
-                offset = start
-            data = pending + block
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                pending = data
-                if len(pending) > self.chunk_bytes * 2:  # one enormous line: hand it over as is
-                    yield Chunk(source, offset, pending)
-                    offset += len(pending)
-                    pending = b""
-                continue
-            yield Chunk(source, offset, data[:cut])
-            offset += cut
-            pending = data[cut:]
-        if pending and self.include_partial:
-            yield Chunk(source, offset, pending, ("truncated_gz",) if self.is_damaged else ())
+            offset = end
+            chunk = lines.feed(block)
+            if chunk is not None:
+                yield self._tagged(chunk)
+        if not self.following or self.is_damaged:
+            tail = lines.flush()
+            if tail is not None:
+                yield self._tagged(tail)
+
+    def _tagged(self, chunk: Chunk) -> Chunk:
+        # Damage is only known once decompression fails, i.e. for the chunks read after it.
+        if not self.is_damaged:
+            return chunk
+        return Chunk(chunk.source, chunk.base_offset, chunk.data, (*chunk.tags, TRUNCATED_GZ_TAG))
 
 
 def _plain_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
@@ -141,7 +198,7 @@ def _plain_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield block
 
 
-def _gunzip_blocks(fh: BinaryIO, size: int, on_damage: Any) -> Iterator[bytes]:
+def _gunzip_blocks(fh: BinaryIO, size: int, on_damage: Callable[[Exception], None]) -> Iterator[bytes]:
     """Decompress (multi-member) gzip, yielding everything decodable even from a damaged file."""
     decoder = zlib.decompressobj(wbits=31)
     while True:
@@ -161,21 +218,18 @@ def _gunzip_blocks(fh: BinaryIO, size: int, on_damage: Any) -> Iterator[bytes]:
                 return
             if out:
                 yield out
-            if decoder.eof:
-                raw = decoder.unused_data
-                if raw:
-                    decoder = zlib.decompressobj(wbits=31)
-                    if raw[:2] != b"\x1f\x8b":  # trailing garbage after the last member
-                        on_damage(zlib.error("trailing data after the last gzip member"))
-                        return
-                else:
-                    decoder = zlib.decompressobj(wbits=31)
-                    peek = fh.read(2)
-                    if not peek:
-                        return
-                    raw = peek
-            else:
-                raw = b""
+            if not decoder.eof:
+                break
+            raw = decoder.unused_data
+            decoder = zlib.decompressobj(wbits=31)
+            if not raw:
+                peek = fh.read(2)
+                if not peek:
+                    return
+                raw = peek
+            if raw[:2] != b"\x1f\x8b" and len(raw) >= 2:  # trailing garbage after the last member
+                on_damage(zlib.error("trailing data after the last gzip member"))
+                return
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
