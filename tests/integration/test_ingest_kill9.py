@@ -1,6 +1,5 @@
 """A real `hostwarden ingest` killed with SIGKILL mid-file, then restarted: every line exactly once."""
 
-import os
 import signal
 import subprocess
 import sys
