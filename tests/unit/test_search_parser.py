@@ -99,6 +99,8 @@ def test_quoting_escapes_and_wildcards(query: str, text: str, wild: set[int]) ->
         ("a AND (b", 9, "expected ')'"),
         ("(a OR b))", 9, "unbalanced ')'"),
         (")", 1, "unbalanced ')'"),
+        ("a AND )", 7, "unbalanced ')'"),
+        ("(NOT)", 5, "expected a search term, found ')'"),
         ("NOT", 4, "expected a search term"),
         ("a OR", 5, "expected a search term"),
         ("AND a", 1, "expected a search term"),

@@ -159,7 +159,7 @@ class _Parser:
             return self._term()
         if tok.kind is Kind.OP:
             raise self._error(tok, f"expected a field name before '{tok.text}'")
-        if tok.kind is Kind.RPAREN:
+        if tok.kind is Kind.RPAREN and not self.depth:
             raise self._error(tok, "unbalanced ')': no matching '('")
         raise self._error(tok, f"expected a search term, found {tok.describe()}")
 
