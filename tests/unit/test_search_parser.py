@@ -163,6 +163,8 @@ def test_limits_are_syntax_errors_not_crashes() -> None:
         ("a0", Kind.LABEL, "a0"),
         ("hostname", Kind.LABEL, "hostname"),  # auditd's own name, not a typo of host.name
         ("ssh.invalid_user", Kind.LABEL, "ssh.invalid_user"),
+        ("old-name", Kind.LABEL, "old-name"),
+        ("a1[0]", Kind.LABEL, "a1[0]"),
         ("source.geo.country_name", Kind.LABEL, "source.geo.country_name"),
         ("labels.weird key'\"", Kind.LABEL, "weird key'\""),
         ("labels.source.ip", Kind.LABEL, "source.ip"),

@@ -11,9 +11,9 @@ The rule, in order:
    names only with the dotless ones (`message`, `tags`, `@timestamp`, `labels`), because the
    native names of sources are dotless and often resemble ECS names (auditd `hostname` is
    not a typo of `host.name`).
-5. Any other name made of letters, digits, `_`, `-`, `.` and `:` is a label key (auditd `key`,
-   `a0`, `hostname`; sshd `ssh.invalid_user`; ECS fields a JSON source sent that the schema
-   lacks). Anything else (quotes, spaces, `@`) is refused.
+5. Any other name made of letters, digits, `_`, `-`, `.` and `:` (and an auditd index suffix
+   such as `a1[0]`) is a label key (auditd `key`, `a0`, `hostname`; sshd `ssh.invalid_user`;
+   ECS fields a JSON source sent that the schema lacks). Anything else (quotes, spaces, `@`) is refused.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from hostwarden.store.query.errors import query_error, shown
 
 LABELS = "labels"
 _LABEL_PREFIX = "labels."
-_LABEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]*")
+_LABEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]*(\[\d+\])?")  # auditd splits long args: a1[0]
 _DOTLESS = tuple(n for n in FIELD_NAMES if "." not in n)
 _BY_LOWER = {n.lower(): n for n in FIELD_NAMES}
 _CUTOFF = 0.85
