@@ -53,6 +53,7 @@ class _Open:
     fingerprint: str = ""
     fingerprint_len: int = 0
     last_growth: float = field(default_factory=time.monotonic)
+    rewritten: bool = False  # the first bytes changed under us: truncated and written again
 
     @property
     def identity(self) -> tuple[int, int]:
@@ -241,7 +242,8 @@ class FileTailer:
             size = os.fstat(cur.fd).st_size
         except OSError:
             size = cur.lines.read_pos
-        if size < cur.lines.read_pos or (size > cur.lines.read_pos and not _same_head(cur)):
+        pos = cur.lines.read_pos
+        if size < pos or cur.rewritten or (size > pos and not _same_head(cur)):
             yield from self._truncated(path, cur)
             cur = self._current[path]
         yield from self._read(cur)
@@ -288,6 +290,9 @@ class FileTailer:
             except OSError:
                 return
             if not block:
+                return
+            if not _same_head(f):  # truncated and rewritten since the size check: not our bytes
+                f.rewritten = True
                 return
             f.last_growth = time.monotonic()
             if f.fingerprint_len < FINGERPRINT_BYTES:
