@@ -331,3 +331,29 @@ def test_bad_select_options_are_user_errors(kwargs: dict[str, Any], needle: str)
     with pytest.raises(HostwardenError) as info:
         build_select(compile_query("", tenant=TENANT), **kwargs)
     assert needle in info.value.message
+
+
+AUDIT = b"""type=SYSCALL msg=audit(1732790000.123:4242): arch=c000003e syscall=59 success=yes exit=0 a0=55d0 a1=55d1 a2=55d2 a3=0 items=2 ppid=1000 pid=1001 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="bash" exe="/usr/bin/bash" key="exec_watch"
+type=EXECVE msg=audit(1732790000.123:4242): argc=2 a0="bash" a1="-i"
+type=EOE msg=audit(1732790000.123:4242):
+type=SYSCALL msg=audit(1732790001.000:4243): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=0 items=1 ppid=1 pid=2 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="cron" exe="/usr/sbin/cron" key=(null)
+type=EOE msg=audit(1732790001.000:4243):
+"""
+
+
+def test_native_auditd_names_find_events_the_real_parser_stored(tmp_path) -> None:
+    from hostwarden.collect.chunks import Chunk
+    from hostwarden.normalize.pipeline import ingest_chunks
+
+    with HotStore(tmp_path) as s:
+        ingest_chunks(s, [Chunk("/var/log/audit/audit.log", 0, AUDIT)])
+
+        def count(query: str) -> int:
+            sql, params = build_select(compile_query(query, tenant="default"), mode="count")
+            return s.query(sql, params)[0][0]
+
+        assert count("") == 2
+        assert count("key=exec_watch") == 1
+        assert count("key=exec_watch auid>=1000 a1=-i") == 1
+        assert count("exe=/usr/*") == 2
+        assert count("NOT key=exec_watch") == 1
