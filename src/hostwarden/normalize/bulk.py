@@ -25,6 +25,8 @@ import pyarrow as pa
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.patterns import Pattern, group_to_field, sql_cast, sql_string
 from hostwarden.normalize.syslog import (
+    FAST_3164,
+    FAST_3164_UNSAFE,
     FRAMINGS,
     GENERIC_PATTERNS,
     IP_SHAPE,
@@ -161,16 +163,19 @@ class BulkSyslog:
             con.execute("DROP TABLE IF EXISTS hw_fr; DROP TABLE IF EXISTS hw_framed; DROP TABLE IF EXISTS hw_stage").fetchall()
 
     def _dispatch_framing_sql(self, q: _Sql) -> str:
-        whens = " ".join(
+        fast = (f"WHEN regexp_matches(original, {sql_string(FAST_3164)}) "
+                f"AND NOT regexp_matches(original, {sql_string(FAST_3164_UNSAFE)}) THEN -1 ")
+        whens = fast + " ".join(
             f"WHEN regexp_matches(original, {sql_string(f.regex)}) THEN {i}" for i, f in enumerate(FRAMINGS)
         )
         return f"CREATE OR REPLACE TEMP TABLE hw_fr AS SELECT off, original, line_tags, CASE {whens} END AS fr FROM hw_raw"
 
     def _framing_sql(self, q: _Sql) -> str:
+        regexes = [(-1, FAST_3164)] + [(i, f.regex) for i, f in enumerate(FRAMINGS)]
         branches = [
             f"SELECT off, original, line_tags, fr, g.* FROM (SELECT *, "
-            f"{_extract(q, 'original', _with_header_group(f.regex))} AS g FROM hw_fr WHERE fr = {i})"
-            for i, f in enumerate(FRAMINGS)
+            f"{_extract(q, 'original', _with_header_group(regex))} AS g FROM hw_fr WHERE fr = {i})"
+            for i, regex in regexes
         ]
         branches.append("SELECT off, original, line_tags, fr FROM hw_fr WHERE fr IS NULL")
         return (
@@ -230,7 +235,17 @@ class BulkSyslog:
                 continue
             for g in names:
                 group_fields[g] = group_to_field(g)
-            if names:
+            if names and n.pattern.fast:
+                fast = sql_string(n.pattern.fast)
+                branches.append(
+                    f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.fast)} AS x "
+                    f"FROM hw_stage WHERE k = {n.k} AND regexp_matches(msg, {fast}))"
+                )
+                branches.append(
+                    f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.regex)} AS x "
+                    f"FROM hw_stage WHERE k = {n.k} AND NOT regexp_matches(msg, {fast}))"
+                )
+            elif names:
                 branches.append(
                     f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.regex)} AS x "
                     f"FROM hw_stage WHERE k = {n.k})"

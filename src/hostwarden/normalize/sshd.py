@@ -17,6 +17,8 @@ _PORT = r"(?: port (?P<source__port>\d+))?"
 _TAIL = r"(?: ssh\d?)?(?: \[preauth\])?(?:$|: .*$)"
 _PREAUTH = r"(?: \[preauth\])?$"
 _AUTH = ("authentication",)
+# Bulk shortcuts for the lines that make up most of any auth.log (see Pattern.fast).
+_FAST_IP = r"(?P<source__ip>[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}) port (?P<source__port>[0-9]+)"
 _FAIL = dict(outcome="failure", category=_AUTH, type=("info",))
 _NET = ("network",)
 
@@ -32,6 +34,7 @@ PATTERNS = PatternSet(
             "ssh_login_failed",
             r"^Failed \S+ for invalid user (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Failed ",
+            fast=r"^Failed [a-z/-]+ for invalid user (?P<user__name>[^ ]+) from " + _FAST_IP + " ssh2$",
             constants={"ssh.invalid_user": "true"},
             **_FAIL,
         ),
@@ -39,12 +42,14 @@ PATTERNS = PatternSet(
             "ssh_login_failed",
             r"^Failed \S+ for (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Failed ",
+            fast=r"^Failed [a-z/-]+ for (?P<user__name>[^ ]+) from " + _FAST_IP + " ssh2$",
             **_FAIL,
         ),
         _p(
             "ssh_login",
             r"^Accepted \S+ for (?P<user__name>.*?) from " + _IP + _PORT + _TAIL,
             "Accepted ",
+            fast=r"^Accepted [a-z/-]+ for (?P<user__name>[^ ]+) from " + _FAST_IP + r" ssh2(?:: [A-Z0-9-]+ [^ ]+)?$",
             outcome="success",
             category=("authentication", "session"),
             type=("start",),
@@ -53,6 +58,7 @@ PATTERNS = PatternSet(
             "ssh_invalid_user",
             r"^Invalid user (?P<user__name>.*?) from " + _IP + _PORT + _PREAUTH,
             "Invalid user ",
+            fast=r"^Invalid user (?P<user__name>[^ ]+) from " + _FAST_IP + "$",
             constants={"ssh.invalid_user": "true"},
             **_FAIL,
         ),
@@ -88,6 +94,8 @@ PATTERNS = PatternSet(
             "ssh_connection_closed",
             r"^Connection (?:closed|reset) by (?:authenticating|invalid) user (?P<user__name>.*?) ?" + _IP + _PORT + _PREAUTH,
             "Connection ",
+            fast=r"^Connection (?:closed|reset) by (?:authenticating|invalid) user (?P<user__name>[^ ]+) " + _FAST_IP
+            + r" \[preauth\]$",
             **_FAIL,
         ),
         _p(

@@ -60,6 +60,16 @@ FRAMINGS: tuple[Framing, ...] = (
     Framing("bare", r"^(?P<host>[^\s\[\]:]+) (?P<prog>[^\s\[\]:]+)\[(?P<pid>\d+)\]: ?" + _SOLARIS + " ?"),
 )
 
+# Bulk-only shortcut for the common `Mon DD HH:MM:SS host prog[pid]: msg` line: where it matches
+# and the message does not begin with what the full framings would also strip, it yields exactly
+# what `rfc3164_host` yields (a host cannot contain ':', so it is never a tag) but RE2 extracts it
+# several times faster. The bulk/per-line agreement tests hold it to that.
+FAST_3164 = (
+    r"^(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>[0-9]{1,2}) "
+    r"(?P<hms>[0-9]{1,2}:[0-9][0-9]:[0-9][0-9]) (?P<host>[^\s\[\]:]+) (?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>[0-9]+)\])?: "
+)
+FAST_3164_UNSAFE = FAST_3164 + r"(?: |\[ID \d+ [^\]]*\]|kernel: ?\[ *\d+\.\d+\])"
+
 # Program name → module of normalize/ that holds its patterns. Generic PAM runs after any.
 FAMILY_MODULES: tuple[str, ...] = ("sshd", "sudo", "su", "accounts", "cron", "logind")
 GENERIC_MODULES: tuple[str, ...] = ("pam",)
