@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -58,8 +59,10 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except HostwardenError as exc:
-            err_console.print(f"[bold red]{exc.code.code}[/bold red] {exc.message}")
-            err_console.print(f"  cause: {exc.code.cause}\n  fix:   {exc.code.fix}", highlight=False)
+            # User text (queries, paths) must not be read as Rich markup: escape, don't re-wrap.
+            err_console.print(f"[bold red]{exc.code.code}[/bold red] {escape(exc.message)}", soft_wrap=True, highlight=False)
+            err_console.print(f"  cause: {escape(exc.code.cause)}\n  fix:   {escape(exc.code.fix)}", soft_wrap=True,
+                              highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -167,17 +170,22 @@ def search(
     top: Annotated[str | None, typer.Option(help="Most frequent values of FIELD among matches.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
     fields: Annotated[str | None, typer.Option(help="Comma-separated columns to show.")] = None,
+    order: Annotated[str, typer.Option(help="desc (newest first) or asc.")] = "desc",
+    list_fields: Annotated[bool, typer.Option("--list-fields", help="List searchable fields and exit.")] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """Search stored events, alerts and findings."""
     from hostwarden.store.hot import HotStore
-    from hostwarden.store.search import build_select, compile_query
+    from hostwarden.store.search import build_select, compile_query, searchable_fields
 
+    if list_fields:
+        _render_rows(["field", "type", "meaning"], [tuple(f) for f in searchable_fields()], fmt)
+        return
     cfg = _config(config, data_dir)
     compiled = compile_query(query, tenant=cfg.tenant, since=since, from_=from_, to=to)
     columns = [c.strip() for c in fields.split(",")] if fields else DEFAULT_COLUMNS
     mode = "count" if count else "top" if top else "rows"
-    sql, params = build_select(compiled, mode=mode, fields=columns, top_field=top, limit=limit)
+    sql, params = build_select(compiled, mode=mode, fields=columns, top_field=top, limit=limit, order=order)
     with HotStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
         result = store.con.execute(sql, params)
         names = [d[0] for d in result.description]

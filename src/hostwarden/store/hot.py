@@ -13,7 +13,6 @@ which costs more than the whole parse at a million lines.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from collections.abc import Iterator
@@ -52,23 +51,6 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
-def _ip6_hex(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return addr.exploded.replace(":", "") if addr.version == 6 else None
-
-
-def register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    """SQL helpers the search compiler relies on (IPv6 CIDR tests)."""
-    from duckdb.sqltypes import VARCHAR
-
-    con.create_function("hostwarden_ip6_hex", _ip6_hex, [VARCHAR], VARCHAR, null_handling="special", side_effects=False)
-
-
 class HotStore:
     def __init__(self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0) -> None:
         self.data_dir = Path(data_dir)
@@ -91,7 +73,6 @@ class HotStore:
             con = duckdb.connect()  # an empty store reads as empty, with the same schema
             for stmt in MIGRATIONS[1]:
                 con.execute(stmt).fetchall()
-            register_functions(con)
             return con
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
@@ -111,7 +92,6 @@ class HotStore:
             self._migrate(con)
         else:
             self._check_version(con)
-        register_functions(con)
         return con
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -197,6 +177,8 @@ class HotStore:
                 cols.append(f"COALESCE({name}, {fallback}) AS {name}" if f.name in present else f"{fallback} AS {name}")
             elif f.name == "event.ingested":
                 cols.append(f"$now AS {name}")
+            elif f.name == "@timestamp":  # a line without a readable time is placed at ingest time
+                cols.append(f"COALESCE({name}, $now) AS {name}" if f.name in present else f"$now AS {name}")
             elif f.name in present:
                 cols.append(name)
         params: dict[str, Any] = {"source": source, "tenant": tenant, "now": now_utc()}
