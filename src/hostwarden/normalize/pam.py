@@ -44,7 +44,7 @@ _MOD = (
 # The fields pam_unix (and pam_sss, pam_ldap, …) append to an authentication failure.
 _AUTH_FIELDS = (
     r"logname=[^ ]* uid=[0-9]* euid=[0-9]* tty=(?P<process__tty>[^ ]*) "
-    r"ruser=(?P<pam__ruser>[^ ]*|.*?) rhost=" + HOST + r"?(?: +user=(?P<user__name>.*?))? *$"
+    r"ruser=(?P<pam__ruser>[^ ]*|.*?) rhost=" + HOST + r"?(?: +user=(?P<user__name>.*[^ ])?)? *$"
 )
 
 _AUTH = ("authentication",)

@@ -7,8 +7,8 @@ sudo writes one line per decision (sudo's `lib/eventlog/eventlog.c`, `new_loglin
 
 Each key appears at most once and always in that order, so one key/value block parses every
 variant (sudo 1.6 to 1.9) and the reason text alone decides the action. A line without a reason
-is an accepted command. `PWD`, `CHROOT` and `ENV` may contain ` ; ` themselves, so they are
-matched lazily and widened only when the rest of the line fails to parse. sudo's PAM lines
+is an accepted command. `PWD` may contain ` ; ` itself, so it is matched lazily and widened
+only when the rest of the line fails to parse. sudo's PAM lines
 (`pam_unix(sudo:auth): …`) are left to the generic PAM patterns (normalize/pam.py), which keep
 the `sudo` dataset for them.
 """
@@ -21,15 +21,19 @@ PROGRAMS: tuple[str, ...] = ("sudo",)
 
 _WHO = r"^ *(?P<user__name>[^ ]+) : "
 _SEP = r" ;(?: |$)"  # a line cut after `USER=root ;` still parses
+# A value that may hold `;` but not the ` ; ` separator. Only PWD (a directory name, which a user
+# chooses freely) may also hold ` ; `; it alone is lazy, so a crafted line backtracks in
+# O(separators × length) in Python's engine, never cubically.
+_VALUE = r"(?:[^;]|;[^ ])*"
 _KEYS = (
     r"(?:HOST=(?P<sudo__host>[^ ]*)" + _SEP + ")?"
     r"(?:TTY=(?P<process__tty>[^ ]*)" + _SEP + ")?"
-    r"(?:CHROOT=(?P<sudo__chroot>.*?)" + _SEP + ")?"
+    r"(?:CHROOT=(?P<sudo__chroot>" + _VALUE + ")" + _SEP + ")?"
     r"(?:(?:PWD|CWD)=(?P<process__working_directory>.*?)" + _SEP + ")?"
     r"(?:USER=(?P<user__effective__name>[^ ]+)" + _SEP + ")?"
     r"(?:GROUP=(?P<sudo__group>[^ ]+)" + _SEP + ")?"
     r"(?:TSID=(?P<sudo__tsid>[^ ]+)" + _SEP + ")?"
-    r"(?:ENV=(?P<sudo__env>.*?)" + _SEP + ")?"
+    r"(?:ENV=(?P<sudo__env>" + _VALUE + ")" + _SEP + ")?"
 )
 _COMMAND = r"COMMAND=(?P<process__command_line>.*)$"
 _MAYBE_COMMAND = r"(?:" + _COMMAND[:-1] + r")?$"

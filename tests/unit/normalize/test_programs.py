@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hostwarden.collect.chunks import Chunk
 from hostwarden.normalize import accounts, cron, logind, pam, su, sudo
@@ -493,3 +495,20 @@ def test_bulk_path_gives_the_same_events_as_the_per_line_path() -> None:
             if field == "labels":
                 vb, vr = dict(vb or []), dict(vr or [])
             assert vb == vr, (field, r["event.original"])
+
+_mutation = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12) | st.sampled_from(
+    [" ; ", " rhost=", " user=", "'", "(", ")", "  ", "\u00a0", "\u0663", "::ffff:", ", ", "#012", "."]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted({m for _, m, _ in CASES})), st.integers(0, 400), st.integers(0, 8), _mutation)
+def test_re2_agrees_with_python_on_mutated_samples(base: str, at: int, cut: int, insert: str) -> None:
+    """Splice text into a sample (or cut some out): both engines must still see the same thing."""
+    re2 = pytest.importorskip("re2")
+    at = min(at, len(base))
+    text = base[:at] + insert + base[at + cut:]
+    for module, p in ALL_PATTERNS:
+        m = re2.compile(p.regex).match(text)
+        got = None if m is None else {k: v or "" for k, v in m.groupdict().items()}
+        assert got == _python_groups(p, text), (module, p.action, text)
