@@ -181,6 +181,25 @@ SCAN_IMAGE_INVALID = _register(
     "Re-create it with `docker save IMAGE -o image.tar` (or `skopeo copy ... oci-archive:`).",
 )
 
+SCAN_POLICY_INVALID = _register(
+    "SCAN-9201",
+    "baseline policy invalid",
+    "A baseline policy file (built-in YAML or Wazuh SCA) could not be parsed or has an unknown check kind.",
+    "Fix the file and check named in the message; `hostwarden baseline list --policy FILE` validates it.",
+)
+SCAN_YARA_RULES_INVALID = _register(
+    "SCAN-9202",
+    "YARA rules invalid",
+    "A YARA rule file failed to compile; the webshell scan ran without it.",
+    "Fix the rule file named in the message (`yara FILE /dev/null` shows the error line).",
+)
+SCAN_STATE_UNREADABLE = _register(
+    "SCAN-9203",
+    "scan state unreadable",
+    "The stored fingerprints of a previous scan (persistence, file integrity) are damaged; a new baseline was taken.",
+    "Nothing to do unless this repeats; drift is reported again from the next scan.",
+)
+
 # --- other families, reserved with their first codes ---------------------------------------
 AGENT_UNREACHABLE = _register(
     "AGENT-7001",
@@ -205,6 +224,18 @@ FW_PARSE_FAILED = _register(
     "firewall rules unreadable",
     "A rule set could not be parsed; the message names the line or key.",
     "Check the file is `iptables-save`, `nft -j list ruleset` or security-group JSON output.",
+)
+FW_FLOW_INVALID = _register(
+    "FW-3002",
+    "flow description invalid",
+    "A --flow value or observed connection could not be read as protocol, addresses and ports.",
+    "Write flows as 'tcp 203.0.113.5:40000 -> 10.0.0.5:22 [new] [in eth0]' (IPv6 in brackets).",
+)
+FW_ANALYSIS_LIMIT = _register(
+    "FW-3003",
+    "firewall analysis incomplete",
+    "A rule's match set fragmented beyond the analysis limit; findings for that rule are skipped.",
+    "Split very large rule sets by chain, or report the rule set so the limit can be raised.",
 )
 API_AUTH_REQUIRED = _register(
     "API-4010",

@@ -1,0 +1,84 @@
+"""`hostwarden baseline list|run`: see the loaded checks, and run them against a root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hostwarden.errors import HostwardenError
+from hostwarden.scan.base import ScanContext
+from hostwarden.scan.baseline.engine import ordered, run_policy, score
+from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy
+from hostwarden.scan.baseline.model import Policy
+
+app = typer.Typer(help="Baseline and compliance checks (CIS, MLPS 2.0 level 3, Wazuh SCA files).", no_args_is_help=True)
+console = Console(width=200)
+
+PolicyOpt = Annotated[list[Path] | None, typer.Option("--policy", help="Policy file (ours or Wazuh SCA); repeatable.")]
+
+
+def _policies(files: list[Path] | None) -> list[Policy]:
+    try:
+        return [load_policy(p) for p in (files or builtin_policy_files())]
+    except HostwardenError as exc:
+        typer.echo(str(exc), err=True)
+        typer.echo(f"fix: {exc.code.fix}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command("list")
+def list_checks(policy: PolicyOpt = None,
+                fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+    """One row per loaded check: id, title, severity, CIS and MLPS mapping."""
+    rows = [{"policy": p.id, "id": c.id, "title": c.title, "severity": c.severity, "kind": c.kind,
+             "cis": c.cis, "mlps": c.mlps} for p in _policies(policy) for c in p.checks]
+    if fmt == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table("id", "title", "severity", "CIS", "MLPS 2.0")
+    for r in rows:
+        table.add_row(r["id"], r["title"], r["severity"], ", ".join(r["cis"]), ", ".join(r["mlps"]))
+    console.print(table)
+    console.print(f"{len(rows)} checks")
+
+
+@app.command("run")
+def run(root: Annotated[Path, typer.Option(help="Folder to check: / for this machine.")] = Path("/"),
+        policy: PolicyOpt = None,
+        fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+    """Evaluate the policies; failures first, each with its evidence and fix. Exit 1 when a check fails."""
+    if not root.is_dir():
+        typer.echo(f"SCAN-9001: {root} is not a readable folder", err=True)
+        raise typer.Exit(2)
+    ctx = ScanContext(root=root, live=root.resolve() == Path("/"))
+    report = []
+    failed = False
+    for p in _policies(policy):
+        results = ordered(run_policy(p, ctx))
+        failed = failed or any(r.status == "fail" for r in results)
+        report.append({"policy": p.id, "name": p.name, "score": score(results), "results": [r.to_dict() for r in results]})
+    if fmt == "json":
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        for rep in report:
+            _print(rep)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print(rep: dict) -> None:  # type: ignore[type-arg]
+    table = Table("status", "id", "severity", "title", "evidence", "fix", title=rep["name"])
+    style = {"fail": "red", "pass": "green", "not_applicable": "dim"}
+    for r in rep["results"]:
+        ev = "; ".join(":".join(str(e[k]) for k in ("file", "line", "value", "note") if k in e) for e in r["evidence"][:3])
+        table.add_row(f"[{style[r['status']]}]{r['status']}[/]", r["id"], r["severity"], r["title"], ev,
+                      r["fix"] if r["status"] == "fail" else "")
+    console.print(table)
+    total = rep["score"]["total"]
+    console.print(f"score {total['score']}% — {total['pass']} pass, {total['fail']} fail, {total['not_applicable']} n/a")
+    for clause, s in rep["score"]["mlps"].items():
+        console.print(f"  MLPS {clause}: {s['score']}% ({s['pass']}/{s['pass'] + s['fail']})")

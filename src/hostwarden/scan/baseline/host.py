@@ -1,0 +1,143 @@
+"""Read-only access to a host's files under a scan root, with the small parsers checks share.
+
+Every path a policy names is a host path (`/etc/ssh/sshd_config`); this class maps it under the
+scan root, never follows it outside, and caches reads so a hundred checks on one file read it once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+
+from hostwarden.scan.base import ScanContext
+
+MAX_READ = 4 * 1024 * 1024  # config files are small; a huge one is read up to this much
+
+
+class Host:
+    def __init__(self, ctx: ScanContext) -> None:
+        self.ctx = ctx
+        self.root = Path(ctx.root)
+        self.live = bool(ctx.live)
+        self._text: dict[str, str | None] = {}
+
+    def path(self, host_path: str) -> Path:
+        return self.root / host_path.lstrip("/")
+
+    def host_path(self, local: Path) -> str:
+        return "/" + local.relative_to(self.root).as_posix()
+
+    def read(self, host_path: str) -> str | None:
+        """File text, or None when it is absent or unreadable (a check then decides what that means)."""
+        if host_path not in self._text:
+            p = self.path(host_path)
+            try:
+                with p.open("rb") as fh:
+                    self._text[host_path] = fh.read(MAX_READ).decode("utf-8", errors="replace")
+            except OSError:
+                self._text[host_path] = None
+        return self._text[host_path]
+
+    def expand(self, pattern: str) -> list[str]:
+        """Host paths matching a glob (or the path itself), sorted, files only."""
+        if not glob.has_magic(pattern):
+            return [pattern] if self.path(pattern).is_file() else []
+        local = sorted(glob.glob(str(self.path(pattern))))
+        return [self.host_path(Path(p)) for p in local if Path(p).is_file()]
+
+    def lstat(self, host_path: str) -> os.stat_result | None:
+        try:
+            return self.path(host_path).lstat()
+        except OSError:
+            return None
+
+    def _table(self, host_path: str) -> dict[int, str]:
+        table: dict[int, str] = {}
+        for line in (self.read(host_path) or "").splitlines():
+            parts = line.split(":")
+            if len(parts) >= 3 and parts[2].isdigit():
+                table.setdefault(int(parts[2]), parts[0])
+        return table
+
+    @cached_property
+    def users(self) -> dict[int, str]:
+        return self._table("/etc/passwd")
+
+    @cached_property
+    def groups(self) -> dict[int, str]:
+        return self._table("/etc/group")
+
+    @cached_property
+    def dpkg_status(self) -> dict[str, str]:
+        """Package name → dpkg Status line, from var/lib/dpkg/status."""
+        found: dict[str, str] = {}
+        for stanza in (self.read("/var/lib/dpkg/status") or "").split("\n\n"):
+            name = status = ""
+            for line in stanza.splitlines():
+                if line.startswith("Package:"):
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("Status:"):
+                    status = line.split(":", 1)[1].strip()
+            if name:
+                found[name] = status
+        return found
+
+    @cached_property
+    def has_dpkg(self) -> bool:
+        return self.read("/var/lib/dpkg/status") is not None
+
+    def installed(self, package: str) -> bool:
+        return self.dpkg_status.get(package, "").endswith(" installed")
+
+    @cached_property
+    def package_files(self) -> set[str]:
+        """Every path a dpkg package owns (from var/lib/dpkg/info/*.list)."""
+        owned: set[str] = set()
+        info = self.path("/var/lib/dpkg/info")
+        if info.is_dir():
+            for lst in info.glob("*.list"):
+                try:
+                    owned.update(x for x in lst.read_text(errors="replace").splitlines() if x)
+                except OSError:
+                    continue
+        return owned
+
+
+def config_values(host: Host, file: str, *, include: str | None = None, stop_at: str | None = None,
+                  _depth: int = 0) -> list[tuple[str, str, str, int]]:
+    """(key lowercased, value, file, line) in the order the daemon reads them, following Include.
+
+    Mirrors sshd: an `Include` glob is expanded in place (relative paths are taken from the
+    including file's folder), and the global section ends at the first `Match` block.
+    """
+    out: list[tuple[str, str, str, int]] = []
+    text = host.read(file)
+    if text is None or _depth > 8:
+        return out
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        m = re.match(r"^(\S+?)\s*(?:=|\s)\s*(.*)$", line)
+        if not m:
+            continue
+        key, value = m.group(1).lower(), m.group(2).strip().strip('"')
+        if stop_at and key == stop_at.lower():
+            break
+        if include and key == include.lower():
+            for pattern in value.split():
+                if not pattern.startswith("/"):
+                    pattern = str(Path(file).parent / pattern)
+                for inc in host.expand(pattern):
+                    out.extend(config_values(host, inc, include=include, stop_at=stop_at, _depth=_depth + 1))
+            continue
+        out.append((key, value, file, lineno))
+    return out
+
+
+def name_matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in patterns)

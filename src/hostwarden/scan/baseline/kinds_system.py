@@ -1,0 +1,232 @@
+"""Check kinds about the system as a whole: sysctl, services, packages, sockets, file sweeps, commands.
+
+They still read files under the root (proc/sys, systemd unit symlinks, dpkg status, proc/net/tcp)
+so a mounted disk or an image is checked the same way as the live host; only `command` needs the
+live host and is not-applicable elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from hostwarden.scan.baseline.compare import compare, describe
+from hostwarden.scan.baseline.host import Host
+from hostwarden.scan.baseline.model import FAIL, NA, PASS, Evidence, Outcome
+
+SYSCTL_DIRS = ("/usr/lib/sysctl.d", "/lib/sysctl.d", "/usr/local/lib/sysctl.d", "/run/sysctl.d", "/etc/sysctl.d")
+
+
+def sysctl_configured(host: Host, key: str) -> Evidence | None:
+    """The value `systemd-sysctl` would apply at boot: sysctl.d files by name (etc wins), then sysctl.conf."""
+    by_name: dict[str, str] = {}
+    for folder in SYSCTL_DIRS:
+        for file in host.expand(f"{folder}/*.conf"):
+            by_name[Path(file).name] = file
+    found: Evidence | None = None
+    for file in [by_name[n] for n in sorted(by_name)] + ["/etc/sysctl.conf"]:
+        for lineno, raw in enumerate((host.read(file) or "").splitlines(), 1):
+            line = raw.strip()
+            if not line or line[0] in "#;" or "=" not in line:
+                continue
+            k, _, v = line.partition("=")
+            if k.strip().lstrip("-").replace("/", ".") == key:
+                found = Evidence(file=file, line=lineno, value=v.strip())
+    return found
+
+
+def sysctl(host: Host, spec: dict[str, Any]) -> Outcome:
+    """Runtime value (proc/sys under the root) and boot-time value (sysctl.d) must both comply."""
+    key = spec["key"]
+    evidence: list[Evidence] = []
+    runtime_file = "/proc/sys/" + key.replace(".", "/")
+    runtime = host.read(runtime_file)
+    if runtime is not None:
+        evidence.append(Evidence(file=runtime_file, value=runtime.strip(), note="runtime"))
+    configured = sysctl_configured(host, key)
+    if configured is not None:
+        evidence.append(configured)
+    if not evidence:
+        if "default" not in spec:
+            return Outcome(FAIL, [Evidence(note=f"{key} not set")], f"{key} not set at runtime or boot")
+        evidence.append(Evidence(value=str(spec["default"]), note="kernel default"))
+    bad = [e for e in evidence if not compare(e.value or "", spec["op"], spec["value"])]
+    if bad:
+        return Outcome(FAIL, bad, f"{key} must be {describe(spec['op'], spec['value'])}")
+    return Outcome(PASS, evidence)
+
+
+def _unit_state(host: Host, unit: str) -> tuple[str, list[Evidence]]:
+    """enabled / masked / disabled from the unit symlinks systemctl itself reads."""
+    for base in ("/etc/systemd/system", "/run/systemd/system"):
+        link = host.path(f"{base}/{unit}")
+        if link.is_symlink() and os.readlink(link) == "/dev/null":
+            return "masked", [Evidence(file=f"{base}/{unit}", value="-> /dev/null")]
+    wants: list[Evidence] = []
+    for base in ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"):
+        folder = host.path(base)
+        if folder.is_dir():
+            for sub in folder.glob("*.wants"):
+                if (sub / unit).is_symlink() or (sub / unit).exists():
+                    wants.append(Evidence(file=f"{base}/{sub.name}/{unit}", note="enabled"))
+    name = unit.rsplit(".", 1)[0]
+    for rc in host.path("/etc").glob("rc[2-5].d/S*" + name):
+        wants.append(Evidence(file=host.host_path(rc), note="enabled (SysV)"))
+    return ("enabled", wants) if wants else ("disabled", [])
+
+
+def service(host: Host, spec: dict[str, Any]) -> Outcome:
+    """`expect: enabled|not_enabled` from unit symlinks; `running|not_running` only on the live host."""
+    units = spec.get("units") or [spec["unit"]]
+    want = spec.get("expect", "enabled")
+    if want in ("running", "not_running"):
+        if not host.live:
+            return Outcome(NA, [], "service state needs the live host")
+        active = [u for u in units if _systemctl_active(u)]
+        ok = bool(active) if want == "running" else not active
+        ev = [Evidence(value=f"{u} active") for u in active] or [Evidence(value="none active")]
+        return Outcome(PASS if ok else FAIL, ev, "" if ok else f"expected {want}")
+    states = {u: _unit_state(host, u) for u in units}
+    enabled = [(u, ev) for u, (st, ev) in states.items() if st == "enabled"]
+    if want == "enabled":
+        if enabled:
+            return Outcome(PASS, enabled[0][1])
+        return Outcome(FAIL, [Evidence(value=f"{u}: {st}") for u, (st, _) in states.items()],
+                       f"none of {', '.join(units)} is enabled")
+    if enabled:
+        return Outcome(FAIL, [e for _, ev in enabled for e in ev], f"{', '.join(u for u, _ in enabled)} enabled")
+    return Outcome(PASS, [Evidence(value=f"{u}: {st}") for u, (st, _) in states.items()])
+
+
+def _systemctl_active(unit: str) -> bool:
+    try:
+        res = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return res.stdout.strip() == "active"
+
+
+def package(host: Host, spec: dict[str, Any]) -> Outcome:
+    """`expect: installed` (any of `names`) or `absent` (none of them), from dpkg's status file."""
+    if not host.has_dpkg:
+        return Outcome(NA, [Evidence(file="/var/lib/dpkg/status", note="absent")], "no dpkg database")
+    names = spec.get("names") or [spec["name"]]
+    present = [n for n in names if host.installed(n)]
+    ev = [Evidence(file="/var/lib/dpkg/status", value=f"{n}: {host.dpkg_status.get(n, 'not installed')}")
+          for n in (present or names)]
+    if spec.get("expect", "installed") == "installed":
+        return Outcome(PASS, ev) if present else Outcome(FAIL, ev, f"none of {', '.join(names)} installed")
+    return Outcome(FAIL, ev, f"{', '.join(present)} installed") if present else Outcome(PASS, ev)
+
+
+WILDCARD = {"00000000", "00000000000000000000000000000000"}
+
+
+def listening(host: Host) -> list[tuple[str, int, str, int]] | None:
+    """(proto, port, file, line) of sockets listening on every address, from proc/net under the root."""
+    found: list[tuple[str, int, str, int]] = []
+    seen_any = False
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        file = f"/proc/net/{proto}"
+        text = host.read(file)
+        if text is None:
+            continue
+        seen_any = True
+        for lineno, line in enumerate(text.splitlines()[1:], 2):
+            parts = line.split()
+            if len(parts) < 4 or ":" not in parts[1]:
+                continue
+            addr, port_hex = parts[1].rsplit(":", 1)
+            is_listen = parts[3] == "0A" if proto.startswith("tcp") else parts[3] == "07"
+            if is_listen and addr in WILDCARD:
+                found.append((proto, int(port_hex, 16), file, lineno))
+    return found if seen_any else None
+
+
+def ports(host: Host, spec: dict[str, Any]) -> Outcome:
+    """None of `ports` may listen on the wildcard address (open to every network the host sits on)."""
+    socks = listening(host)
+    if socks is None:
+        return Outcome(NA, [Evidence(file="/proc/net/tcp", note="absent")], "no socket table under this root")
+    risky = set(spec["ports"])
+    open_ = [s for s in socks if s[1] in risky]
+    if open_:
+        return Outcome(FAIL, [Evidence(file=f, line=n, value=f"{p}/{proto} on all addresses") for proto, p, f, n in open_],
+                       "risky port(s) open to the world")
+    return Outcome(PASS, [Evidence(file="/proc/net/tcp", note=f"none of {sorted(risky)} listening on all addresses")])
+
+
+SWEEP_DEFAULT = ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/lib", "/usr/local", "/etc", "/opt"]
+
+
+def file_scan(host: Host, spec: dict[str, Any]) -> Outcome:
+    """Walk system folders for `world_writable`, `unowned` or `suid_unpackaged` files (symlinks not followed)."""
+    cond = spec["condition"]
+    limit = int(spec.get("max_files", 300_000))
+    offending: list[Evidence] = []
+    walked = 0
+    for base in spec.get("paths", SWEEP_DEFAULT):
+        top = host.path(base)
+        if top.is_symlink() or not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in dirnames + filenames:
+                walked += 1
+                if walked > limit:
+                    break
+                p = Path(dirpath) / name
+                try:
+                    st = p.lstat()
+                except OSError:
+                    continue
+                reason = _sweep_reason(host, p, st, cond)
+                if reason:
+                    offending.append(Evidence(file=host.host_path(p), value=reason))
+    if walked > limit:
+        offending.append(Evidence(note=f"stopped after {limit} entries"))
+    if [e for e in offending if e.file]:
+        return Outcome(FAIL, offending[:50], f"{len(offending)} file(s) {cond.replace('_', ' ')}")
+    return Outcome(PASS, [Evidence(note=f"{walked} entries checked under {', '.join(spec.get('paths', SWEEP_DEFAULT))}")])
+
+
+def _sweep_reason(host: Host, p: Path, st: os.stat_result, cond: str) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return ""
+    mode = stat.S_IMODE(st.st_mode)
+    if cond == "world_writable":
+        if mode & stat.S_IWOTH and not (stat.S_ISDIR(st.st_mode) and mode & stat.S_ISVTX):
+            return f"mode {mode:04o}"
+    elif cond == "unowned":
+        if (host.users and st.st_uid not in host.users) or (host.groups and st.st_gid not in host.groups):
+            return f"uid {st.st_uid} gid {st.st_gid} not in passwd/group"
+    elif cond == "suid_unpackaged":
+        suid = stat.S_ISREG(st.st_mode) and mode & (stat.S_ISUID | stat.S_ISGID)
+        if suid and host.host_path(p) not in host.package_files:
+            return f"mode {mode:04o}, not owned by any package"
+    else:
+        raise ValueError(f"unknown sweep condition {cond!r}")
+    return ""
+
+
+def command(host: Host, spec: dict[str, Any]) -> Outcome:
+    """Run a command (live host only) and match its output like `file_regex` matches lines."""
+    if not host.live:
+        return Outcome(NA, [], "command checks run on the live host only")
+    argv = spec["argv"] if isinstance(spec["argv"], list) else shlex.split(spec["argv"])
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=float(spec.get("timeout", 10)))
+    except FileNotFoundError:
+        return Outcome(NA, [Evidence(value=argv[0], note="command not found")], f"{argv[0]} not found")
+    except subprocess.TimeoutExpired:
+        return Outcome(FAIL, [Evidence(value=" ".join(argv), note="timed out")], "command timed out")
+    out = res.stdout + res.stderr
+    hits = [line for line in out.splitlines() if re.search(spec["pattern"], line)]
+    ev = [Evidence(value=h[:200], note=" ".join(argv)) for h in hits[:10]] or [Evidence(value=out[:200], note=" ".join(argv))]
+    want = spec.get("expect", "match")
+    ok = bool(hits) if want == "match" else not hits
+    return Outcome(PASS if ok else FAIL, ev, "" if ok else f"output {'lacks' if want == 'match' else 'has'} {spec['pattern']!r}")
