@@ -1,4 +1,5 @@
-"""PAM, su and login lines written by others: fail2ban's pam-generic sample and loghub's Linux log.
+"""PAM, su, login and account lines written by others: fail2ban's pam-generic sample, loghub's
+Linux log, and the example lines Sigma's Linux rules quote in their comments.
 
 fail2ban marks each sample line it must catch with a `# failJSON` comment naming the host
 (address or name) and, where one is known, the user; ours must yield a failed authentication
@@ -10,6 +11,7 @@ Both executors (per-line and DuckDB bulk) must produce the same fields.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -25,10 +27,15 @@ from hostwarden.normalize.syslog import SyslogParser
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 PAM_GENERIC = CORPORA / "realworld-logs" / "fail2ban" / "fail2ban" / "tests" / "files" / "logs" / "pam-generic"
 LINUX = CORPORA / "loghub" / "Linux"
+SIGMA_LINUX = CORPORA / "sigma" / "rules" / "linux"
+_OUR_PROGRAMS = re.compile(
+    r"[A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [^ ]+ (?:sudo|CRON|crond|su|useradd|usermod|userdel|groupadd|groupdel|passwd|"
+    r"chpasswd|gpasswd|systemd-logind|anacron|login|crontab)(?:\[[0-9]+\])?: .*"
+)
 
 pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora not present")
 
-_COMPARED = ("event.action", "event.outcome", "source.ip", "source.domain", "user.name")
+_COMPARED = ("event.action", "event.outcome", "event.dataset", "source.ip", "source.domain", "user.name", "user.id", "user.target.name")
 
 
 def _per_line(lines: list[str]) -> list[dict]:
@@ -119,3 +126,20 @@ def test_loghub_linux_pam_su_and_login_lines():
     assert checked >= 850  # 677 sshd(pam_unix), 172 su(pam_unix), 2 login(pam_unix), 2 gdm(pam_unix) lines
     su_sessions = [ev for row, ev in zip(rows, per_line, strict=True) if row["Component"] == "su(pam_unix)"]
     assert su_sessions and all(ev["event.dataset"] == "su" for ev in su_sessions)
+
+
+def test_sigma_rule_example_lines():
+    """Sigma's Linux rules quote real-looking lines in comments (e.g. useradd with UID=0)."""
+    if not SIGMA_LINUX.is_dir():
+        pytest.skip("sigma rules not present")
+    lines = sorted(
+        {m.group(0).strip() for path in SIGMA_LINUX.rglob("*.yml") for m in _OUR_PROGRAMS.finditer(path.read_text("utf-8"))}
+    )
+    assert lines, "expected the useradd examples of lnx_privileged_user_creation.yml"
+    for line, ev, b in zip(lines, _per_line(lines), _bulk(lines), strict=True):
+        assert ev.get("event.action"), line
+        if "new user: " in line:
+            assert ev["event.action"] == "user_created"
+            assert ev["user.id"] == line.split("UID=", 1)[1].split(",", 1)[0], line
+            assert ev["user.target.name"] == line.split("name=", 1)[1].split(",", 1)[0], line
+        assert {k: b.get(k) for k in _COMPARED} == {k: ev.get(k) for k in _COMPARED}, line
