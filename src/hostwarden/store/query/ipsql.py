@@ -55,7 +55,7 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | 
 def _prefilter(x: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[str, list[object]]:
     """A cheap necessary condition (text prefix), so the full parse runs on few rows only."""
     if net.version == 4:
-        fixed = net.prefixlen // 8
+        fixed = min(net.prefixlen // 8, 3)  # whole octets, each followed by a dot (a /32 has no 4th dot)
         if fixed == 0:
             return f"contains({x}, '.')", []
         prefix = ".".join(str(net.network_address).split(".")[:fixed]) + "."
