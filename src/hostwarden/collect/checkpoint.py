@@ -7,8 +7,8 @@ path" even when the inode is reused after rotation.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 FINGERPRINT_BYTES = 1024
 
@@ -26,23 +26,34 @@ class Checkpoint:
 
 
 class CheckpointStore(Protocol):
+    """Implemented by the hot store (a `checkpoints` table) and by MemoryCheckpoints."""
+
     def load_checkpoint(self, key: str) -> Checkpoint | None: ...
 
     def save_checkpoint(self, cp: Checkpoint) -> None: ...
 
 
 class MemoryCheckpoints:
-    """For one-shot reads (scans) and tests."""
+    """For one-shot reads (scans) and tests: the store's checkpoint and state methods, in memory."""
 
     def __init__(self) -> None:
         self.saved: dict[str, Checkpoint] = {}
+        self.state: dict[str, Any] = {}
 
     def load_checkpoint(self, key: str) -> Checkpoint | None:
         return self.saved.get(key)
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
-        self.saved[cp.key] = cp
+        self.saved[cp.key] = replace(cp)  # a copy, as a real store would keep
+
+    def get_state(self, key: str) -> Any:
+        """Small values such as the journal cursor (collect/journald.py)."""
+        return self.state.get(key)
+
+    def put_state(self, key: str, value: Any) -> None:
+        self.state[key] = value
 
 
 def fingerprint(head: bytes) -> str:
+    """sha256 hex of the first min(size, FINGERPRINT_BYTES) bytes."""
     return hashlib.sha256(head[:FINGERPRINT_BYTES]).hexdigest()

@@ -1,4 +1,10 @@
-"""`journalctl -o json` records: the journal's own fields, then the program's message parser."""
+"""`journalctl -o json` records: the journal's own fields, then the program's message parser.
+
+journald already split the syslog framing into fields, so this maps them to ECS and hands
+MESSAGE to the same per-program patterns the syslog path uses (`syslog.parse_message`): an sshd
+failure reads the same from /var/log/auth.log and from the journal. The record's cursor is its
+identity: `event.id` hashes it, so re-sent records never double.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,53 @@ from typing import Any
 
 from hostwarden.normalize.base import LineParser, ParseContext
 
+LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
-def _text(value: Any) -> str | None:
-    """journald writes non-UTF-8 fields as arrays of byte values."""
+# journald field → ECS field, for plain string values.
+_STRING_FIELDS: tuple[tuple[str, str], ...] = (
+    ("_HOSTNAME", "host.name"),
+    ("_MACHINE_ID", "host.id"),
+    ("_EXE", "process.executable"),
+    ("_CMDLINE", "process.command_line"),
+    ("_UID", "user.id"),
+    ("_GID", "group.id"),
+    ("_SYSTEMD_UNIT", "systemd.unit"),
+    ("_TRANSPORT", "journald.transport"),
+    ("__CURSOR", "journald.cursor"),
+)
+
+
+def _text(value: Any) -> tuple[str | None, bool]:
+    """A field's text and whether it had to be repaired.
+
+    journald writes non-UTF-8 values as arrays of byte values, and a field set several times in
+    one record as an array of values (the first one is taken).
+    """
     if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        return bytes(value).decode("utf-8", "replace")
+        return value, False
+    if isinstance(value, list) and value:
+        if all(isinstance(b, int) and 0 <= b < 256 for b in value):
+            raw = bytes(value)
+            try:
+                return raw.decode("utf-8"), False
+            except UnicodeDecodeError:
+                return raw.decode("utf-8", "replace"), True
+        if isinstance(value[0], (str, list)):
+            return _text(value[0])
+    return None, False
+
+
+def _str(rec: dict[str, Any], key: str) -> str | None:
+    return _text(rec.get(key))[0]
+
+
+def _timestamp(rec: dict[str, Any]) -> datetime | None:
+    # The sender's own time when it gave one, else when journald received the record.
+    for key in ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"):
+        value = _str(rec, key)
+        if value and value.isdigit():
+            with contextlib.suppress(ValueError, OverflowError, OSError):
+                return datetime.fromtimestamp(int(value) / 1e6, UTC)
     return None
 
 
@@ -32,31 +78,50 @@ class JournaldParser(LineParser):
             return None
         if not isinstance(rec, dict) or "__REALTIME_TIMESTAMP" not in rec:
             return None
-        message = _text(rec.get("MESSAGE")) or ""
-        program = _text(rec.get("SYSLOG_IDENTIFIER")) or _text(rec.get("_COMM")) or ""
+        message, repaired = _text(rec.get("MESSAGE"))
+        message = message or ""
+        program = _str(rec, "SYSLOG_IDENTIFIER") or _str(rec, "_COMM") or (
+            "kernel" if _str(rec, "_TRANSPORT") == "kernel" else "")
         ev: dict[str, Any] = {"event.kind": "event", "event.dataset": "journald", "message": message}
-        with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
-            ev["@timestamp"] = datetime.fromtimestamp(int(rec["__REALTIME_TIMESTAMP"]) / 1e6, UTC)
-        for key, target in (("_HOSTNAME", "host.name"), ("_EXE", "process.executable"), ("_CMDLINE", "process.command_line"),
-                            ("_UID", "user.id"), ("_SYSTEMD_UNIT", "systemd.unit"), ("__CURSOR", "journald.cursor")):
-            value = _text(rec.get(key))
+        if repaired:
+            ev["tags"] = ["invalid_utf8"]
+        ts = _timestamp(rec)
+        if ts is not None:
+            ev["@timestamp"] = ts
+        for key, target in _STRING_FIELDS:
+            value = _str(rec, key)
             if value:
                 ev[target] = value
         if program:
             ev["process.name"] = program
-        pid = _text(rec.get("_PID")) or _text(rec.get("SYSLOG_PID"))
+        pid = _str(rec, "_PID") or _str(rec, "SYSLOG_PID")
         if pid and pid.isdigit():
             ev["process.pid"] = int(pid)
-        for key, target in (("PRIORITY", "log.syslog.severity.code"), ("SYSLOG_FACILITY", "log.syslog.facility.code")):
-            value = _text(rec.get(key))
-            if value and value.isdigit():
-                ev[target] = int(value)
-        cursor = _text(rec.get("__CURSOR"))
+        self._priority(rec, ev)
+        cursor = _str(rec, "__CURSOR")
         if cursor:
             # The cursor names the record for good; offsets in journalctl's output do not.
             ev["event.id"] = hashlib.md5(f"journald\x1f{cursor}".encode(), usedforsecurity=False).hexdigest()
-        if program:
-            from hostwarden.normalize.syslog import parse_message
-
-            ev.update(parse_message(program, message))
+        if program and message:
+            ev.update(_program_fields(program, message))
         return ev
+
+    @staticmethod
+    def _priority(rec: dict[str, Any], ev: dict[str, Any]) -> None:
+        severity, facility = _str(rec, "PRIORITY"), _str(rec, "SYSLOG_FACILITY")
+        if severity and severity.isdigit() and int(severity) < len(LEVELS):
+            ev["log.syslog.severity.code"] = int(severity)
+            ev["log.level"] = LEVELS[int(severity)]
+        if facility and facility.isdigit() and int(facility) < 24:
+            ev["log.syslog.facility.code"] = int(facility)
+            if "log.syslog.severity.code" in ev:
+                ev["log.syslog.priority"] = int(facility) * 8 + ev["log.syslog.severity.code"]
+
+
+def _program_fields(program: str, message: str) -> dict[str, Any]:
+    """ECS fields the program's patterns find in MESSAGE ({} when none knows it)."""
+    try:
+        from hostwarden.normalize.syslog import parse_message
+    except ImportError:
+        return {}
+    return parse_message(program, message)
