@@ -1,0 +1,121 @@
+"""The `vuln` scanner: inventory under the root, matched against the advisory database.
+
+Advisories come from `ctx.options["advisories"]` (a path imported into memory for this run
+only) or the database in the data dir. Findings are ECS-shaped (`package.*`,
+`vulnerability.*`) with the evidence that produced them; stale or missing advisory data and
+unreadable inventories become notices with SCAN- codes, never silent gaps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hostwarden.errors import SCAN_ADVISORY_INVALID, SCAN_INVENTORY_INVALID, SCAN_NO_ADVISORIES
+from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
+from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
+from hostwarden.scan.vuln.inventory.files import Inventory, collect
+from hostwarden.scan.vuln.inventory.model import Package
+from hostwarden.scan.vuln.loader import LoadError, iter_records
+from hostwarden.scan.vuln.match import Match, match_packages
+
+
+def matchable(pkg: Package) -> bool:
+    """Only exact versions are matched: a `>=` line in requirements.txt says nothing installed."""
+    if not pkg.version:
+        return False
+    op = pkg.extra.get("operator")
+    return op in (None, "==", "===")
+
+
+def open_advisories(ctx: ScanContext) -> AdvisoryDB | None:
+    source = ctx.options.get("advisories")
+    if source:
+        db = AdvisoryDB(":memory:")
+        errors: list[LoadError] = []
+        db.import_records(iter_records([Path(p) for p in str(source).split(",")], errors))
+        for err in errors[:20]:
+            ctx.notice(SCAN_ADVISORY_INVALID.code, f"{err.source}: {err.reason}")
+        return db
+    data_dir = ctx.data_dir or _default_data_dir()
+    path = Path(data_dir) / DB_NAME
+    if not path.exists():
+        return None
+    return AdvisoryDB(path)
+
+
+def _default_data_dir() -> Path:
+    from hostwarden.config import load_config
+
+    return load_config().data_dir
+
+
+def to_finding(m: Match) -> dict[str, Any]:
+    pkg = m.package
+    cves = [a for a in [m.advisory_id, *m.aliases] if a.startswith("CVE-")]
+    title = (f"{'malicious package' if m.malicious else m.advisory_id} in {pkg.name} {pkg.version}"
+             + (f" (fixed in {m.fixed})" if m.fixed else f" ({m.status})"))
+    evidence: dict[str, Any] = {
+        "package": pkg.to_dict(), "advisory": m.advisory_id, "aliases": m.aliases, "status": m.status,
+        "fixed_version": m.fixed, "last_affected": m.last_affected, "matched_by": m.reason,
+        "priority_reason": m.priority.reason, "references": m.references,
+    }
+    fields: dict[str, Any] = {
+        "package.name": pkg.name, "package.version": pkg.version, "package.type": pkg.ecosystem,
+        "package.path": pkg.location or None,
+        "vulnerability.id": m.advisory_id, "vulnerability.enumeration": m.advisory_id.split("-", 1)[0],
+        "vulnerability.description": m.summary, "vulnerability.reference": m.references[0] if m.references else None,
+        "vulnerability.scanner.vendor": "hostwarden", "vulnerability.category": ["malicious"] if m.malicious else [],
+        "rule.id": m.advisory_id, "rule.name": m.summary or m.advisory_id, "file.path": pkg.location or None,
+        "hostwarden.vuln.aliases": m.aliases, "hostwarden.vuln.cve": cves,
+        "hostwarden.vuln.fixed_version": m.fixed, "hostwarden.vuln.status": m.status,
+        "hostwarden.vuln.source_package": pkg.source_name, "hostwarden.vuln.source_version": pkg.source_version,
+        "hostwarden.vuln.kev": m.kev is not None, "hostwarden.vuln.malicious": m.malicious,
+        "hostwarden.priority_reason": m.priority.reason, "hostwarden.remediation": m.fix,
+    }
+    if m.score is not None:
+        fields.update({"vulnerability.score.base": m.score.base, "vulnerability.score.version": m.score.version,
+                       "vulnerability.classification": "CVSS" if m.score.vector else None,
+                       "vulnerability.severity": m.score.label, "hostwarden.vuln.cvss_vector": m.score.vector,
+                       "hostwarden.vuln.severity_source": m.score.source})
+        evidence["cvss"] = {"vector": m.score.vector, "base": m.score.base, "source": m.score.source}
+    if m.kev:
+        evidence["kev"] = m.kev
+    return finding(scanner="vuln", kind="vulnerability" if not m.malicious else "malware", title=title,
+                   severity=m.priority.grade, evidence=evidence, **fields)
+
+
+class VulnScanner:
+    name = "vuln"
+
+    def __init__(self) -> None:
+        self.summary: dict[str, Any] = {}
+
+    def inventory(self, ctx: ScanContext) -> Inventory:
+        return collect(ctx.root)
+
+    def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
+        inv = self.inventory(ctx)
+        for err in inv.errors:
+            ctx.notice(SCAN_INVENTORY_INVALID.code, str(err), file=err.path)
+        db = open_advisories(ctx)
+        if db is None:
+            ctx.notice(SCAN_NO_ADVISORIES.code, "no advisory database: vulnerabilities were not checked")
+            self.summary = {"packages": len(inv.packages), "advisories": 0}
+            return []
+        with db:
+            info = db.status()
+            max_age = float(ctx.options.get("advisory_max_age_days") or DEFAULT_MAX_AGE_DAYS)
+            fresh = assess(info["newest_modified"], max_age)
+            if fresh.stale:
+                ctx.notice(fresh.code, fresh.message, age_days=fresh.age_days)
+            result = match_packages(db, [p for p in inv.packages if matchable(p)])
+        findings = [to_finding(m) for m in result.matches]
+        self.summary = {
+            "os": inv.os.pretty_name if inv.os else None,
+            "ecosystem": inv.os.ecosystem() if inv.os else None,
+            "packages": len(inv.packages), "advisories": info["advisories"], "findings": len(findings),
+            "not_comparable": len(result.unknown),
+        }
+        return findings

@@ -1,0 +1,22 @@
+"""The `vuln` line of `hostwarden status`: advisory count and freshness, unhealthy when stale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
+from hostwarden.scan.vuln.freshness import assess
+
+
+def status_component(cfg: Any) -> Any:
+    from hostwarden.status import Component  # imported late: status imports this module lazily too
+
+    path = cfg.data_dir / DB_NAME
+    if not path.exists():
+        return Component("vulndb", False, "SCAN-9014: no advisory database; run `hostwarden vulndb import PATH`")
+    with AdvisoryDB(path) as db:
+        info = db.status()
+    fresh = assess(info["newest_modified"], cfg.scan.advisory_max_age_days)
+    detail = f"{info['advisories']} advisories, KEV {info['kev_entries']}; "
+    detail += f"{fresh.code}: {fresh.message}" if fresh.stale else f"newest {fresh.age_days:.1f} days old"
+    return Component("vulndb", not fresh.stale, detail)
