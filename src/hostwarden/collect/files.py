@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hostwarden.collect.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
-from hostwarden.collect.chunks import Chunk
+from hostwarden.collect.chunks import MAX_LINE_BYTES, Chunk
 from hostwarden.errors import LOG_FILE_TRUNCATED, LOG_INPUT_TRUNCATED, LOG_INPUT_UNREADABLE, HostwardenError
 
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -48,7 +48,8 @@ class LineAssembler:
         self.source = source
         self.offset = offset
         self.pending = b""
-        self.max_pending = max_pending
+        # Never split a line the chunk reader can still keep whole (it cuts at MAX_LINE_BYTES and tags).
+        self.max_pending = max(max_pending, 2 * MAX_LINE_BYTES)
 
     @property
     def read_pos(self) -> int:
