@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -38,6 +39,8 @@ from hostwarden.errors import LOG_FILE_TRUNCATED, LOG_INPUT_UNREADABLE
 
 _MAX_ISSUED = 16_384  # chunks handed out and not yet committed that we remember
 _MAX_RETIRED_IDS = 4_096
+# O_NONBLOCK: opening a FIFO that matches a glob must not wait for a writer (it is then skipped).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class FileTailer:
         self._issued: dict[int, tuple[Chunk, _Origin]] = {}
         self._retired_ids: dict[tuple[int, int], tuple[str, int]] = {}  # finished: identity → fingerprint
         self._unreadable: set[str] = set()
+        self._lock = threading.Lock()
 
     # -- public ----------------------------------------------------------------------------
     def follow(self, stop: threading.Event | None = None) -> Iterator[Chunk]:
@@ -128,7 +132,8 @@ class FileTailer:
 
     def commit(self, chunk: Chunk) -> None:
         """Save the position after `chunk`; call it once the chunk is durably stored."""
-        entry = self._issued.pop(id(chunk), None)
+        with self._lock:
+            entry = self._issued.pop(id(chunk), None)
         if entry is None or entry[0] is not chunk:
             return
         origin = entry[1]
@@ -165,15 +170,16 @@ class FileTailer:
 
     def _open_path(self, path: str) -> Iterator[Chunk]:
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
-            if path not in self._unreadable and path not in self._gen:  # say it once; it may appear later
-                self._unreadable.add(path)
-                self.notices.append({"code": LOG_INPUT_UNREADABLE.code,
-                                     "message": f"cannot read {path}: {exc.strerror or exc}; will retry"})
+            self._unreadable_notice(path, exc.strerror or str(exc))
+            return
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            _close(fd)
+            self._unreadable_notice(path, "not a regular file")
             return
         self._unreadable.discard(path)
-        st = os.fstat(fd)
         ident = (st.st_dev, st.st_ino)
         if self._known(fd, ident):
             _close(fd)  # a rotated name of a file already followed under its live name
@@ -220,13 +226,15 @@ class FileTailer:
         by_inode = [e for e in entries if _inode(e) == cp.inode]
         for entry in by_inode + [e for e in entries if e not in by_inode]:
             try:
-                fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                fd = os.open(entry.path, _OPEN_FLAGS)
             except OSError:
                 continue
             st = os.fstat(fd)
-            head = os.pread(fd, cp.fingerprint_len, 0)
             ident = (st.st_dev, st.st_ino)
-            if (ident != exclude and not self._known(fd, ident) and st.st_size >= cp.offset
+            # A copy is recognised by its first bytes alone, so it needs some to compare.
+            plausible = stat.S_ISREG(st.st_mode) and (st.st_ino == cp.inode or cp.fingerprint_len > 0)
+            head = os.pread(fd, cp.fingerprint_len, 0) if plausible else b""
+            if (plausible and ident != exclude and not self._known(fd, ident) and st.st_size >= cp.offset
                     and len(head) == cp.fingerprint_len and fingerprint(head) == cp.fingerprint):
                 old = _Open(path, fd, st.st_ino, st.st_dev, self._gen.get(path, -1),
                             LineAssembler(path, cp.offset, max_pending=2 * self.chunk_bytes),
@@ -302,10 +310,17 @@ class FileTailer:
                 yield self._issue(chunk, f)
 
     def _issue(self, chunk: Chunk, f: _Open) -> Chunk:
-        self._issued[id(chunk)] = (chunk, _Origin(f.path, f.inode, f.device, f.gen, f.fingerprint, f.fingerprint_len))
-        while len(self._issued) > _MAX_ISSUED:
-            del self._issued[next(iter(self._issued))]
+        origin = _Origin(f.path, f.inode, f.device, f.gen, f.fingerprint, f.fingerprint_len)
+        with self._lock:  # commit() may run on the thread that stores
+            self._issued[id(chunk)] = (chunk, origin)
+            while len(self._issued) > _MAX_ISSUED:
+                del self._issued[next(iter(self._issued))]
         return chunk
+
+    def _unreadable_notice(self, path: str, why: str) -> None:
+        if path not in self._unreadable and path not in self._gen:  # say it once; it may appear later
+            self._unreadable.add(path)
+            self.notices.append({"code": LOG_INPUT_UNREADABLE.code, "message": f"cannot read {path}: {why}; will retry"})
 
     def _known(self, fd: int, ident: tuple[int, int]) -> bool:
         """Is this inode already followed, or finished, under some configured path?"""

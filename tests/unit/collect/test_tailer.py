@@ -175,3 +175,28 @@ def test_crlf_lines(tmp_path: Path) -> None:
     t = FileTailer([log], MemoryCheckpoints())
     assert texts(poll(t)) == ["one", "two"]
     t.close()
+
+
+def test_fifos_and_directories_never_block_or_crash(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.log")
+    (tmp_path / "dir.log").mkdir()
+    append(tmp_path / "real.log", "ok")
+    t = FileTailer([str(tmp_path / "*.log"), tmp_path / "dir.log"], MemoryCheckpoints())
+    assert texts(poll(t)) == ["ok"]  # returns at once: the FIFO is not waited on
+    assert any("dir.log" in n["message"] and n["code"] == "LOG-4102" for n in t.notices)
+    t.close()
+
+
+def test_truncated_while_down_ignores_siblings_with_other_content(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    cps = MemoryCheckpoints()
+    append(log, "first", "second")
+    t = FileTailer([log], cps)
+    poll(t)
+    t.close()
+    append(tmp_path / "app.log.bak", "unrelated backup", "more", "and more lines")
+    log.write_text("fresh\n")  # truncated and rewritten while we were down
+    t2 = FileTailer([log], cps)
+    assert texts(poll(t2)) == ["fresh"]
+    assert [n["code"] for n in t2.notices] == ["LOG-4104"]
+    t2.close()
