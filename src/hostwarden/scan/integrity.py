@@ -1,0 +1,187 @@
+"""File integrity monitoring: hash and stat the configured paths, report what changed since last scan.
+
+SHA-256 by default; SM3 (GB/T 32905, for MLPS users) when `options["fim_hash"] = "sm3"`, through
+OpenSSL's hashlib or the `cryptography` package. For a changed file owned by a Debian package the
+MD5 the package recorded (md5sums, or Conffiles in dpkg status) tells an upgrade (file matches
+what the package now says) from tampering (file matches nothing the package installed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.integrity_state import state_store
+from hostwarden.scan.runtime_pacer import Pacer
+
+DEFAULT_PATHS = ["/etc", "/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/lib/systemd", "/root/.ssh"]
+BINARY_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/systemd/")
+CHUNK = 1 << 20
+
+
+def hasher(name: str) -> Any:
+    """A fresh hash object for `sha256` or `sm3` (OpenSSL first, then `cryptography`)."""
+    if name == "sha256":
+        return hashlib.sha256()
+    if name != "sm3":
+        raise ValueError(f"unknown hash {name!r}; use sha256 or sm3")
+    try:
+        return hashlib.new("sm3")
+    except ValueError:
+        from cryptography.hazmat.primitives import hashes
+
+        class _Sm3:
+            def __init__(self) -> None:
+                self._h = hashes.Hash(hashes.SM3())
+
+            def update(self, data: bytes) -> None:
+                self._h.update(data)
+
+            def hexdigest(self) -> str:
+                return self._h.finalize().hex()
+
+        return _Sm3()
+
+
+def digest(path: Path, algo: str, pacer: Pacer | None = None) -> str:
+    h = hasher(algo)
+    with path.open("rb") as fh:
+        while block := fh.read(CHUNK):
+            h.update(block)
+            if pacer:
+                pacer.tick()
+    return h.hexdigest()
+
+
+def package_md5s(root: Path) -> dict[str, tuple[str, str, bool]]:
+    """host path → (md5, package, is_conffile) from dpkg's md5sums files and the Conffiles in status."""
+    table: dict[str, tuple[str, str, bool]] = {}
+    info = root / "var/lib/dpkg/info"
+    if info.is_dir():
+        for f in info.glob("*.md5sums"):
+            pkg = f.name[: -len(".md5sums")].split(":")[0]
+            for line in f.read_text(errors="replace").splitlines():
+                md5, _, rel = line.partition("  ")
+                if rel:
+                    table["/" + rel.lstrip("/")] = (md5.strip(), pkg, False)
+    status = root / "var/lib/dpkg/status"
+    if status.is_file():
+        pkg, in_conf = "", False
+        for line in status.read_text(errors="replace").splitlines():
+            if line.startswith("Package:"):
+                pkg, in_conf = line.split(":", 1)[1].strip(), False
+            elif line.startswith("Conffiles:"):
+                in_conf = True
+            elif in_conf and line.startswith(" "):
+                parts = line.split()
+                if len(parts) >= 2:
+                    table[parts[0]] = (parts[1], pkg, True)
+            else:
+                in_conf = False
+    return table
+
+
+def snapshot(root: Path, paths: list[str], algo: str, pacer: Pacer) -> dict[str, dict[str, Any]]:
+    files: dict[str, dict[str, Any]] = {}
+    for base in paths:
+        top = root / base.lstrip("/")
+        if top.is_symlink() or not top.exists():
+            continue
+        walker = [(str(top.parent), [], [top.name])] if top.is_file() else os.walk(top)
+        for dirpath, _, names in walker:
+            for name in names:
+                p = Path(dirpath) / name
+                host = "/" + p.relative_to(root).as_posix()
+                try:
+                    st = p.lstat()
+                except OSError:
+                    continue
+                entry: dict[str, Any] = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+                                         "size": st.st_size}
+                if stat.S_ISLNK(st.st_mode):
+                    entry["link"] = os.readlink(p)
+                elif stat.S_ISREG(st.st_mode):
+                    try:
+                        entry["hash"] = digest(p, algo, pacer)
+                    except OSError:
+                        continue
+                else:
+                    continue
+                files[host] = entry
+                pacer.tick()
+    return files
+
+
+class IntegrityScanner:
+    name = "integrity"
+
+    def __init__(self) -> None:
+        self.summary: dict[str, Any] = {}
+
+    def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
+        root = Path(ctx.root)
+        algo = str(ctx.options.get("fim_hash", "sha256")).lower()
+        paths = list(ctx.options.get("fim_paths", DEFAULT_PATHS))
+        pacer = Pacer.from_options(ctx.options)
+        with pacer.part("hash"):
+            current = snapshot(root, paths, algo, pacer)
+        store = state_store(ctx)
+        previous = store.load(f"integrity-{algo}") if store else None
+        out: list[dict[str, Any]] = []
+        if previous is not None:
+            with pacer.part("compare"):
+                out = self._drift(root, previous.get("files", {}), current)
+        if store:
+            store.save(f"integrity-{algo}", {"algo": algo, "paths": paths, "files": current})
+        self.summary = {"files": len(current), "hash": algo, "baseline": previous is None, **pacer.report()}
+        return out
+
+    def _drift(self, root: Path, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        pkgs: dict[str, tuple[str, str, bool]] | None = None
+        out = []
+        for path in sorted(set(old) | set(new)):
+            before, after = old.get(path), new.get(path)
+            if before == after:
+                continue
+            pkgs = package_md5s(root) if pkgs is None else pkgs
+            owner = pkgs.get(path)
+            if before is None:
+                grade = "L2" if path.startswith(BINARY_DIRS) and owner is None else "L3"
+                out.append(self._finding("added", path, grade, None, after, owner))
+                continue
+            if after is None:
+                out.append(self._finding("removed", path, "L3", before, None, owner))
+                continue
+            content = before.get("hash") != after.get("hash") or before.get("link") != after.get("link")
+            if not content:
+                suid = after["mode"] & (stat.S_ISUID | stat.S_ISGID) and not before["mode"] & (stat.S_ISUID | stat.S_ISGID)
+                out.append(self._finding("metadata-changed", path, "L1" if suid else "L2", before, after, owner))
+                continue
+            verdict, grade = "changed", "L2"
+            if owner is not None and "hash" in after:
+                md5 = hashlib.md5((root / path.lstrip("/")).read_bytes(), usedforsecurity=False).hexdigest()
+                if md5 == owner[0]:
+                    verdict, grade = "package-change", "L3"
+                elif not owner[2]:
+                    verdict, grade = "tampered", "L1"
+            out.append(self._finding(verdict, path, grade, before, after, owner))
+        return out
+
+    def _finding(self, verdict: str, path: str, grade: str, before: dict[str, Any] | None,
+                 after: dict[str, Any] | None, owner: tuple[str, str, bool] | None) -> dict[str, Any]:
+        what = {"added": "file added", "removed": "file removed", "changed": "file changed",
+                "metadata-changed": "file permissions/ownership changed", "package-change": "file changed by package update",
+                "tampered": "package file tampered (matches no installed package)"}[verdict]
+        fix = {"tampered": f"Reinstall the package (`apt-get install --reinstall {owner[1] if owner else 'PKG'}`) and investigate.",
+               "package-change": "None needed if the upgrade was expected."}.get(verdict, "Confirm the change was authorised.")
+        return finding(
+            scanner=self.name, kind="file", severity=grade, title=f"{what}: {path}",
+            evidence={"verdict": verdict, "before": before, "after": after,
+                      "package": owner[1] if owner else None, "conffile": owner[2] if owner else None},
+            **{"event.action": f"file-{verdict}", "file.path": path, "hostwarden.fix": fix,
+               **({"package.name": owner[1]} if owner else {})},
+        )

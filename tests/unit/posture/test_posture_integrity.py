@@ -1,0 +1,112 @@
+"""FIM: edits under /etc are changes; a package upgrade (md5sums updated) is not tampering; SM3 works."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from hostwarden.scan.base import ScanContext
+from hostwarden.scan.integrity import IntegrityScanner, hasher
+from hostwarden.scan.runtime_pacer import Pacer
+
+LS_V1 = b"\x7fELF fake ls v1"
+LS_V2 = b"\x7fELF fake ls v2"
+SSHD = b"PermitRootLogin no\n"
+
+
+def _md5(b: bytes) -> str:
+    return hashlib.md5(b, usedforsecurity=False).hexdigest()
+
+
+def _put(root: Path, rel: str, data: bytes) -> None:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(data)
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> tuple[Path, ScanContext]:
+    root = tmp_path / "root"
+    _put(root, "etc/hostname", b"web-01\n")
+    _put(root, "etc/ssh/sshd_config", SSHD)
+    _put(root, "usr/bin/ls", LS_V1)
+    _put(root, "usr/bin/cat", b"\x7fELF fake cat")
+    _put(root, "var/lib/dpkg/info/coreutils.md5sums", f"{_md5(LS_V1)}  usr/bin/ls\n{_md5(b'x')}  usr/bin/cat\n".encode())
+    _put(root, "var/lib/dpkg/status",
+         f"Package: openssh-server\nStatus: install ok installed\nConffiles:\n /etc/ssh/sshd_config {_md5(SSHD)}\n".encode())
+    ctx = ScanContext(root=root, data_dir=tmp_path / "data", options={"fim_paths": ["/etc", "/usr/bin"]})
+    return root, ctx
+
+
+def _verdicts(ctx: ScanContext) -> dict[str, tuple[str, str]]:
+    return {f["file.path"]: (f["hostwarden.evidence"]["verdict"], f["hostwarden.grade"]) for f in IntegrityScanner().scan(ctx)}
+
+
+def test_first_scan_is_a_baseline_and_rescan_is_quiet(env: tuple[Path, ScanContext]) -> None:
+    _, ctx = env
+    scanner = IntegrityScanner()
+    assert scanner.scan(ctx) == [] and scanner.summary["baseline"] and scanner.summary["files"] == 4
+    assert _verdicts(ctx) == {}
+
+
+def test_changes_classified(env: tuple[Path, ScanContext]) -> None:
+    root, ctx = env
+    IntegrityScanner().scan(ctx)
+    _put(root, "etc/hostname", b"evil\n")                       # unowned /etc file edited
+    _put(root, "etc/ssh/sshd_config", b"PermitRootLogin yes\n")  # conffile edited by someone
+    _put(root, "usr/bin/ls", LS_V2)                               # upgrade: md5sums now list v2
+    _put(root, "var/lib/dpkg/info/coreutils.md5sums", f"{_md5(LS_V2)}  usr/bin/ls\n{_md5(b'x')}  usr/bin/cat\n".encode())
+    _put(root, "usr/bin/cat", b"\x7fELF trojaned cat")            # matches no package md5
+    _put(root, "usr/bin/.x", b"dropper")                           # new unowned binary
+    got = _verdicts(ctx)
+    assert got["/etc/hostname"] == ("changed", "L2")
+    assert got["/etc/ssh/sshd_config"] == ("changed", "L2")
+    assert got["/usr/bin/ls"] == ("package-change", "L3")
+    assert got["/usr/bin/cat"] == ("tampered", "L1")
+    assert got["/usr/bin/.x"] == ("added", "L2")
+    assert "/var/lib/dpkg/info/coreutils.md5sums" not in got  # outside the watched paths
+
+
+def test_removed_and_setuid(env: tuple[Path, ScanContext]) -> None:
+    root, ctx = env
+    IntegrityScanner().scan(ctx)
+    (root / "etc/hostname").unlink()
+    os.chmod(root / "usr/bin/ls", 0o4755)
+    got = _verdicts(ctx)
+    assert got == {"/etc/hostname": ("removed", "L3"), "/usr/bin/ls": ("metadata-changed", "L1")}
+
+
+def test_sm3_selectable() -> None:
+    h = hasher("sm3")
+    h.update(b"abc")  # GB/T 32905-2016 example 1
+    assert h.hexdigest() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    with pytest.raises(ValueError):
+        hasher("md4")
+
+
+def test_sm3_baseline_is_separate(env: tuple[Path, ScanContext]) -> None:
+    root, ctx = env
+    ctx.options["fim_hash"] = "sm3"
+    IntegrityScanner().scan(ctx)
+    import json
+
+    state = json.loads((ctx.data_dir / "state" / "integrity-sm3.json").read_text())
+    expected = hasher("sm3")
+    expected.update(b"web-01\n")
+    assert state["algo"] == "sm3" and state["files"]["/etc/hostname"]["hash"] == expected.hexdigest()
+    _put(root, "etc/hostname", b"changed\n")
+    assert _verdicts(ctx)["/etc/hostname"][0] == "changed"
+
+
+def test_pacer_sleeps_to_honour_cap() -> None:
+    pacer = Pacer(cap=0.2, check_every=1)
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        sum(range(20000))
+        pacer.tick()
+    assert pacer.slept > 0
+    assert pacer.usage() < 0.6  # uncapped this loop would use ~100 % of a core
+    assert Pacer(cap=None).report()["cpu_cap"] is None
