@@ -1,0 +1,146 @@
+"""Bulk executor: a rule tree compiled to one parameterized DuckDB boolean expression.
+
+The expression reads the `events` table's columns (schema names, quoted) and `labels`, so it
+runs unchanged over the store, over a temp table the normalizer produced, or over an Arrow batch
+registered on a connection. Every user value travels as a `?` parameter; the SQL text holds
+only whitelisted column names and constants. Each leaf is wrapped in `COALESCE(…, FALSE)`, which
+gives Sigma's "a test on a missing field is false, its NOT is true". Meaning is that of
+`detect.matcher` (see its module docstring); the agreement test pins it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, glob_to_regex, inline_flags
+from hostwarden.detect.matcher import NUMBER_RE
+from hostwarden.schema import ARROW_SCHEMA, FIELD_BY_NAME, quote_ident
+from hostwarden.store.query.ipsql import in_network_sql
+
+LABELS = quote_ident("labels")
+_NUMERIC_SQL = ("INTEGER", "BIGINT")
+
+
+@dataclass
+class Sql:
+    """SQL text with its positional parameters, in order of appearance."""
+
+    text: str
+    params: list[Any] = field(default_factory=list)
+
+
+def _column(name: str) -> tuple[str, list[Any], str]:
+    """(SQL of the value, its params, its SQL type); unknown names read `labels`."""
+    f = FIELD_BY_NAME.get(name)
+    if f is None or name == "labels":
+        return f"map_extract_value({LABELS}, ?)", [name], "VARCHAR"
+    return quote_ident(name), [], f.sql
+
+
+def _text(x: str, sql_type: str) -> str:
+    return x if sql_type == "VARCHAR" else f"CAST({x} AS VARCHAR)"
+
+
+def _value_test(pred: Pred, x: str, sql_type: str) -> Sql:
+    """A boolean over one scalar value expression `x` (may be NULL → handled by the caller)."""
+    op, value = pred.op, pred.value
+    if op in ("eq", "contains", "startswith", "endswith"):
+        t = _text(x, sql_type)
+        if not pred.cased:
+            t, needle = f"lower({t})", str(value).lower()
+        else:
+            needle = str(value)
+        fn = {"eq": "{} = ?", "contains": "contains({}, ?)", "startswith": "starts_with({}, ?)",
+              "endswith": "ends_with({}, ?)"}[op]
+        return Sql(fn.format(t), [needle])
+    if op == "regex":
+        return Sql(f"regexp_matches({_text(x, sql_type)}, ?)", [inline_flags(str(value), pred.flags)])
+    if op == "glob":
+        pattern = inline_flags(glob_to_regex(str(value)), "" if pred.cased else "i")
+        return Sql(f"regexp_full_match({_text(x, sql_type)}, ?)", [pattern])
+    if op in ("lt", "lte", "gt", "gte"):
+        sym = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
+        if sql_type in _NUMERIC_SQL:
+            num = f"CAST({x} AS DOUBLE)"
+        else:
+            t = _text(x, sql_type)
+            num = f"(CASE WHEN regexp_full_match({t}, '{NUMBER_RE}') THEN TRY_CAST({t} AS DOUBLE) END)"
+        return Sql(f"{num} {sym} ?", [float(value)])
+    if op == "cidr":
+        text, params = in_network_sql(_text(x, sql_type), ipaddress.ip_network(str(value), strict=False))
+        return Sql(text, list(params))
+    raise ValueError(f"operator {op!r} is not a value test")
+
+
+def _pred(pred: Pred) -> Sql:
+    x, params, sql_type = _column(pred.target)
+    is_list = sql_type.endswith("[]")
+    if pred.op in ("exists", "null"):
+        present = f"({x} IS NOT NULL AND len({x}) > 0)" if is_list else f"({x} IS NOT NULL)"
+        want = pred.op == "exists" and (pred.value is None or bool(pred.value))
+        text = present if want else f"(NOT {present})"
+        return Sql(text, params * text.count("?"))
+    if pred.op == "fieldref":
+        y, y_params, y_type = _column(str(pred.value))
+        if is_list or y_type.endswith("[]"):
+            return Sql("FALSE")
+        a, b = _text(x, sql_type), _text(y, y_type)
+        if not pred.cased:
+            a, b = f"lower({a})", f"lower({b})"
+        return Sql(f"COALESCE({a} = {b}, FALSE)", [*params, *y_params])
+    if is_list or params:
+        # A list tests each element; a label value is tested as a one-element list, so its
+        # lookup (and parameter) appears once however often the test reads the value.
+        items = x if is_list else f"[{x}]"
+        inner = _value_test(pred, "hw_x", sql_type[:-2] if is_list else sql_type)
+        return Sql(f"COALESCE(len(list_filter({items}, lambda hw_x: COALESCE({inner.text}, FALSE))) > 0, FALSE)",
+                   [*params, *inner.params])
+    test = _value_test(pred, x, sql_type)
+    return Sql(f"COALESCE({test.text}, FALSE)", test.params)
+
+
+def compile_sql(node: Node) -> Sql:
+    """The WHERE expression (without `WHERE`) for a rule tree."""
+    if isinstance(node, Pred):
+        return _pred(node)
+    if isinstance(node, Const):
+        return Sql("TRUE" if node.value else "FALSE")
+    if isinstance(node, Not):
+        inner = compile_sql(node.child)
+        return Sql(f"(NOT {inner.text})", inner.params)
+    if isinstance(node, (And, Or)):
+        parts = [compile_sql(c) for c in node.children]
+        if not parts:
+            return Sql("TRUE" if isinstance(node, And) else "FALSE")
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return Sql("(" + joiner.join(p.text for p in parts) + ")", [v for p in parts for v in p.params])
+    raise TypeError(f"not a rule node: {node!r}")
+
+
+def match_rows(con: duckdb.DuckDBPyConnection, relation: str, node: Node, *, key: str = "rowid") -> list[Any]:
+    """Values of `key` (a column or `rowid`) of the rows of `relation` the rule matches."""
+    sql = compile_sql(node)
+    # relation/key are our own identifiers; every user value is in sql.params
+    query = f"SELECT {key} FROM {relation} WHERE {sql.text} ORDER BY {key}"  # noqa: S608
+    rows = con.execute(query, sql.params).fetchall()
+    return [r[0] for r in rows]
+
+
+def match_arrow(table: pa.Table, node: Node, *, con: duckdb.DuckDBPyConnection | None = None) -> list[int]:
+    """Row indexes of an Arrow batch (in ARROW_SCHEMA) the rule matches."""
+    own = con is None
+    con = con or duckdb.connect()
+    table = table.select(list(ARROW_SCHEMA.names)).cast(ARROW_SCHEMA)
+    indexed = table.append_column("hw_row", pa.array(range(table.num_rows), pa.int64()))
+    con.register("hw_detect_batch", indexed)
+    try:
+        return [int(i) for i in match_rows(con, "hw_detect_batch", node, key="hw_row")]
+    finally:
+        con.unregister("hw_detect_batch")
+        if own:
+            con.close()
