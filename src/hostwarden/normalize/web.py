@@ -1,11 +1,29 @@
 """nginx and Apache: access logs (combined, common, vhost_combined) and error logs.
 
 Real access logs are full of junk requests (TLS handshakes sent to port 80, bare "-"): those
-still become events, with the request kept and no method or URL invented.
+still become events, with the request kept in `message` and no method or URL invented.
+
+Bulk contract. The access-log patterns below are plain strings in RE2 syntax (no lookaround, no
+backreferences, no possessive quantifiers, and no `\\d`/`\\s`/`\\w`, whose Unicode meaning in
+Python differs from RE2's ASCII one), so the DuckDB path compiles the very same text into
+`regexp_extract`. Tried in the order of `ACCESS_PATTERNS`; the first match wins. Each named group
+is the ECS field with `.` written `__`, plus `timestamp` for `@timestamp`. `event_from_groups`
+is the one post-processing both paths must apply:
+
+- a group that did not take part, is empty, or is `-` is absent (`user__name`, referrer, agent,
+  status, bytes);
+- `message`, `url__*`, `http__request__referrer`, `user_agent__original`: Apache's escapes
+  `\\"` and `\\\\` undone (`regexp_replace(x, '\\\\(["\\\\])', '\\1', 'g')`);
+- `timestamp`: `%d/%b/%Y:%H:%M:%S %z` to UTC (zone-less: the context's zone);
+- `source__ip` that is not an address literal (HostnameLookups on) is `source.domain` instead;
+- status and bytes are integers; status >= 400 gives `event.outcome=failure`, else `success`;
+- no `http__request__method` means a malformed request: tag `malformed_request`.
+`tests/unit/normalize/test_web.py` runs every pattern in DuckDB and in Python and compares.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -14,40 +32,41 @@ from urllib.parse import unquote_plus
 from hostwarden.normalize.base import LineParser, ParseContext
 from hostwarden.normalize.syslog import SyslogParser, frame
 
-_QUOTED = r'"(?P<{name}>(?:[^"\\]|\\.)*)"'
+# A double-quoted log field: anything but `"`, or a backslash escape.
+_QUOTED = r'(?:[^"\\]|\\.)*'
+# The request line inside its quotes: METHOD TARGET [HTTP/x.y], else anything (junk, "-").
+_REQUEST = (
+    r'"(?P<message>(?P<http__request__method>[A-Z][A-Z_-]{0,19}) '
+    r'(?P<url__original>(?P<url__path>(?:[^ "?\\]|\\[^ ])*)(?:\?(?P<url__query>(?:[^ "\\]|\\[^ ])*))?)'
+    r'(?: HTTP/(?P<http__version>[0-9](?:\.[0-9])?))?|' + _QUOTED + r')"'
+)
 _TAIL = (
-    r" (?P<status>\d{3}|-) (?P<bytes>\d+|-)"
-    r"(?: " + _QUOTED.format(name="referrer") + " " + _QUOTED.format(name="agent") + r")?(?: .*)?$"
+    r" (?P<http__response__status_code>[0-9]{3}|-) (?P<http__response__body__bytes>[0-9]+|-)"
+    r'(?: "(?P<http__request__referrer>' + _QUOTED + r')" "(?P<user_agent__original>' + _QUOTED + r')")?(?: .*)?$'
 )
-_CORE = (
-    r"(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "
-    + _QUOTED.format(name="request")
-    + _TAIL
+_CLIENT = r"(?P<source__ip>[^ ]+) [^ ]+ (?P<user__name>[^ ]+) \[(?P<timestamp>[^\]]+)\] "
+# %h %l %u %t "%r" %>s %b ["%{Referer}i" "%{User-Agent}i"]: Apache common/combined, nginx combined.
+ACCESS_COMBINED = "^" + _CLIENT + _REQUEST + _TAIL
+# %v:%p %h %l %u %t …: Apache vhost_combined (the port is optional: `%v %h …` is common too).
+# The client (%h) is never `-`, which keeps `IP - - extra [time]` custom formats out of here.
+ACCESS_VHOST = (
+    r"^(?P<url__domain>[^ :\[\]]+)(?::(?P<destination__port>[0-9]{1,5}))? "
+    r"(?P<source__ip>[^ -][^ ]*) [^ ]+ (?P<user__name>[^ ]+) \[(?P<timestamp>[^\]]+)\] " + _REQUEST + _TAIL
 )
-ACCESS = re.compile(r"^" + _CORE)
-ACCESS_VHOST = re.compile(r"^(?P<vhost>[^\s:]+)(?::(?P<port>\d+))? " + _CORE)
-# Custom LogFormats seen in the wild: extra fields around the time, a zone-less time, a vhost
-# after the time. Tried last.
-ACCESS_LOOSE = re.compile(
-    r"^(?P<ip>[0-9A-Fa-f:.]+) (?:\S+ ){1,3}\[(?P<time>[^\]]+)\] (?:(?P<vhost>[^\s\"]+) )?"
-    + _QUOTED.format(name="request") + _TAIL
+# Custom LogFormats seen in the wild: one to three fields between client and time, a zone-less
+# time, a vhost after the time. Tried last.
+ACCESS_LOOSE = (
+    r"^(?P<source__ip>[0-9A-Fa-f:.]+) (?:[^ ]+ ){1,3}\[(?P<timestamp>[^\]]+)\] "
+    r'(?:(?P<url__domain>[^ "]+) )?' + _REQUEST + _TAIL
 )
-ACCESS_FORMATS = (ACCESS, ACCESS_VHOST, ACCESS_LOOSE)
+ACCESS_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("combined", ACCESS_COMBINED),
+    ("vhost_combined", ACCESS_VHOST),
+    ("loose", ACCESS_LOOSE),
+)
+_ACCESS_COMPILED = tuple((name, re.compile(regex)) for name, regex in ACCESS_PATTERNS)
+_ESCAPE = re.compile(r'\\(["\\])')
 REQUEST = re.compile(r"^(?P<method>[A-Z][A-Z_-]{0,19}) (?P<target>\S+)(?: HTTP/(?P<version>\d(?:\.\d)?))?$")
-
-_NGINX_HEAD = r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>\w+)\] (?P<pid>\d+)#(?P<tid>\d+): (?:\*\d+ )?"
-# The client is the *last* `, client: X` (a user name can carry a fake one, as fail2ban's tests show).
-NGINX_ERROR_CLIENT = re.compile(
-    _NGINX_HEAD + r"(?P<msg>.*), client: (?P<ip>[^,\s]+)(?:, server: (?P<server>[^,]*))?"
-    r"(?:, request: \"(?P<request>[^\"]*)\")?(?:, .*)?$"
-)
-NGINX_ERROR = re.compile(_NGINX_HEAD + r"(?P<msg>.*)$")
-_NGINX_START = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: ")
-APACHE_ERROR = re.compile(
-    r"^(?:\[(?P<time>\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] )?\[(?:(?P<module>[^:\]]*):)?(?P<level>\w+)\]"
-    r"(?: \[pid (?P<pid>\d+)(?::tid \d+)?\])?"
-    r"(?: \[(?:client|remote) (?:\[(?P<ip6>[^\]]+)\]|(?P<ip>[^\]\s]+?))(?::(?P<port>\d+))?\])? ?(?P<msg>.*)$"
-)
 
 
 def _access_time(text: str, ctx: ParseContext) -> datetime | None:
@@ -63,7 +82,7 @@ def _access_time(text: str, ctx: ParseContext) -> datetime | None:
 def _unescape(text: str | None) -> str | None:
     if text is None or text == "-" or text == "":
         return None
-    return text.replace('\\"', '"').replace("\\\\", "\\")
+    return _ESCAPE.sub(r"\1", text)
 
 
 def dataset_hint(path: str) -> str:
@@ -75,60 +94,96 @@ def dataset_hint(path: str) -> str:
     return f"web.{kind}"
 
 
+def match_access(text: str) -> tuple[str, dict[str, str | None]] | None:
+    """(pattern name, groups) of the first access pattern that matches the line."""
+    for name, regex in _ACCESS_COMPILED:
+        m = regex.match(text)
+        if m is not None:
+            return name, m.groupdict()
+    return None
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def event_from_groups(g: dict[str, str | None], ctx: ParseContext) -> dict[str, Any] | None:
+    """The event for one access-log match; the post-processing the bulk path mirrors."""
+    ts = _access_time(g.get("timestamp") or "", ctx)
+    if ts is None:
+        return None
+    dataset = dataset_hint(ctx.source)
+    ev: dict[str, Any] = {
+        "event.kind": "event",
+        "event.dataset": dataset if dataset.endswith("access") else "web.access",
+        "event.category": ["web"],
+        "event.type": ["access"],
+        "event.action": "http_request",
+        "@timestamp": ts,
+        "message": _unescape(g.get("message")) or "",
+    }
+    client = g.get("source__ip") or ""
+    if _is_address(client):
+        ev["source.ip"] = client
+    elif client and client != "-":
+        ev["source.domain"] = client
+    if _unescape(g.get("url__domain")):
+        ev["url.domain"] = g["url__domain"]
+    if g.get("destination__port"):
+        ev["destination.port"] = int(g["destination__port"])  # type: ignore[arg-type]
+    if g.get("user__name") not in (None, "", "-"):
+        ev["user.name"] = g["user__name"]
+    status = g.get("http__response__status_code")
+    if status and status != "-":
+        ev["http.response.status_code"] = int(status)
+        ev["event.outcome"] = "failure" if int(status) >= 400 else "success"
+    size = g.get("http__response__body__bytes")
+    if size and size != "-":
+        ev["http.response.body.bytes"] = int(size)
+    for group, field in (("http__request__referrer", "http.request.referrer"),
+                         ("user_agent__original", "user_agent.original")):
+        if value := _unescape(g.get(group)):
+            ev[field] = value
+    if g.get("http__request__method"):
+        ev["http.request.method"] = g["http__request__method"]
+        for group, field in (("url__original", "url.original"), ("url__path", "url.path"), ("url__query", "url.query")):
+            if value := _unescape(g.get(group)):
+                ev[field] = value
+        if g.get("http__version"):
+            ev["http.version"] = g["http__version"]
+    else:
+        ev["tags"] = ["malformed_request"]
+    return ev
+
+
 class AccessLogParser(LineParser):
+    """nginx/Apache access logs. Datasets: `nginx.access` / `apache.access` when the file name says
+    so (`ParseContext.source`), else `web.access`: the default formats of both are identical."""
+
     dataset = "web.access"
 
     def parse_line(self, text: str, ctx: ParseContext) -> dict[str, Any] | None:
-        for fmt in ACCESS_FORMATS:
-            m = fmt.match(text)
-            if m is not None:
-                break
-        else:
+        found = match_access(text)
+        if found is None:
+            return self._relayed(text, ctx)
+        return event_from_groups(found[1], ctx)
+
+    def _relayed(self, text: str, ctx: ParseContext) -> dict[str, Any] | None:
+        """Access lines sent through syslog (`Nov 28 10:00:00 web1 nginx: 1.2.3.4 - - […] …`)."""
+        framed = frame(text)
+        if framed is None or framed[0].name == "rfc3164_notag":
             return None
-        g = m.groupdict()
-        ts = _access_time(g["time"], ctx)
-        if ts is None:
+        found = match_access(text[framed[1].end():])
+        if found is None:
             return None
-        dataset = dataset_hint(ctx.source)
-        ev: dict[str, Any] = {
-            "event.kind": "event",
-            "event.dataset": dataset if dataset.endswith("access") else "web.access",
-            "event.category": ["web"],
-            "event.type": ["access"],
-            "event.action": "http_request",
-            "@timestamp": ts,
-            "source.ip": g["ip"],
-            "message": _unescape(g["request"]) or "",
-        }
-        if g.get("vhost"):
-            ev["url.domain"] = g["vhost"]
-        if g.get("port"):
-            ev["destination.port"] = int(g["port"])
-        if g.get("user") not in (None, "-"):
-            ev["user.name"] = g["user"]
-        if g["status"] != "-":
-            status = int(g["status"])
-            ev["http.response.status_code"] = status
-            ev["event.outcome"] = "failure" if status >= 400 else "success"
-        if g["bytes"] != "-":
-            ev["http.response.body.bytes"] = int(g["bytes"])
-        if referrer := _unescape(g.get("referrer")):
-            ev["http.request.referrer"] = referrer
-        if agent := _unescape(g.get("agent")):
-            ev["user_agent.original"] = agent
-        request = REQUEST.match(_unescape(g["request"]) or "")
-        if request:
-            target = request["target"]
-            ev["http.request.method"] = request["method"]
-            ev["url.original"] = target
-            path, _, query = target.partition("?")
-            ev["url.path"] = path
-            if query:
-                ev["url.query"] = query
-            if request["version"]:
-                ev["http.version"] = request["version"]
-        else:
-            ev.setdefault("tags", []).append("malformed_request")
+        ev = event_from_groups(found[1], ctx)
+        host = framed[1].groupdict().get("host")
+        if ev is not None and host:
+            ev["host.name"] = host
         return ev
 
 
@@ -136,6 +191,21 @@ def decoded_url(ev: dict[str, Any]) -> str:
     """URL with percent-encoding undone (twice, as attackers double-encode) for detection rules."""
     raw = ev.get("url.original") or ""
     return unquote_plus(unquote_plus(raw))
+
+
+_NGINX_HEAD = r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>\w+)\] (?P<pid>\d+)#(?P<tid>\d+): (?:\*\d+ )?"
+# The client is the *last* `, client: X` (a user name can carry a fake one, as fail2ban's tests show).
+NGINX_ERROR_CLIENT = re.compile(
+    _NGINX_HEAD + r"(?P<msg>.*), client: (?P<ip>[^,\s]+)(?:, server: (?P<server>[^,]*))?"
+    r"(?:, request: \"(?P<request>[^\"]*)\")?(?:, .*)?$"
+)
+NGINX_ERROR = re.compile(_NGINX_HEAD + r"(?P<msg>.*)$")
+_NGINX_START = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: ")
+APACHE_ERROR = re.compile(
+    r"^(?:\[(?P<time>\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] )?\[(?:(?P<module>[^:\]]*):)?(?P<level>\w+)\]"
+    r"(?: \[pid (?P<pid>\d+)(?::tid \d+)?\])?"
+    r"(?: \[(?:client|remote) (?:\[(?P<ip6>[^\]]+)\]|(?P<ip>[^\]\s]+?))(?::(?P<port>\d+))?\])? ?(?P<msg>.*)$"
+)
 
 
 class ErrorLogParser(LineParser):
