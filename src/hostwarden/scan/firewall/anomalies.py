@@ -1,0 +1,190 @@
+"""Rule anomalies after Al-Shaer & Hamed: shadowing, redundancy, correlation, generalization.
+
+Works on the flattened decision list of each base chain with set algebra, never per packet:
+
+* the *effective* set of entry j is its match minus the matches of all earlier entries; an
+  empty effective set means j never decides anything — shadowing when some of its packets
+  get the other verdict (including shadowing by the union of several earlier rules, which
+  pairwise checks miss), redundancy when they all get its own verdict;
+* an earlier rule x is redundant when, with x removed, every packet x decides would meet the
+  same verdict further down (a later rule or the policy);
+* overlapping rules with different verdicts are a generalization when the later one contains
+  the earlier, a correlation when neither contains the other.
+
+Candidate pairs come from a bounding-box overlap filter over numpy arrays, narrowed one
+dimension at a time, so the cost follows the number of overlapping pairs, not n².
+Every finding carries an example packet; tests replay it through the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hostwarden.errors import FW_ANALYSIS_LIMIT
+from hostwarden.scan.firewall import intervals as iv
+from hostwarden.scan.firewall.flatten import FlatRule, flatten_chain
+from hostwarden.scan.firewall.intervals import Product
+from hostwarden.scan.firewall.model import Packet, Ruleset
+from hostwarden.scan.firewall.regions import BoxIndex
+
+
+@dataclass
+class Analysis:
+    chain: str
+    entries: list[FlatRule]
+    effective: list[list[Product]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _u_overlaps(a: list[Product], b: list[Product]) -> bool:
+    return any(iv.p_overlaps(x, y) for x in a for y in b)
+
+
+def _u_subset(a: list[Product], b: list[Product]) -> bool:
+    if len(b) == 1:
+        return all(iv.p_issubset(x, b[0]) for x in a)
+    try:
+        return not iv.u_subtract_many(list(a), b, limit=5000)
+    except OverflowError:
+        return False
+
+
+def _example(rs: Ruleset, parts: list[Product]) -> dict[str, Any]:
+    pkt = Packet.from_point(rs, nice_sample(rs, parts[0]))
+    return {"packet": pkt.to_dict(), "flow": pkt.describe()}
+
+
+def _pick(s: iv.IntervalSet, preferred: tuple[int, ...], inner: bool = False) -> int:
+    for v in preferred:
+        if iv.contains(s, v):
+            return v
+    lo, hi = s[0]
+    return lo + 1 if inner and hi - lo >= 2 else lo
+
+
+def nice_sample(rs: Ruleset, p: Product) -> tuple[int, ...]:
+    """A readable point of p: TCP before other protocols, a host address rather than a network one."""
+    proto, src, dst, sport, dport, icmp, state, iif, oif, *rest = p
+    any_if = len(rs.iface_names) - 1  # stands for "an interface no rule names"
+    return (_pick(proto, (6, 17, 1, 58)), _pick(src, (), True), _pick(dst, (), True),
+            _pick(sport, (40000,)), _pick(dport, ()), _pick(icmp, (8 * 256, 128 * 256)),
+            _pick(state, ()), _pick(iif, (any_if,)), _pick(oif, (any_if,)), *(x[0][0] for x in rest))
+
+
+def analyze_chain(rs: Ruleset, chain: str, entries: list[FlatRule] | None = None) -> Analysis:
+    entries = entries if entries is not None else flatten_chain(rs, chain)
+    res = Analysis(chain, entries)
+    ndims = len(rs.dims)
+    index = BoxIndex([e.parts for e in entries], ndims)
+    neighbours: list[np.ndarray] = []
+    for j, entry in enumerate(entries):
+        cand = index.overlapping(j)
+        neighbours.append(cand)
+        earlier = [int(i) for i in cand if i < j and _u_overlaps(entries[i].parts, entry.parts)]
+        try:
+            eff = iv.u_subtract_many(list(entry.parts), (p for i in earlier for p in entries[i].parts))
+        except OverflowError:
+            res.notices.append({"code": FW_ANALYSIS_LIMIT.code, "rule": entry.ref,
+                                "message": f"{entry.ref}: match set too fragmented to analyse"})
+            eff = list(entry.parts)
+        res.effective.append(eff)
+        if not eff and not entry.is_policy:
+            res.findings.append(_dead_rule(rs, res, j, earlier))
+    for j, entry in enumerate(entries):
+        if entry.is_policy or not res.effective[j]:
+            continue
+        later = [int(i) for i in neighbours[j] if i > j]
+        red = _redundant(rs, res, j, later)
+        if red:
+            res.findings.append(red)
+        for i in neighbours[j]:
+            i = int(i)
+            if i >= j or entries[i].action == entry.action or not res.effective[i]:
+                continue
+            pair = _pair(rs, res, i, j)
+            if pair:
+                res.findings.append(pair)
+    return res
+
+
+def _dead_rule(rs: Ruleset, res: Analysis, j: int, earlier: list[int]) -> dict[str, Any]:
+    entry = res.entries[j]
+    deciders = [i for i in earlier if any(iv.u_intersect(entry.parts, p) for p in res.effective[i])]
+    other = [i for i in deciders if res.entries[i].action != entry.action]
+    single = [i for i in earlier if _u_subset(entry.parts, res.entries[i].parts)]
+    kind = "shadowing" if other else "redundancy"
+    proof_i = other[0] if other else (deciders[0] if deciders else earlier[0])
+    proof = iv.u_intersect_many(entry.parts, res.effective[proof_i]) or entry.parts
+    by_union = not [i for i in single if (res.entries[i].action != entry.action) == bool(other)]
+    involved = other or deciders
+    why = (f"{entry.ref} never applies: every packet it matches is decided earlier by "
+           f"{'the union of ' if by_union and len(involved) > 1 else ''}"
+           f"{', '.join(res.entries[i].ref for i in involved)}")
+    if kind == "shadowing":
+        why += f", and some of them get {res.entries[proof_i].action} instead of {entry.action}"
+    return {"type": kind, "chain": res.chain, "rule": entry.describe(),
+            "rules": [res.entries[i].describe() for i in involved], "union": by_union and len(involved) > 1,
+            "decided_by": res.entries[proof_i].describe(), "message": why, **_example(rs, proof)}
+
+
+def _redundant(rs: Ruleset, res: Analysis, x: int, later: list[int]) -> dict[str, Any] | None:
+    """x is redundant if, without it, all packets it decides meet its verdict further down."""
+    entry = res.entries[x]
+    rem = res.effective[x]
+    involved = []
+    for y in later:
+        other = res.entries[y]
+        hit = iv.u_intersect_many(rem, other.parts)
+        if not hit:
+            continue
+        if other.action != entry.action:
+            return None
+        involved.append(y)
+        try:
+            rem = iv.u_subtract_many(rem, other.parts, limit=5000)
+        except OverflowError:
+            return None
+        if not rem:
+            break
+    if rem or not involved:
+        return None
+    names = ", ".join(res.entries[y].ref for y in involved)
+    return {"type": "redundancy", "chain": res.chain, "rule": entry.describe(),
+            "rules": [res.entries[y].describe() for y in involved], "union": len(involved) > 1,
+            "message": f"{entry.ref} is redundant: removing it changes nothing, {names} "
+                       f"already {entry.action} every packet it decides",
+            **_example(rs, res.effective[x])}
+
+
+def _pair(rs: Ruleset, res: Analysis, i: int, j: int) -> dict[str, Any] | None:
+    """i before j, different verdicts, both live: generalization or correlation."""
+    a, b = res.entries[i], res.entries[j]
+    overlap = iv.u_intersect_many(a.parts, b.parts)
+    if not overlap:
+        return None
+    if _u_subset(a.parts, b.parts):
+        kind = "generalization"
+        msg = (f"{b.ref} ({b.action}) generalizes {a.ref} ({a.action}): {a.ref} is an exception carved out "
+               f"of {b.ref}; reordering them would change the verdict")
+    elif _u_subset(b.parts, a.parts):
+        return None  # j partly decided by i only: covered by shadowing when it is whole
+    else:
+        kind = "correlation"
+        msg = (f"{a.ref} ({a.action}) and {b.ref} ({b.action}) overlap without either containing the other; "
+               f"their order decides the shared packets")
+    proof = iv.u_intersect_many(res.effective[i], b.parts) or overlap
+    return {"type": kind, "chain": res.chain, "rule": b.describe(), "rules": [a.describe()],
+            "union": False, "message": msg, **_example(rs, proof)}
+
+
+def analyze(rs: Ruleset, hooks: tuple[str, ...] | None = None) -> list[Analysis]:
+    out = []
+    for hook, chains in rs.hooks.items():
+        if hooks and hook not in hooks:
+            continue
+        out.extend(analyze_chain(rs, chain) for chain in chains)
+    return out
