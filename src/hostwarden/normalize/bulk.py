@@ -294,7 +294,6 @@ class BulkSyslog:
             "host.name": "host_s",
             "process.name": "prog_s",
             "process.pid": "CASE WHEN prog_s IS NOT NULL THEN pid_n END",
-            "error.code": "CASE WHEN fr IS NULL THEN 'LOG-4101' END",
         }
         for spec in FIELDS:
             if spec.name in columns or spec.name == "labels":
@@ -302,6 +301,7 @@ class BulkSyslog:
             expr = grp(spec.name)
             if expr is not None:
                 columns[spec.name] = expr
+        columns["error.code"] = f"COALESCE({grp('error.code') or 'NULL'}, CASE WHEN fr IS NULL THEN 'LOG-4101' END)"
         columns["source.ip"] = f"CASE WHEN {ip_ok} THEN {ip_raw} END"
         domain = grp("source.domain") or "NULL"
         columns["source.domain"] = f"COALESCE({domain}, CASE WHEN NOT {ip_ok} THEN {ip_raw} END)"

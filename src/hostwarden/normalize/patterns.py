@@ -30,6 +30,8 @@ def coerce(field_name: str, value: str | None) -> Any:
         return None
     spec = FIELD_BY_NAME.get(field_name)
     if spec is not None and spec.sql in _INT_SQL:
+        if not value.isascii():
+            return None
         try:
             number = int(value)
         except ValueError:
@@ -76,7 +78,8 @@ _CACHE: dict[str, re.Pattern[str]] = {}
 def _compile(regex: str) -> re.Pattern[str]:
     cached = _CACHE.get(regex)
     if cached is None:
-        cached = re.compile(regex)
+        # ASCII: \d \s \w mean what they mean in RE2, so both executors split text the same way.
+        cached = re.compile(regex, re.ASCII)
         if cached.groups != len(cached.groupindex):
             raise ValueError(f"pattern has unnamed capturing groups (use (?:...)): {regex}")
         _CACHE[regex] = cached

@@ -34,7 +34,7 @@ class Framing:
 
     @property
     def compiled(self) -> re.Pattern[str]:
-        return re.compile(self.regex)
+        return re.compile(self.regex, re.ASCII)  # as RE2 reads \d and \s
 
 
 # Order matters: the first framing that matches wins (same in both executors).
@@ -124,7 +124,7 @@ def parse_message(program: str, message: str) -> dict[str, Any]:
 
 
 IP_SHAPE = r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\S+)?|[0-9A-Fa-f:]+:\d{1,3}(?:\.\d{1,3}){3})$"
-_IP_SHAPE = re.compile(IP_SHAPE)
+_IP_SHAPE = re.compile(IP_SHAPE, re.ASCII)
 
 
 def finish_fields(ev: dict[str, Any]) -> dict[str, Any]:

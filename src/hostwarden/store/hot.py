@@ -52,7 +52,10 @@ MIGRATIONS: dict[int, list[str]] = {
 
 
 class HotStore:
-    def __init__(self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0, memory_limit_mb: int = 256
+    ) -> None:
+        self.memory_limit_mb = memory_limit_mb
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / STORE_FILE
         self.read_only = read_only
@@ -88,6 +91,8 @@ class HotStore:
                 delay = min(delay * 2, 0.5)
             except duckdb.Error as exc:
                 raise HostwardenError(LOG_STORE_CORRUPT, f"cannot open {self.path}: {exc}") from exc
+        # Bound DuckDB's cache so a million-line ingest stays a small process (it spills if needed).
+        con.execute(f"SET memory_limit='{self.memory_limit_mb}MB'").fetchall()
         if not self.read_only:
             self._migrate(con)
         else:
