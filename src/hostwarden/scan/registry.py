@@ -10,6 +10,11 @@ from hostwarden.scan.base import Scanner
 SCANNERS: list[str] = [
     "hostwarden.scan.logs:LogScanner",
     "hostwarden.scan.vuln.scanner:VulnScanner",
+    "hostwarden.scan.baseline.scanner:BaselineScanner",
+    "hostwarden.scan.persistence:PersistenceScanner",
+    "hostwarden.scan.integrity:IntegrityScanner",
+    "hostwarden.scan.malware:MalwareScanner",
+    "hostwarden.scan.runtime:RuntimeScanner",
 ]
 
 
