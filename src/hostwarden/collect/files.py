@@ -10,6 +10,7 @@ at this path" (rotation) and from "this file, cut short" (truncation).
 from __future__ import annotations
 
 import os
+import stat
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -101,6 +102,7 @@ class FileReader:
         self.following = following
         self.notices: list[dict[str, Any]] = []
         self.is_damaged = False
+        self.is_stream = False
         self._stat: os.stat_result | None = None
         self._fingerprint = ""
         self._fingerprint_len = 0
@@ -114,20 +116,26 @@ class FileReader:
         except OSError as exc:
             raise HostwardenError(LOG_INPUT_UNREADABLE, f"cannot read {self.path}: {exc.strerror or exc}") from exc
         with fh:
-            if not self.path.is_file():
-                raise HostwardenError(LOG_INPUT_UNREADABLE, f"{self.path} is not a regular file")
-            gz = fh.read(2) == b"\x1f\x8b"
-            fh.seek(0)
-            blocks = _gunzip_blocks(fh, self.chunk_bytes, self._damaged) if gz else _plain_blocks(fh, self.chunk_bytes)
+            if stat.S_ISDIR(self._stat.st_mode):
+                raise HostwardenError(LOG_INPUT_UNREADABLE, f"{self.path} is a directory")
+            # Pipes (`ingest <(zcat x.gz)`) and devices are read once as streams: no seek, no resume.
+            self.is_stream = not stat.S_ISREG(self._stat.st_mode)
+            raw = _plain_blocks(fh, self.chunk_bytes)
+            first_raw = next(raw, b"")
+            raw = _prepend(first_raw, raw)
+            gz = first_raw[:2] == b"\x1f\x8b"
+            blocks = _gunzip_blocks(raw, self._damaged) if gz else raw
             first = next(blocks, b"")
             head = first[:FINGERPRINT_BYTES]
             self._fingerprint = fingerprint(head)
             self._fingerprint_len = len(head)
-            start = self._resume_offset(head, gz)
+            start = 0 if self.is_stream else self._resume_offset(head, gz)
             yield from self._chunks(_prepend(first, blocks), start)
 
     def commit(self, chunk: Chunk) -> None:
         """Save the position after `chunk`; call it once the chunk is durably stored."""
+        if self.is_stream:
+            return  # a pipe cannot be re-read: nothing to resume
         st = self._stat
         self.checkpoints.save_checkpoint(
             Checkpoint(
@@ -199,19 +207,13 @@ def _plain_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield block
 
 
-def _gunzip_blocks(fh: BinaryIO, size: int, on_damage: Callable[[Exception], None]) -> Iterator[bytes]:
+def _gunzip_blocks(raw_blocks: Iterator[bytes], on_damage: Callable[[Exception], None]) -> Iterator[bytes]:
     """Decompress (multi-member) gzip, yielding everything decodable even from a damaged file."""
     decoder = zlib.decompressobj(wbits=31)
-    while True:
-        raw = fh.read(min(size, 1 << 20))
-        if not raw:
-            if not decoder.eof:
-                on_damage(EOFError("compressed file ended before the end-of-stream marker"))
-            tail = decoder.flush()
-            if tail:
-                yield tail
-            return
+    fed = False  # has the current member's decoder seen input?
+    for raw in raw_blocks:
         while raw:
+            fed = True
             try:
                 out = decoder.decompress(raw)
             except zlib.error as exc:
@@ -223,14 +225,15 @@ def _gunzip_blocks(fh: BinaryIO, size: int, on_damage: Callable[[Exception], Non
                 break
             raw = decoder.unused_data
             decoder = zlib.decompressobj(wbits=31)
-            if not raw:
-                peek = fh.read(2)
-                if not peek:
-                    return
-                raw = peek
-            if raw[:2] != b"\x1f\x8b" and len(raw) >= 2:  # trailing garbage after the last member
+            fed = False
+            if len(raw) >= 2 and raw[:2] != b"\x1f\x8b":
                 on_damage(zlib.error("trailing data after the last gzip member"))
                 return
+    if fed:
+        tail = decoder.flush()
+        if tail:
+            yield tail
+        on_damage(EOFError("compressed file ended before the end-of-stream marker"))
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -1,8 +1,13 @@
 import gzip
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hostwarden.collect.checkpoint import MemoryCheckpoints
+from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.files import FileReader
 from hostwarden.errors import HostwardenError
 
@@ -241,3 +246,51 @@ def test_truncated_gzip_marks_the_line_cut_by_the_damage(tmp_path):
     assert len(lines) == 51 and "truncated_gz" in cut_tags
     assert long_line.decode().startswith(cut_text) and 0 < len(cut_text) < len(long_line)
     assert reader.notices[0]["code"] == "LOG-4103"
+
+
+def test_a_pipe_is_read_once_as_a_stream_gzip_included(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    payload = gzip.compress(make(400))
+    writer = threading.Thread(target=lambda: fifo.write_bytes(payload), daemon=True)
+    writer.start()  # like `hostwarden ingest <(cat auth.log.2.gz)`
+    cps = MemoryCheckpoints()
+    reader = FileReader(fifo, cps, chunk_bytes=4096)
+    got = lines_of(reader)
+    writer.join(timeout=10)
+    assert [t for _, t in got] == [f"line {i} some text to make it longer" for i in range(400)]
+    assert reader.is_stream and cps.saved == {}  # nothing to resume in a pipe
+
+
+def test_property_interrupted_reads_union_to_the_file():
+    @settings(max_examples=60, deadline=None)
+    @given(
+        lines=st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=80),
+        crlf=st.booleans(),
+        no_final_newline=st.booleans(),
+        gz=st.booleans(),
+        stops=st.lists(st.integers(min_value=0, max_value=6), max_size=4),
+    )
+    def check(tmp_dir, lines, crlf, no_final_newline, gz, stops):
+        end = b"\r\n" if crlf else b"\n"
+        data = end.join(lines) + (b"" if no_final_newline else end)
+        path = tmp_dir / ("x.gz" if gz else "x.log")
+        path.write_bytes(gzip.compress(data) if gz else data)
+        cps = MemoryCheckpoints()
+        seen = {}
+        for stop in stops:  # each run stores `stop` chunks, commits all but the last, then "crashes"
+            reader = FileReader(path, cps, chunk_bytes=4096)
+            for i, chunk in enumerate(reader.read_chunks()):
+                seen.update((ln.offset, ln.text) for ln in chunk.lines())
+                if i >= stop:
+                    break
+                reader.commit(chunk)
+        seen.update(lines_of(FileReader(path, cps, chunk_bytes=4096)))
+        expected = Chunk("x", 0, data).lines()
+        assert sorted(seen.items()) == [(ln.offset, ln.text) for ln in expected]
+
+    with tempfile.TemporaryDirectory() as tmp:  # hypothesis runs many examples in one test: no tmp_path
+        check(Path(tmp))
