@@ -163,3 +163,25 @@ def _wait(cond: object, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond() and time.monotonic() < deadline:  # type: ignore[operator]
         time.sleep(0.02)
+
+
+def test_journal_into_a_real_store_exactly_once_across_a_lost_commit(journal, tmp_path: Path) -> None:
+    from hostwarden.normalize.pipeline import ingest_chunks
+    from hostwarden.store.hot import HotStore
+
+    fails = [{**SSHD_FAIL, "MESSAGE": f"Failed password for root from 203.0.113.{i} port {1000 + i} ssh2"}
+             for i in range(20)]
+    path = journal(fails[:10])
+    with HotStore(tmp_path / "data") as store:
+        reader = JournalReader(store, extra_args=("--file", str(path)))
+        ingest_chunks(store, reader.read_chunks())  # stored, but the cursor never saved (crash)
+        assert store.get_state(CURSOR_KEY) is None
+        journal(fails[10:])
+        reader = JournalReader(store, extra_args=("--file", str(path)))
+        stats = ingest_chunks(store, reader.read_chunks(), on_stored=reader.commit)
+        assert (stats.lines, stats.stored) == (20, 10)  # the first ten came again and were dropped
+        rows = store.query('SELECT "source.ip", "event.dataset", "log.file.path" FROM events '
+                           "WHERE \"event.action\" = 'ssh_login_failed' ORDER BY \"source.port\"")
+        assert [r[0] for r in rows] == [f"203.0.113.{i}" for i in range(20)]
+        assert {(r[1], r[2]) for r in rows} == {("sshd", "journald")}
+        assert store.get_state(CURSOR_KEY) is not None
