@@ -33,6 +33,11 @@ def test_fail2ban_web_matches_carry_the_right_client(corpora_dir):
             kinds.add(ev.get("event.dataset"))
             if ev.get("source.ip") != expect.get("host"):
                 misses.append((path.name, line, expect.get("host"), ev.get("source.ip")))
+            # What fail2ban bans on in an error log is a failure we name (auth, denied, missing script…).
+            if ev.get("event.dataset", "").endswith(".error") and ev.get("event.outcome") != "failure":
+                misses.append((path.name, line, "event.outcome", ev.get("event.action")))
+            if expect.get("user") is not None and ev.get("user.name") != expect["user"]:
+                misses.append((path.name, line, expect["user"], ev.get("user.name")))
     assert checked >= 140
     assert misses == []
     assert {"apache.error", "nginx.error", "apache.access", "nginx.access"} <= kinds  # both families, both kinds

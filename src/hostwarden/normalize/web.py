@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
@@ -201,11 +202,58 @@ NGINX_ERROR_CLIENT = re.compile(
 )
 NGINX_ERROR = re.compile(_NGINX_HEAD + r"(?P<msg>.*)$")
 _NGINX_START = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: ")
+# Apache 2.2/2.4: `[time] [module:level] [pid P:tid T] file.c(12): (70007)status: [client A:P] message`.
 APACHE_ERROR = re.compile(
     r"^(?:\[(?P<time>\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] )?\[(?:(?P<module>[^:\]]*):)?(?P<level>\w+)\]"
     r"(?: \[pid (?P<pid>\d+)(?::tid \d+)?\])?"
+    r"(?: (?P<srcfile>[^ \[\]()]+\(\d+\)):)?"
+    r"(?: (?P<status>\(-?\d+\)[^\[\]]*?):(?= \[(?:client|remote) ))?"
     r"(?: \[(?:client|remote) (?:\[(?P<ip6>[^\]]+)\]|(?P<ip>[^\]\s]+?))(?::(?P<port>\d+))?\])? ?(?P<msg>.*)$"
 )
+_REFERER = re.compile(r", referer: (?P<referrer>\S+)$")
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """A security-relevant error-log message: what happened, to which user and path."""
+
+    regex: re.Pattern[str]
+    action: str
+    auth: bool = False
+
+
+# Searched in the message (after the client tag), first match wins. Named groups: user, path.
+ERROR_KINDS: tuple[ErrorKind, ...] = tuple(ErrorKind(re.compile(r), a, auth) for r, a, auth in (
+    (r'^user "(?P<user>[^"]*)" was not found in "', "web_auth_failed", True),  # nginx
+    (r'^user "(?P<user>[^"]*)": password mismatch', "web_auth_failed", True),
+    (r"^PAM: user '(?P<user>[^']*)' - not authenticated", "web_auth_failed", True),
+    (r"^no user/password was provided for basic authentication", "web_auth_missing", True),
+    (r"(?:^|: )user (?P<user>[^ :]*): authentication failure for \"(?P<path>[^\"]*)\"", "web_auth_failed", True),  # Apache
+    (r"(?:^|: )(?:Digest: )?user (?P<user>[^ :]*): password mismatch: (?P<path>\S+)", "web_auth_failed", True),
+    (r"(?:^|: )user `(?P<user>[^']*)' in realm `[^']*' not found(?:: (?P<path>\S+))?", "web_auth_failed", True),
+    (r"(?:^|: )user (?P<user>[^ ]*) not found(?:: (?P<path>\S+))?", "web_auth_failed", True),
+    (r"(?:^|: )(?:invalid qop|invalid nonce|realm mismatch|unknown algorithm)\b", "web_auth_failed", True),
+    (r"(?:^|: )client used wrong authentication scheme: (?P<path>\S+)", "web_auth_failed", True),
+    (r"(?:^|: )Authorization of user (?P<user>\S*) to access (?P<path>\S+) failed", "web_authz_failed", True),
+    (r"(?:^|: )user (?P<user>[^ :]*): authorization failure for \"(?P<path>[^\"]*)\"", "web_authz_failed", True),
+    (r"(?:^|: )client denied by server configuration: (?P<path>\S+)", "web_access_denied", False),
+    (r"^access forbidden by rule", "web_access_denied", False),
+    (r'^directory index of "(?P<path>[^"]+)" is forbidden', "web_access_denied", False),
+    (r"^(?:limiting (?:requests|connections)|delaying request, excess)", "web_rate_limited", False),
+    (r'^open\(\) "(?P<path>[^"]+)" failed \(2: ', "web_file_not_found", False),
+    (r'^"(?P<path>[^"]+)" is not found \(2: ', "web_file_not_found", False),
+    (r"(?:^|: )File does not exist: (?P<path>[^,]+)", "web_file_not_found", False),
+    (r"(?:^|: )script '(?P<path>[^']+)' not found or unable to stat", "web_script_not_found", False),
+    (r"(?:^|: )script not found or unable to stat: (?P<path>\S+)", "web_script_not_found", False),
+    (r"(?:^|: )stderr from (?P<path>\S+): script not found or unable to stat", "web_script_not_found", False),
+    (r"Primary script unknown", "web_script_not_found", False),
+    (r"(?:^|: )(?:Invalid URI in request|Invalid method in request|request failed: |invalid URI path)", "web_bad_request", False),
+    (r"^(?:\[client [^\]]*\] )?ModSecurity: +Access denied", "web_waf_denied", False),
+    (r"^(?:\[client [^\]]*\] )?ModSecurity: ", "web_waf_alert", False),
+    (r"(?:^|: )(?:ignoring function definition attempt|error importing function definition for)", "web_shellshock_attempt", False),
+    (r"(?:^|: )Hostname \S+ provided via SNI|No hostname was provided via SNI", "web_bad_request", False),
+    (r"^SSL_(?:do_handshake|read)\(\) failed", "tls_error", False),
+))
 
 
 class ErrorLogParser(LineParser):
@@ -240,6 +288,7 @@ class ErrorLogParser(LineParser):
             except ValueError:
                 return None
             ev = self._common("nginx.error", ts, g["level"], g["msg"], g.get("ip"))
+            _classify(ev, g["msg"] or "")
             ev["process.pid"] = int(g["pid"])
             if g.get("request"):
                 req = REQUEST.match(g["request"])
@@ -261,7 +310,12 @@ class ErrorLogParser(LineParser):
                 ts = datetime.strptime(re.sub(r" +", " ", stamp), "%a %b %d %H:%M:%S %Y").replace(tzinfo=ctx.tz).astimezone(UTC)
             except ValueError:
                 return None
-        ev = self._common("apache.error", ts, g["level"], g["msg"], g.get("ip6") or g.get("ip"))
+        message = f"{g['status']}: {g['msg']}" if g.get("status") else g["msg"]
+        ev = self._common("apache.error", ts, g["level"], message, g.get("ip6") or g.get("ip"))
+        _classify(ev, g["msg"] or "")
+        referer = _REFERER.search(g["msg"] or "")
+        if referer:
+            ev["http.request.referrer"] = referer["referrer"]
         if g.get("pid"):
             ev["process.pid"] = int(g["pid"])
         if g.get("port"):
@@ -290,3 +344,28 @@ class ErrorLogParser(LineParser):
         if ip:
             ev["source.ip"] = ip.strip()
         return ev
+
+
+def _classify(ev: dict[str, Any], msg: str) -> None:
+    """Name security-relevant messages (failed basic auth, denied paths, missing scripts)."""
+    for kind in ERROR_KINDS:
+        m = kind.regex.search(msg)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        ev["event.action"] = kind.action
+        ev["event.outcome"] = "failure"
+        if kind.auth:
+            ev["event.category"] = ["authentication", "web"]
+            ev["event.type"] = ["info"]
+        else:
+            ev["event.type"] = ["denied"] if "denied" in kind.action else ["error"]
+        if groups.get("user"):
+            ev["user.name"] = groups["user"]
+        if groups.get("path"):
+            # Auth messages name the URL path; the others a file on the server.
+            if kind.auth:
+                ev.setdefault("url.path", groups["path"])
+            else:
+                ev["file.path"] = groups["path"]
+        return

@@ -182,3 +182,50 @@ def test_apache_error_formats():
 def test_error_parser_rejects_junk_without_raising(line):
     events = ErrorLogParser().parse_batch([RawLine(0, line)], ParseContext())
     assert len(events) == 1 and events[0]["event.original"] == line
+
+
+@pytest.mark.parametrize("line, action, user, path_field, path", [
+    ('2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, '
+     'server: www.myhost.com, request: "GET / HTTP/1.1", host: "www.myhost.com"', "web_auth_failed", "xyz", None, None),
+    ('2012/04/09 11:53:36 [error] 2865#0: *66647 user "xyz": password mismatch, client: 192.0.43.10, server: x, '
+     'request: "GET /admin HTTP/1.1", host: "x"', "web_auth_failed", "xyz", "url.path", "/admin"),
+    ("[Wed Jul 17 22:18:52 2013] [error] [client 127.0.0.1] user alice: authentication failure for \"/basic/file\": Password Mismatch",
+     "web_auth_failed", "alice", "url.path", "/basic/file"),
+    ("[Sat Jul 20 21:40:33.803528 2013] [auth_basic:error] [pid 17540:tid 1] [client 127.0.0.1:51395] AH01618: user bob not found: /basic/file",
+     "web_auth_failed", "bob", "url.path", "/basic/file"),
+    ("[Sun Sep 14 21:44:43.008606 2014] [authz_core:error] [pid 10691] [client 192.3.9.178:44271] AH01630: client denied by server configuration: /var/www/html/x",
+     "web_access_denied", None, "file.path", "/var/www/html/x"),
+    ("[Mon Dec 23 07:49:01.981912 2013] [:error] [pid 3790] [client 204.232.202.107:46301] script '/var/www/timthumb.php' not found or unable to stat",
+     "web_script_not_found", None, "file.path", "/var/www/timthumb.php"),
+    ('2024/01/02 03:04:05 [error] 123#0: *1 open() "/usr/share/nginx/html/.env" failed (2: No such file or directory), client: 198.51.100.9, '
+     'server: s, request: "GET /.env HTTP/1.1"', "web_file_not_found", None, "file.path", "/usr/share/nginx/html/.env"),
+    ('2025/08/01 04:24:17 [warn] 4772#4772: *68 delaying request, excess: 0.841, by zone "req_limit", client: 206.189.215.97, server: s',
+     "web_rate_limited", None, None, None),
+    ("[Thu Sep 25 09:29:56.141832 2014] [cgi:error] [pid 16864] [client 162.247.73.206:41273] AH01215: /bin/bash: error importing function definition for `HTTP_TEST'",
+     "web_shellshock_attempt", None, None, None),
+    ("[Sat May 09 00:35:52.389262 2020] [:error] [pid 22406:tid 1] [client 192.0.2.2:47762] [client 192.0.2.2] ModSecurity: Access denied with code 401 (phase 2).",
+     "web_waf_denied", None, None, None),
+])
+def test_security_relevant_error_messages_are_named(line, action, user, path_field, path):
+    ev = ErrorLogParser().parse_line(line, ParseContext())
+    assert (ev["event.action"], ev["event.outcome"], ev.get("user.name")) == (action, "failure", user)
+    if path_field:
+        assert ev[path_field] == path
+
+
+def test_a_user_name_cannot_smuggle_an_auth_failure_or_client():
+    # A request path carrying a fake "[client …] user root not found" stays a missing file of the real client.
+    ev = ErrorLogParser().parse_line("[Sat Jun 01 02:17:42 2013] [error] [client 192.168.33.1] File does not exist: "
+                                     "/srv/http/site/[client 192.168.0.1] user root not found", ParseContext())
+    assert (ev["source.ip"], ev["event.action"], ev.get("user.name")) == ("192.168.33.1", "web_file_not_found", None)
+
+
+def test_apache_24_status_prefix_and_referer():
+    line = ("[Thu Jan 02 10:00:00.000000 2024] [proxy_fcgi:error] [pid 1234:tid 5678] (70007)The timeout specified has expired: "
+            "[client 203.0.113.5:51234] AH01075: Error dispatching request to : , referer: http://example.com/page")
+    ev = ErrorLogParser().parse_line(line, ParseContext())
+    assert (ev["source.ip"], ev["source.port"], ev["error.code"], ev["http.request.referrer"]) == (
+        "203.0.113.5", 51234, "AH01075", "http://example.com/page")
+    assert ev["message"].startswith("(70007)The timeout specified has expired: AH01075")
+    ev = ErrorLogParser().parse_line("[Thu Jan 02 10:00:00 2024] [error] [pid 9] mod_x.c(12): (2)No such file: AH0001: x", ParseContext())
+    assert ev["process.pid"] == 9 and "source.ip" not in ev and ev["event.action"] == "http_error_log"
