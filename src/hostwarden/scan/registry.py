@@ -15,6 +15,7 @@ SCANNERS: list[str] = [
     "hostwarden.scan.integrity:IntegrityScanner",
     "hostwarden.scan.malware:MalwareScanner",
     "hostwarden.scan.runtime:RuntimeScanner",
+    "hostwarden.scan.firewall.scanner:FirewallScanner",
 ]
 
 

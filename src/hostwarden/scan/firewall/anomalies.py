@@ -97,7 +97,8 @@ def analyze_chain(rs: Ruleset, chain: str, entries: list[FlatRule] | None = None
     for j, entry in enumerate(entries):
         if entry.is_policy or not res.effective[j]:
             continue
-        later = [int(i) for i in neighbours[j] if i > j]
+        # Dead entries cannot justify removing another rule: they are removed first.
+        later = [int(i) for i in neighbours[j] if i > j and res.effective[int(i)]]
         red = _redundant(rs, res, j, later)
         if red:
             res.findings.append(red)

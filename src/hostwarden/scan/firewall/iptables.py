@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 
+from hostwarden.errors import HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.model import (
     ACCEPT,
@@ -242,7 +243,13 @@ def parse_iptables_save(text: str, source: str = "<rules>", family: str | None =
             raise parse_error(f"line {line_no}: -A without a chain", line=line_no)
         chain = tokens[1]
         counts[chain] = counts.get(chain, 0) + 1
-        rs.chain(chain).rules.append(parse_rule(chain, counts[chain], tokens[2:], family, line_no, line))
+        try:
+            rule = parse_rule(chain, counts[chain], tokens[2:], family, line_no, line)
+        except HostwardenError as exc:
+            if exc.message.startswith("line "):
+                raise
+            raise parse_error(f"line {line_no}: {exc.message}", line=line_no) from None
+        rs.chain(chain).rules.append(rule)
     if not seen_filter:
         raise parse_error("no '*filter' table found: is this iptables-save output?")
     if table is not None:

@@ -173,10 +173,13 @@ class Ruleset:
 
     # --- compile -------------------------------------------------------------------------
 
-    def compile(self) -> Ruleset:
-        """Fix the interface and opaque dimensions, then give every rule its product."""
-        names: set[str] = set()
-        keys: list[str] = []
+    def compile(self, extra_ifaces: list[str] | None = None, extra_keys: list[str] | None = None) -> Ruleset:
+        """Fix the interface and opaque dimensions, then give every rule its product.
+
+        `extra_*` widen the dimensions so two rule sets can be compared point for point.
+        """
+        names: set[str] = set(extra_ifaces or ())
+        keys: list[str] = list(extra_keys or ())
         for ch in self.chains.values():
             for rule in ch.rules:
                 for c in rule.conds:

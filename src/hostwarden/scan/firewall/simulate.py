@@ -141,6 +141,6 @@ def packet_for(rs: Ruleset, pkt: Packet) -> Packet:
     """Map `set NAME` words onto the rule set's opaque keys that mention NAME."""
     if not pkt.opaque:
         return pkt
-    names = set(pkt.opaque)
-    pkt.opaque = {k: any(n in k.split() for n in names) for k in rs.opaque_keys}
+    words = [re.compile(rf"(?<![\w.-]){re.escape(n)}(?![\w.-])") for n in pkt.opaque]
+    pkt.opaque = {k: any(w.search(k) for w in words) for k in rs.opaque_keys}
     return pkt

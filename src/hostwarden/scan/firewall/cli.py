@@ -1,0 +1,181 @@
+"""`hostwarden fw`: check a flow, analyze a rule set, compare two, suggest rules from traffic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hostwarden.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
+from hostwarden.scan.firewall.drift import drift
+from hostwarden.scan.firewall.healthcheck import load_health_checks
+from hostwarden.scan.firewall.loader import FORMATS, load_file
+from hostwarden.scan.firewall.report import full_analysis
+from hostwarden.scan.firewall.simulate import packet_for, parse_flow, simulate
+
+app = typer.Typer(help="Firewall and security-group analysis.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+FmtOpt = Annotated[str, typer.Option("--format", help="table or json.")]
+RulesFmtOpt = Annotated[str, typer.Option("--rules-format", help=f"Input kind: {', '.join(FORMATS)}.")]
+HookOpt = Annotated[str, typer.Option("--hook", help="input, forward or output (ingress=input, egress=output).")]
+
+
+def _errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HostwardenError as exc:
+            err.print(f"[bold red]{exc.code.code}[/bold red] {exc.message}", highlight=False)
+            err.print(f"  cause: {exc.code.cause}\n  fix:   {exc.code.fix}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in ("table", "json"):
+        raise HostwardenError(FW_PARSE_FAILED, f"--format must be table or json, not {fmt!r}")
+    return fmt
+
+
+def _hook(hook: str) -> str:
+    return {"ingress": "input", "egress": "output"}.get(hook, hook)
+
+
+def _json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+@app.command()
+@_errors
+def check(
+    rules: Annotated[Path, typer.Argument(help="iptables-save, nft -j, Alibaba or AWS security-group file.")],
+    flow: Annotated[str, typer.Option("--flow", help="e.g. 'tcp 203.0.113.5:40000 -> 10.0.0.5:22 [new] [in eth0]'")],
+    hook: HookOpt = "input",
+    fmt: FmtOpt = "table",
+    rules_format: RulesFmtOpt = "auto",
+) -> None:
+    """Would this packet be allowed? Prints the verdict and the rules that decided it."""
+    fmt = _fmt(fmt)
+    rs = load_file(rules, rules_format)
+    pkt = packet_for(rs, parse_flow(flow))
+    verdict = simulate(rs, pkt, _hook(hook))
+    if fmt == "json":
+        _json({"flow": pkt.to_dict(), **verdict.to_dict()})
+        return
+    colour = "green" if verdict.allowed else "red"
+    console.print(f"[bold {colour}]{'ALLOW' if verdict.allowed else 'DENY'}[/] {pkt.describe()}", highlight=False)
+    table = Table("step", "rule", "effect", "text")
+    for n, step in enumerate(verdict.path, 1):
+        table.add_row(str(n), step["rule"], step["effect"], step.get("text", ""))
+    console.print(table)
+
+
+@app.command()
+@_errors
+def analyze(
+    rules: Annotated[Path, typer.Argument(help="Rule file (any supported kind).")],
+    health_checks: Annotated[Path | None, typer.Option("--health-checks", help="Health-check YAML/JSON.")] = None,
+    fmt: FmtOpt = "table",
+    rules_format: RulesFmtOpt = "auto",
+) -> None:
+    """All findings: anomalies with proof packets, internet exposure, wide rules, blocked health checks."""
+    fmt = _fmt(fmt)
+    rs = load_file(rules, rules_format)
+    checks = load_health_checks(health_checks) if health_checks else None
+    report = full_analysis(rs, checks)
+    if fmt == "json":
+        _json(report)
+        return
+    console.print(f"[bold]{rules}[/bold]: {report['rules']} rules, "
+                  f"{len(report['findings'])} findings {report['counts']}", highlight=False)
+    table = Table("grade", "type", "finding", "example packet")
+    for f in sorted(report["findings"], key=lambda f: (f["grade"], f["type"])):
+        table.add_row(f["grade"], f["type"], f["message"], f.get("flow", ""))
+    console.print(table)
+    if report["exposed"]:
+        exp = Table("protocol", "ports", "from anywhere", "example source", title="Reachable from the internet")
+        for seg in report["exposed"]:
+            ports = str(seg["port_from"]) if seg["port_from"] == seg["port_to"] else f"{seg['port_from']}-{seg['port_to']}"
+            exp.add_row(seg["protocol"], ports, "yes" if seg["from_anywhere"] else "some", seg["source_example"])
+        console.print(exp)
+
+
+@app.command("drift")
+@_errors
+def drift_cmd(
+    a: Annotated[Path, typer.Argument(help="First rule set (e.g. region A, or before).")],
+    b: Annotated[Path, typer.Argument(help="Second rule set (e.g. region B, or after).")],
+    hook: HookOpt = "input",
+    fmt: FmtOpt = "table",
+) -> None:
+    """Flows one rule set allows and the other denies (semantic, not textual). Exit 1 when they differ."""
+    fmt = _fmt(fmt)
+    result = drift(load_file(a), load_file(b), _hook(hook))
+    doc = {k: v for k, v in result.items() if not k.startswith("_")}
+    if fmt == "json":
+        _json(doc)
+    else:
+        console.print("[green]equivalent[/green]" if doc["equivalent"] else "[yellow]rule sets differ[/yellow]")
+        for key, allows, denies in (("only_in_a", a, b), ("only_in_b", b, a)):
+            if not doc[key]:
+                continue
+            table = Table("example flow", "allowed by", "denied by", "region", title=f"allowed by {allows}, not {denies}")
+            for row in doc[key]:
+                table.add_row(row["example"], ", ".join(s["rule"] for s in row["allowed_by"]),
+                              ", ".join(s["rule"] for s in row["denied_by"]), json.dumps(row["region"]))
+            console.print(table)
+    if not doc["equivalent"]:
+        raise typer.Exit(1)
+
+
+def _events(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        fh = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    except OSError as exc:
+        raise HostwardenError(FW_FLOW_INVALID, f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        text = fh.read()
+    if text.lstrip().startswith("["):
+        try:
+            yield from json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HostwardenError(FW_FLOW_INVALID, f"{path}: not JSON: {exc.msg}") from None
+        return
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise HostwardenError(FW_FLOW_INVALID, f"{path} line {n}: not JSON: {exc.msg}") from None
+
+
+@app.command()
+@_errors
+def suggest(
+    events: Annotated[Path, typer.Option("--events", help="ECS events as JSON lines or a JSON list (- for stdin).")],
+    root: Annotated[Path | None, typer.Option("--root", help="Read listening sockets from ROOT/proc/net.")] = None,
+    output: Annotated[str, typer.Option("--output", help="iptables, ip6tables, security-group or json.")] = "iptables",
+) -> None:
+    """Least-privilege rules that still allow the observed service traffic."""
+    from hostwarden.scan.firewall.suggest import suggest as run_suggest
+
+    if output not in ("iptables", "ip6tables", "security-group", "json"):
+        raise HostwardenError(FW_PARSE_FAILED, "--output must be iptables, ip6tables, security-group or json")
+    result = run_suggest(_events(events), root)
+    if output == "json":
+        _json(result)
+    elif output == "security-group":
+        _json(result["security_group"])
+    else:
+        sys.stdout.write(result[output])
