@@ -98,9 +98,14 @@ def ingest(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     dataset: Annotated[str | None, typer.Option(help="Force a parser (syslog, auditd, web.access, json …).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following the files (and globs) across rotation until interrupted.")] = False,
+    journald: Annotated[bool, typer.Option("--journald", help="Also read new records from journalctl.")] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """Parse and store log files; re-ingesting the same bytes never doubles a record."""
+    if follow:
+        _follow(paths, config, data_dir, dataset)
+        return
     from hostwarden.collect.files import FileReader
     from hostwarden.collect.stdin import read_stdin_chunks
     from hostwarden.normalize.pipeline import IngestStats, context_for, ingest_chunks
@@ -110,6 +115,14 @@ def ingest(
     stats = IngestStats()
     files = list(_expand(paths))
     chunk_bytes = cfg.ingest.chunk_mb << 20
+    if journald:
+        from hostwarden.collect.journald import JournalReader
+
+        with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
+            journal = JournalReader(store)
+            ingest_chunks(store, journal.read_chunks(), hint="journald", tenant=cfg.tenant, stats=stats,
+                          on_stored=journal.commit)
+            stats.notices.extend(journal.notices)
     with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,
@@ -150,6 +163,33 @@ def ingest(
             console.print(f"  {ds:<16} {n}")
         for notice in stats.notices:
             err_console.print(f"[yellow]{notice['code']}[/yellow] {notice['message']}")
+
+
+def _follow(paths: list[str], config: Path | None, data_dir: Path | None, dataset: str | None) -> None:
+    """Tail files across rotation; each chunk is checkpointed only once it is stored."""
+    import signal
+    import threading
+
+    from hostwarden.collect.tailer import FileTailer
+    from hostwarden.normalize.pipeline import IngestStats, ingest_chunks
+    from hostwarden.store.hot import HotStore
+
+    cfg = _config(config, data_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: the last stored chunk is checkpointed
+        signal.signal(signum, lambda *_: stop.set())
+    stats = IngestStats()
+    with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
+        tailer = FileTailer(paths, store, chunk_bytes=cfg.ingest.chunk_mb << 20)
+        err_console.print(f"following {', '.join(paths)} (Ctrl-C to stop)")
+        try:
+            ingest_chunks(store, tailer.follow(stop), hint=dataset, tenant=cfg.tenant, stats=stats,
+                          on_stored=tailer.commit)
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            tailer.close()
+    console.print(f"followed: {stats.lines} lines, {stats.stored} stored, {stats.parse_failures} not understood")
 
 
 # --- search ---------------------------------------------------------------------------------

@@ -59,19 +59,23 @@ def hint_for_path(path: str) -> str | None:
 
 
 def sniff(sample: list[str], hint: str | None = None) -> str:
-    """Name of the parser that understands most of the sample (ties → earlier in PARSERS)."""
+    """Name of the parser that understands most of the sample.
+
+    Ties go to the earlier entry of PARSERS (the more specific format: journald before json) and
+    a name-based hint wins only when it is among the best and nothing more specific ties with it.
+    """
     parsers = available_parsers()
     lines = [s for s in sample if s.strip()][:SNIFF_LINES]
-    if hint in parsers and (not lines or _score(parsers[hint], lines) >= 0.5):
-        return hint  # type: ignore[return-value]
     if not lines:
-        return "syslog"
-    best, best_score = "syslog", 0.0
-    for name, cls in parsers.items():
-        score = _score(cls, lines)
-        if score > best_score + 1e-9:
-            best, best_score = name, score
-    return best
+        return hint if hint in parsers else "syslog"  # type: ignore[return-value]
+    scores = {name: _score(cls, lines) for name, cls in parsers.items()}
+    best = max(scores.values())
+    if best <= 0:
+        return hint if hint in parsers else "syslog"  # type: ignore[return-value]
+    leaders = [name for name, score in scores.items() if score >= best - 1e-9]
+    if hint in leaders and leaders[0] in (hint, "syslog"):
+        return hint  # type: ignore[return-value]
+    return leaders[0]
 
 
 def _score(cls: type, lines: list[str]) -> float:
