@@ -1,0 +1,124 @@
+"""Matches → alert records (`event.kind=alert`), with suppression.
+
+An alert carries the rule (id, title, author: the Detection Rule License asks for the author),
+ATT&CK technique and tactic, a severity from the rule level (critical → L1, high/medium → L2,
+low/informational → L3), and in `hostwarden.detail` the ids and excerpts of the events that
+triggered it. The same rule and key (a correlation's group, or a base rule's host/source/user)
+within `window` seconds of the last update updates the open alert's count instead of raising a
+new one, so a 10,000-line brute force is one alert with count 10,000, not 10,000 alerts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hostwarden.detect.correlate import Match
+from hostwarden.detect.ir import LEVEL_SEVERITY
+from hostwarden.schema import DEFAULT_TENANT, event_id, now_utc
+
+ALERT_SOURCE = "hostwarden:detect"
+KEY_FIELDS = ("host.name", "source.ip", "user.name")
+MAX_EVIDENCE = 10
+EXCERPT = 300
+
+
+@dataclass
+class _Open:
+    alert: dict[str, Any]
+    detail: dict[str, Any]
+    last: float
+    ids: list[str] = field(default_factory=list)
+
+
+def _ts(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+class AlertBook:
+    """Open alerts by (rule, key); `record` raises or updates one and returns it."""
+
+    def __init__(self, window: float = 3600.0, tenant: str = DEFAULT_TENANT) -> None:
+        self.window = window
+        self.tenant = tenant
+        self.open: dict[tuple[str, tuple[Any, ...]], _Open] = {}
+        self.all: list[dict[str, Any]] = []
+
+    def _key(self, m: Match) -> tuple[Any, ...]:
+        if m.group:
+            return tuple(sorted((k, str(v)) for k, v in m.group.items()))
+        return tuple((k, str(m.event.get(k))) for k in KEY_FIELDS if m.event.get(k) is not None)
+
+    def record(self, m: Match) -> dict[str, Any]:
+        key = (m.rule.id, self._key(m))
+        current = self.open.get(key)
+        events = m.events or [m.event]
+        if current is not None and m.time - current.last <= self.window:
+            current.last = m.time
+            current.detail["count"] += m.count
+            current.detail["last"] = _ts(m.time).isoformat()
+            self._evidence(current, events)
+            current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+            return current.alert
+        alert, detail = self._new(m, key)
+        current = _Open(alert, detail, m.time)
+        self._evidence(current, events)
+        alert["hostwarden.detail"] = json.dumps(detail, default=str)
+        self.open[key] = current
+        self.all.append(alert)
+        return alert
+
+    def _evidence(self, current: _Open, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            ev_id = ev.get("event.id")
+            if ev_id in current.ids or len(current.detail["events"]) >= MAX_EVIDENCE:
+                continue
+            current.ids.append(ev_id)
+            current.detail["events"].append(
+                {"id": ev_id, "time": str(ev.get("@timestamp")), "excerpt": (ev.get("event.original") or "")[:EXCERPT]}
+            )
+
+    def _new(self, m: Match, key: tuple[str, tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        rule = m.rule
+        severity = LEVEL_SEVERITY.get(rule.level, 2)
+        first = _ts(m.time)
+        key_text = ", ".join(f"{k}={v}" for k, v in key[1])
+        detail: dict[str, Any] = {
+            "count": m.count,
+            "first": first.isoformat(),
+            "last": first.isoformat(),
+            "key": dict(key[1]),
+            "level": rule.level,
+            "author": rule.author,
+            "falsepositives": list(rule.falsepositives),
+            "rule_source": rule.source,
+            "events": [],
+        }
+        values = {**m.group, **{k: m.event.get(k) for k in KEY_FIELDS if m.event.get(k) is not None}}
+        alert: dict[str, Any] = {
+            "@timestamp": first,
+            "event.id": event_id(ALERT_SOURCE, 0, f"{rule.id}\x1f{key_text}\x1f{first.isoformat()}"),
+            "event.kind": "alert",
+            "event.module": "detect",
+            "event.dataset": "detect",
+            "event.category": ["intrusion_detection"],
+            "event.type": ["indicator"],
+            "event.severity": severity,
+            "event.created": now_utc(),
+            "message": f"{rule.title}" + (f" ({key_text})" if key_text else ""),
+            "organization.id": self.tenant,
+            "log.file.path": ALERT_SOURCE,
+            "rule.id": rule.id,
+            "rule.name": rule.title,
+            "rule.author": rule.author or None,
+            "threat.technique.id": rule.techniques or None,
+            "threat.tactic.name": rule.tactics or None,
+            "host.name": values.get("host.name"),
+            "source.ip": values.get("source.ip"),
+            "user.name": values.get("user.name"),
+            "related.ip": [values["source.ip"]] if values.get("source.ip") else None,
+            "related.user": [values["user.name"]] if values.get("user.name") else None,
+        }
+        return alert, detail

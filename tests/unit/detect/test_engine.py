@@ -1,0 +1,112 @@
+"""Correlation windows, chaining, suppression and alert shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hostwarden.detect.engine import Engine
+from hostwarden.detect.ir import Correlation, Pred, Rule
+from hostwarden.detect.ruleset import RuleSet, load_rules
+
+FAIL = {"event.dataset": "sshd", "event.action": "ssh_login_failed", "event.outcome": "failure"}
+OK = {"event.dataset": "sshd", "event.action": "ssh_login", "event.outcome": "success"}
+
+
+def _ev(t: float, ip: str, base: dict[str, Any], user: str = "root", n: int = 0) -> dict[str, Any]:
+    return {**base, "@timestamp": 1_700_000_000 + t, "source.ip": ip, "user.name": user,
+            "event.id": f"{ip}-{t}-{n}", "event.original": f"line {t} {ip} {user}"}
+
+
+def _run(events: list[dict[str, Any]], ruleset: RuleSet | None = None) -> list[dict[str, Any]]:
+    engine = Engine(ruleset or load_rules())
+    for ev in events:
+        engine.feed(ev)
+    engine.flush()
+    return engine.alerts
+
+
+def _ids(alerts: list[dict[str, Any]]) -> set[str]:
+    return {a["rule.name"] for a in alerts}
+
+
+def test_window_slides_across_bin_boundaries() -> None:
+    # 5 failures at t=50..70: a fixed 1-minute bin would split them 2+3 and miss the burst.
+    alerts = _run([_ev(50 + 5 * i, "203.0.113.1", FAIL) for i in range(5)])
+    assert "SSH brute force (fast)" in _ids(alerts)
+
+
+def test_single_mistyped_password_then_success_is_quiet() -> None:
+    alerts = _run([_ev(0, "192.0.2.7", FAIL, "alice"), _ev(10, "192.0.2.7", OK, "alice")])
+    assert alerts == []
+
+
+def test_login_after_brute_force_is_l1_with_evidence() -> None:
+    events = [_ev(i, "203.0.113.2", FAIL, n=i) for i in range(8)] + [_ev(100, "203.0.113.2", OK)]
+    alerts = [a for a in _run(events) if a["rule.name"] == "SSH login success after brute force"]
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["event.kind"] == "alert" and alert["event.severity"] == 1
+    assert alert["source.ip"] == "203.0.113.2"
+    assert "T1110" in alert["threat.technique.id"] and "credential-access" in alert["threat.tactic.name"]
+    assert alert["rule.author"] == "hostwarden"
+    detail = json.loads(alert["hostwarden.detail"])
+    assert any("line 100" in e["excerpt"] for e in detail["events"])
+    assert detail["events"][0]["id"].startswith("203.0.113.2-")
+
+
+def test_success_from_another_source_is_not_linked() -> None:
+    events = [_ev(i, "203.0.113.3", FAIL, n=i) for i in range(8)] + [_ev(100, "198.51.100.1", OK)]
+    assert "SSH login success after brute force" not in _ids(_run(events))
+
+
+def test_suppression_updates_the_open_alert_count() -> None:
+    events = [_ev(i, "203.0.113.4", FAIL, n=i) for i in range(40)]
+    fast = [a for a in _run(events) if a["rule.name"] == "SSH brute force (fast)"]
+    assert len(fast) == 1
+    assert json.loads(fast[0]["hostwarden.detail"])["count"] > 5
+
+
+def test_suppression_window_expiry_raises_a_new_alert() -> None:
+    events = [_ev(i, "203.0.113.5", FAIL, n=i) for i in range(5)]
+    events += [_ev(20_000 + i, "203.0.113.5", FAIL, n=i) for i in range(5)]
+    fast = [a for a in _run(events) if a["rule.name"] == "SSH brute force (fast)"]
+    assert len(fast) == 2
+
+
+def _base(name: str, value: str) -> Rule:
+    return Rule(id=name, name=name, title=name, detection=Pred("kind", "eq", value), level="low")
+
+
+def test_lt_condition_is_judged_when_the_window_closes() -> None:
+    quiet = Rule(id="q", title="too few", level="low", correlation=Correlation(
+        "event_count", ("hb",), 60, ("host.name",), (("lt", 3),)))
+    rs = RuleSet([_base("hb", "heartbeat"), quiet])
+    few = [{"kind": "heartbeat", "host.name": "a", "@timestamp": 1000 + t} for t in (0, 10)]
+    many = [{"kind": "heartbeat", "host.name": "b", "@timestamp": 1000 + t} for t in (0, 10, 20, 30)]
+    alerts = _run(few + many, rs)
+    assert [a["message"] for a in alerts] == ["too few (host.name=a)"]
+
+
+def test_temporal_unordered_and_ordered() -> None:
+    def rs(kind: str) -> RuleSet:
+        corr = Rule(id="c", title="seq", level="high", correlation=Correlation(kind, ("a", "b"), 60, ("host.name",)))
+        return RuleSet([_base("a", "A"), _base("b", "B"), corr])
+
+    b_then_a = [{"kind": "B", "host.name": "h", "@timestamp": 0}, {"kind": "A", "host.name": "h", "@timestamp": 5}]
+    assert _ids(_run(b_then_a, rs("temporal"))) == {"seq"}
+    assert _ids(_run(b_then_a, rs("temporal_ordered"))) == set()
+    a_then_b = list(reversed(b_then_a))
+    a_then_b[0]["@timestamp"], a_then_b[1]["@timestamp"] = 0, 5
+    assert _ids(_run(a_then_b, rs("temporal_ordered"))) == {"seq"}
+    too_late = [{"kind": "A", "host.name": "h", "@timestamp": 0}, {"kind": "B", "host.name": "h", "@timestamp": 61}]
+    assert _ids(_run(too_late, rs("temporal_ordered"))) == set()
+
+
+def test_threshold_override() -> None:
+    rs = load_rules(overrides={"ssh_brute_force": {"gte": 3, "timespan": "30s"}})
+    assert rs.errors == []
+    alerts = _run([_ev(i, "203.0.113.8", FAIL, n=i) for i in range(3)], rs)
+    assert "SSH brute force (fast)" in _ids(alerts)
+    bad = load_rules(overrides={"nope": {"gte": 1}})
+    assert bad.errors and bad.errors[0][2] == "no such rule"
