@@ -35,8 +35,8 @@ def _errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except HostwardenError as exc:
-            err.print(f"[bold red]{exc.code.code}[/bold red] {exc.message}", highlight=False)
-            err.print(f"  cause: {exc.code.cause}\n  fix:   {exc.code.fix}", highlight=False)
+            err.print(f"[bold red]{exc.code.code}[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+            err.print(f"  cause: {exc.code.cause}\n  fix:   {exc.code.fix}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hostwarden.scan.firewall import intervals as iv
+from hostwarden.scan.firewall.anomalies import nice_sample
 from hostwarden.scan.firewall.intervals import Product
 from hostwarden.scan.firewall.model import PROTO_NAMES, STATES, Packet, Ruleset, addr_text
 from hostwarden.scan.firewall.regions import accepted
@@ -56,7 +57,7 @@ def drift(a: Ruleset, b: Ruleset, hook: str = "input") -> dict[str, Any]:
     def report(parts: list[Product], allows: Ruleset, denies: Ruleset) -> list[dict[str, Any]]:
         rows = []
         for p in parts[:MAX_REGIONS]:
-            point = iv.sample(p)
+            point = nice_sample(allows, p)
             pkt = Packet.from_point(allows, point)
             rows.append({"region": describe_region(allows, p), "example": pkt.describe(),
                          "allowed_by": simulate_point(allows, point, hook).path[-1:],

@@ -24,8 +24,9 @@ import yaml
 
 from hostwarden.errors import FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall import intervals as iv
+from hostwarden.scan.firewall.anomalies import nice_sample
 from hostwarden.scan.firewall.intervals import Product
-from hostwarden.scan.firewall.model import Packet, Ruleset, cidr_set, proto_number
+from hostwarden.scan.firewall.model import V4_SPACE, V6_SPACE, Packet, Ruleset, cidr_set, proto_number
 from hostwarden.scan.firewall.regions import accepted
 from hostwarden.scan.firewall.simulate import simulate
 
@@ -54,7 +55,9 @@ def blocked_health_checks(rs: Ruleset, checks: list[dict[str, Any]], hook: str =
             proto = proto_number(str(c.get("protocol", "tcp")))
             port = int(c["backend_port"])
             srcs = iv.normalize(i for r in c["source_ranges"] for i in cidr_set(str(r)))
-            dst = cidr_set(str(c["backend"])) if c.get("backend") else rs.universe[2]
+            # Without a backend address, any address of the probes' own family.
+            families = [f for f in (V4_SPACE, V6_SPACE) if iv.overlaps(f, srcs)]
+            dst = cidr_set(str(c["backend"])) if c.get("backend") else iv.normalize(i for f in families for i in f)
         except (ValueError, TypeError, HostwardenError) as exc:
             raise HostwardenError(FW_PARSE_FAILED, f"{where}: {getattr(exc, 'message', exc)}") from None
         dims = list(rs.universe)
@@ -68,7 +71,7 @@ def blocked_health_checks(rs: Ruleset, checks: list[dict[str, Any]], hook: str =
         denied = iv.u_subtract_many([query], region)
         if not denied:
             continue
-        pkt = Packet.from_point(rs, iv.sample(denied[0]))
+        pkt = Packet.from_point(rs, nice_sample(rs, denied[0]))
         verdict = simulate(rs, pkt, hook)
         out.append({"check": c.get("name", where), "listener_port": c.get("listener_port"), "backend_port": port,
                     "packet": pkt.to_dict(), "flow": pkt.describe(), "path": verdict.path,
