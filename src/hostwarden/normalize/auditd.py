@@ -157,18 +157,14 @@ def decode_value(key: str, raw: str, interpreted: bool = False) -> str:
 
     `ausearch -i` output is already decoded, so a hex-looking value there is literal text.
     """
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        return raw[1:-1]
-    if raw[:1] in "\"'":
-        return raw[1:]  # a truncated quoted value
-    if interpreted:
+    first = raw[:1]
+    if first == '"' or first == "'":
+        return raw[1:-1] if len(raw) >= 2 and raw[-1] == first else raw[1:]  # [1:]: truncated value
+    if interpreted or not (key in _HEX_KEYS or (first and key[0] == "a" and _ARG.match(key))):
         return raw
-    base = key.split("[", 1)[0]
-    if (base in _HEX_KEYS or _ARG.match(key)) and _HEX.match(raw):
+    if _HEX.match(raw):
         text = bytes.fromhex(raw).decode("utf-8", "replace")
-        if base == "proctitle":
-            return text.replace("\x00", " ").strip()
-        return text
+        return text.replace("\x00", " ").strip() if key == "proctitle" else text
     return raw
 
 
@@ -234,16 +230,17 @@ class AuditdParser:
                     out.append(parse_failure(line, self.dataset))
                 continue
             key = (m["node"], m["sec"] or m["date"], m["ms"], m["serial"])
-            group = open_groups.get(key)
-            if group is None:
-                group = open_groups[key] = _Group()
+            group = open_groups.pop(key, None) or _Group()
+            open_groups[key] = group  # re-inserted: the dict stays ordered by last record seen
             group.records.append((line, m))
             group.last = index
             if m["type"] == "EOE" or "msg='" in m["body"] or not m["serial"] or len(group.records) >= MAX_RECORDS:
                 close(key)
-            if len(open_groups) > 1:
-                for stale in [k for k, g in open_groups.items() if index - g.last > WINDOW]:
-                    close(stale)
+            while open_groups:
+                oldest = next(iter(open_groups))
+                if index - open_groups[oldest].last <= WINDOW:
+                    break
+                close(oldest)
         for key in list(open_groups):
             close(key)
         out.sort(key=lambda ev: ev.get("log.offset", 0))
@@ -293,9 +290,10 @@ class AuditdParser:
             value = primary.get(key)
             if value is not None and value not in _NOTHING:
                 ev[key] = value
-        for key, value in primary.items():
-            if key.isupper():
-                ev.setdefault(key, value)  # enriched names: AUID, UID, SYSCALL, ARCH…
+        if any("\x1d" in m["body"] for _, m in group):
+            for key, value in primary.items():
+                if key.isupper():
+                    ev.setdefault(key, value)  # enriched names: AUID, UID, SYSCALL, ARCH…
         if primary_type == "SYSCALL" and "EXECVE" not in records:
             for key in ("a0", "a1", "a2", "a3"):
                 if key in primary:
