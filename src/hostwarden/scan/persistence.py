@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.baseline.host import usr_aliases
 from hostwarden.scan.integrity_state import state_store
 from hostwarden.scan.persistence_heuristics import judge, worst
 
@@ -108,9 +109,10 @@ def inventory(root: Path) -> list[Item]:
     seen: set[str] = set()
 
     def add(category: str, p: Path, host: str) -> None:
-        if host in seen:
+        real = str(p.parent.resolve() / p.name)  # /lib and /usr/lib are one folder on merged-/usr hosts
+        if real in seen:
             return
-        seen.add(host)
+        seen.add(real)
         if p.is_symlink():
             try:
                 target = str(p.readlink())
@@ -134,7 +136,7 @@ def inventory(root: Path) -> list[Item]:
                 host = "/" + p.relative_to(root).as_posix()
                 if category == "systemd_packaged":
                     packaged = _packaged(root) if packaged is None else packaged
-                    if host in packaged or not packaged:
+                    if not packaged or any(a in packaged for a in usr_aliases(host)):
                         continue
                     add("systemd", p, host)
                     continue

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.baseline.host import usr_aliases
 from hostwarden.scan.runtime_pacer import Pacer
 
 TMP_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/")
@@ -181,7 +182,7 @@ def judge(p: Proc, socks: dict[int, Sock], packaged: set[str] | None) -> list[tu
     if pool and not any(f[0] == "miner" for f in flags):
         flags.append(("pool_port", "L2", f"connected to {pool[0].remote[0]}:{pool[0].remote[1]}"))
     listening = [s for s in mine if s.state == "LISTEN"]
-    if listening and packaged and exe and exe not in packaged:
+    if listening and packaged and exe and not any(a in packaged for a in usr_aliases(exe)):
         ports = sorted({s.local[1] for s in listening})
         flags.append(("listener_unpackaged", "L2", f"{exe} listens on {ports}"))
     return flags

@@ -121,3 +121,15 @@ def test_damaged_state_is_a_notice_not_a_crash(scan_env: tuple[Path, ScanContext
     assert PersistenceScanner().scan(ctx) == []
     assert ctx.notices and ctx.notices[0]["code"] == "SCAN-9203"
     assert json.loads((ctx.data_dir / "state" / "persistence.json").read_text())["items"]
+
+
+@pytest.mark.parametrize(("category", "text"), [
+    ("initd", '# create a directory in /tmp.\nDIR="/tmp/$1"\nfn="$(mktemp /tmp/testwriteable.XXXXXXXXXX)"\n'),
+    ("shell", 'export PYENV_ROOT="$HOME/.pyenv"\n. "$HOME/.cargo/env"\nexport PATH="/root/.cargo/bin:$PATH"\n'),
+    ("cron", "# curl http://x | sh was removed\n0 4 * * * root /usr/sbin/logrotate /etc/logrotate.conf\n"),
+    ("ssh_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc2U2NGJhc2U2NGJhc2U2NGJhc2U2NGJhc2U2NA user@host"),
+])
+def test_heuristics_leave_ordinary_entries_alone(category: str, text: str) -> None:
+    from hostwarden.scan.persistence_heuristics import judge
+
+    assert judge(category, text) == []

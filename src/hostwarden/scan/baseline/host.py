@@ -107,6 +107,16 @@ class Host:
         return owned
 
 
+def usr_aliases(path: str) -> list[str]:
+    """The path and its merged-/usr twin: dpkg may list /sbin/x for what lives at /usr/sbin/x."""
+    for short in ("/bin/", "/sbin/", "/lib/", "/lib64/"):
+        if path.startswith("/usr" + short):
+            return [path, path[4:]]
+        if path.startswith(short):
+            return [path, "/usr" + path]
+    return [path]
+
+
 def config_values(host: Host, file: str, *, include: str | None = None, stop_at: str | None = None,
                   _depth: int = 0) -> list[tuple[str, str, str, int]]:
     """(key lowercased, value, file, line) in the order the daemon reads them, following Include.
