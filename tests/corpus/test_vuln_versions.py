@@ -34,6 +34,12 @@ def test_dpkg_sort_checks():
         assert got == check["expected_sorted"], check["function"]
 
 
+def test_dpkg_sort_checks_with_fast_keys():
+    for check in load("dpkg.json")["sort_checks"]:
+        got = sorted(check["unsorted"], key=lambda v: versions.parse("dpkg", v))
+        assert got == check["expected_sorted"], check["function"]
+
+
 def test_dpkg_c_compare_cases():
     for a, b, want in load("dpkg.json")["t_version_c"]["compare"]:
         sa, sb = (f"{e}:{u}-{r}" for e, u, r in (a, b))

@@ -58,6 +58,8 @@ class AffectedRow:
     ecosystem: str
     name: str
     entry: dict[str, Any]
+    aliases: tuple[str, ...] = ()
+    record_json: str = ""
 
 
 def _now() -> str:
@@ -182,12 +184,12 @@ class AdvisoryDB:
         self.conn.execute("DELETE FROM wanted")
         self.conn.executemany("INSERT INTO wanted VALUES (?, ?)", pairs)
         cursor = self.conn.execute(
-            "SELECT a.advisory_id, a.ecosystem, a.name, a.entry FROM wanted w "
+            "SELECT a.advisory_id, a.ecosystem, a.name, a.entry, d.aliases, d.record FROM wanted w "
             "JOIN affected a ON a.eco_key = w.eco_key AND a.name = w.name "
             "JOIN advisories d ON d.id = a.advisory_id WHERE d.withdrawn IS NULL"
         )
-        for rid, eco, name, entry in cursor:
-            yield AffectedRow(rid, eco, name, json.loads(entry))
+        for rid, eco, name, entry, aliases, record in cursor:
+            yield AffectedRow(rid, eco, name, json.loads(entry), tuple(json.loads(aliases or "[]")), record)
 
     def advisory(self, advisory_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT record FROM advisories WHERE id = ?", (advisory_id,)).fetchone()
@@ -196,24 +198,24 @@ class AdvisoryDB:
     def related_severity(self, aliases: Iterable[str]) -> tuple[str, list[dict[str, Any]]] | None:
         """Severity from another record sharing an alias (e.g. the CVE behind a distro record)."""
         for alias in aliases:
-            rows = self.conn.execute(
-                "SELECT id, severity FROM advisories WHERE (id = ? OR id IN "
-                "(SELECT advisory_id FROM aliases WHERE alias = ?)) AND severity != '[]' ORDER BY id",
-                (alias, alias),
-            ).fetchall()
-            for rid, severity in rows:
-                return rid, json.loads(severity)
+            ids = [alias, *(r[0] for r in self.conn.execute(
+                "SELECT advisory_id FROM aliases WHERE alias = ? ORDER BY advisory_id", (alias,)))]
+            for rid in ids:
+                row = self.conn.execute("SELECT severity FROM advisories WHERE id = ?", (rid,)).fetchone()
+                if row and row[0] and row[0] != "[]":
+                    return rid, json.loads(row[0])
         return None
 
+    def kev_all(self) -> dict[str, dict[str, Any]]:
+        """The whole KEV table (about 1,500 rows): one query instead of one per finding."""
+        return {
+            row[0]: {"cve": row[0], "date_added": row[1], "due_date": row[2], "ransomware": row[3], "name": row[4]}
+            for row in self.conn.execute("SELECT cve, date_added, due_date, ransomware, name FROM kev")
+        }
+
     def kev(self, cves: Iterable[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for cve in cves:
-            row = self.conn.execute("SELECT cve, date_added, due_date, ransomware, name FROM kev WHERE cve = ?",
-                                    (cve,)).fetchone()
-            if row:
-                out[cve] = {"cve": row[0], "date_added": row[1], "due_date": row[2], "ransomware": row[3],
-                            "name": row[4]}
-        return out
+        table = self.kev_all()
+        return {c: table[c] for c in cves if c in table}
 
     def status(self) -> dict[str, Any]:
         per_eco: dict[str, int] = {}

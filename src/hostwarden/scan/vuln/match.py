@@ -8,12 +8,13 @@ normalised name in their ecosystem.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from hostwarden.scan.vuln import osv, severity
-from hostwarden.scan.vuln.db import AdvisoryDB
+from hostwarden.scan.vuln.db import AdvisoryDB, AffectedRow
 from hostwarden.scan.vuln.inventory.model import Package
 
 _STATUS_WORDS = {
@@ -67,18 +68,16 @@ def match_packages(db: AdvisoryDB, packages: list[Package]) -> MatchResult:
     for pkg in packages:
         by_key[lookup_key(pkg)].append(pkg)
     result = MatchResult()
-    records: dict[str, dict[str, Any]] = {}
+    ctx = _Context(db)
     seen: set[tuple[str, str, str, str]] = set()
     for row in db.affected_for(by_key):
-        key = (osv.ecosystem_key(row.ecosystem), row.name)
-        for pkg in by_key.get(key, ()):
-            hit = osv.evaluate_affected(row.entry, row.ecosystem, pkg.match_version)
-            record = records.get(row.advisory_id)
-            if record is None:
-                record = records[row.advisory_id] = db.advisory(row.advisory_id) or {"id": row.advisory_id}
-            malicious = osv.is_malicious(record)
-            if malicious and not row.entry.get("ranges") and not row.entry.get("versions"):
+        malicious = row.advisory_id.startswith("MAL-") or any(a.startswith("MAL-") for a in row.aliases)
+        every_version = malicious and not row.entry.get("ranges") and not row.entry.get("versions")
+        for pkg in by_key.get((osv.ecosystem_key(row.ecosystem), row.name), ()):
+            if every_version:
                 hit = osv.Hit(osv.Verdict.AFFECTED, reason="malicious package: every version")
+            else:
+                hit = osv.evaluate_affected(row.entry, row.ecosystem, pkg.match_version)
             if hit.verdict is osv.Verdict.UNKNOWN:
                 result.unknown.append({"package": pkg.to_dict(), "advisory": row.advisory_id, "reason": hit.reason})
                 continue
@@ -89,29 +88,46 @@ def match_packages(db: AdvisoryDB, packages: list[Package]) -> MatchResult:
             if status == "not-affected" or dedupe in seen:
                 continue
             seen.add(dedupe)
-            result.matches.append(_build(db, pkg, record, row.entry, hit, status, malicious))
+            result.matches.append(ctx.build(pkg, ctx.record(row), row.entry, hit, status, malicious))
     return result
 
 
-def _build(db: AdvisoryDB, pkg: Package, record: dict[str, Any], entry: dict[str, Any], hit: osv.Hit,
-           status: str, malicious: bool) -> Match:
-    aliases = [str(a) for a in record.get("aliases") or []]
-    score = severity.record_score(record, entry)
-    if score is None or score.base is None:
-        related = db.related_severity([*aliases, *[str(u) for u in record.get("upstream") or []]])
-        if related:
-            borrowed = severity.best_score(related[1], related[0])
-            score = borrowed or score
-    cves = [i for i in [str(record.get("id")), *aliases] if i.startswith("CVE-")]
-    kev_rows = db.kev(cves)
-    kev = next(iter(kev_rows.values()), None)
-    prio = severity.priority(score, kev=kev is not None, malicious=malicious, status=status)
-    binary = pkg.name if pkg.source_name else None
-    refs = [str(r.get("url")) for r in record.get("references") or [] if isinstance(r, dict) and r.get("url")]
-    return Match(
-        package=pkg, advisory_id=str(record.get("id")), aliases=aliases,
-        summary=str(record.get("summary") or record.get("details") or "")[:300], status=status,
-        fixed=hit.fixed, last_affected=hit.last_affected, malicious=malicious, score=score, kev=kev,
-        priority=prio, fix=severity.fix_command(pkg.ecosystem, pkg.match_name, binary, hit.fixed),
-        reason=hit.reason, references=refs[:5],
-    )
+class _Context:
+    """Per-run caches: each record, alias severity and the KEV table are read once per scan."""
+
+    def __init__(self, db: AdvisoryDB) -> None:
+        self.db = db
+        self.records: dict[str, dict[str, Any]] = {}
+        self.related: dict[tuple[str, ...], severity.Score | None] = {}
+        self.kev = db.kev_all()
+
+    def record(self, row: AffectedRow) -> dict[str, Any]:
+        rec = self.records.get(row.advisory_id)
+        if rec is None:
+            rec = self.records[row.advisory_id] = json.loads(row.record_json) if row.record_json else {
+                "id": row.advisory_id}
+        return rec
+
+    def borrowed_score(self, aliases: tuple[str, ...]) -> severity.Score | None:
+        if aliases not in self.related:
+            found = self.db.related_severity(aliases)
+            self.related[aliases] = severity.best_score(found[1], found[0]) if found else None
+        return self.related[aliases]
+
+    def build(self, pkg: Package, record: dict[str, Any], entry: dict[str, Any], hit: osv.Hit, status: str,
+              malicious: bool) -> Match:
+        aliases = [str(a) for a in record.get("aliases") or []]
+        score = severity.record_score(record, entry)
+        if score is None or score.base is None:
+            score = self.borrowed_score(tuple([*aliases, *[str(u) for u in record.get("upstream") or []]])) or score
+        kev = next((self.kev[i] for i in [str(record.get("id")), *aliases] if i in self.kev), None)
+        prio = severity.priority(score, kev=kev is not None, malicious=malicious, status=status)
+        binary = pkg.name if pkg.source_name else None
+        refs = [str(r.get("url")) for r in record.get("references") or [] if isinstance(r, dict) and r.get("url")]
+        return Match(
+            package=pkg, advisory_id=str(record.get("id")), aliases=aliases,
+            summary=str(record.get("summary") or record.get("details") or "")[:300], status=status,
+            fixed=hit.fixed, last_affected=hit.last_affected, malicious=malicious, score=score, kev=kev,
+            priority=prio, fix=severity.fix_command(pkg.ecosystem, pkg.match_name, binary, hit.fixed),
+            reason=hit.reason, references=refs[:5],
+        )

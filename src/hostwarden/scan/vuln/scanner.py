@@ -8,6 +8,7 @@ unreadable inventories become notices with SCAN- codes, never silent gaps.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hostwarden.errors import SCAN_ADVISORY_INVALID, SCAN_INVENTORY_INVALID, SCA
 from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
+from hostwarden.scan.vuln.image import unpack
 from hostwarden.scan.vuln.inventory.files import Inventory, collect
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.loader import LoadError, iter_records
@@ -91,9 +93,19 @@ class VulnScanner:
 
     def __init__(self) -> None:
         self.summary: dict[str, Any] = {}
+        self.image: dict[str, Any] | None = None
 
     def inventory(self, ctx: ScanContext) -> Inventory:
-        return collect(ctx.root)
+        """The root's inventory, or an image's final filesystem when `options["image"]` is set."""
+        image = ctx.options.get("image")
+        if not image:
+            return collect(ctx.root)
+        with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
+            info = unpack(Path(image), Path(tmp) / "rootfs")
+            inv = collect(Path(tmp) / "rootfs")
+        self.image = {"source": info.source, "format": info.format, "tags": info.tags,
+                      "config_digest": info.config_digest, "layers": len(info.layers)}
+        return inv
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
         inv = self.inventory(ctx)
@@ -118,4 +130,6 @@ class VulnScanner:
             "packages": len(inv.packages), "advisories": info["advisories"], "findings": len(findings),
             "not_comparable": len(result.unknown),
         }
+        if self.image:
+            self.summary["image"] = self.image
         return findings

@@ -14,6 +14,7 @@ L2 because no fix will ever come for that release; `not-affected` is never repor
 
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ class Score:
     source: str  # advisory id the score came from, or "none"
 
 
+@functools.lru_cache(maxsize=4096)
 def score_vector(kind: str, vector: str) -> tuple[float, str]:
     """Base score and CVSS version of one OSV `severity` entry; raises ValueError when unreadable."""
     try:
@@ -115,23 +117,31 @@ def fix_command(ecosystem: str, name: str, binary: str | None, fixed: str | None
     if not fixed:
         return None
     eco = ecosystem.split(":", 1)[0].lower()
-    target = binary or name
+    template = _FIX_TEMPLATES.get(eco)
+    if template is None:
+        return None
     q = shlex.quote
-    gofixed = "v" + fixed.lstrip("v")
-    commands = {
-        "debian": f"apt-get install --only-upgrade {q(f'{target}={fixed}')}",
-        "ubuntu": f"apt-get install --only-upgrade {q(f'{target}={fixed}')}",
-        "alpine": f"apk add --upgrade {q(f'{target}>={fixed}')}",
-        "red hat": f"dnf upgrade {q(f'{target}-{fixed}')}",
-        "rocky linux": f"dnf upgrade {q(f'{target}-{fixed}')}",
-        "almalinux": f"dnf upgrade {q(f'{target}-{fixed}')}",
-        "pypi": f"pip install {q(f'{name}>={fixed}')}",
-        "npm": f"npm install {q(f'{name}@{fixed}')}",
-        "go": f"go get {q(f'{name}@{gofixed}')}",
-        "crates.io": f"cargo update -p {q(name)} --precise {q(fixed)}",
-        "rubygems": f"bundle update {q(name)}  # to >= {fixed}",
-        "packagist": f"composer require {q(f'{name}:^{fixed}')}",
-        "maven": f"set {name} to version {fixed} in pom.xml / build.gradle",
-        "nuget": f"dotnet add package {q(name)} --version {q(fixed)}",
-    }
-    return commands.get(eco)
+    return template.format(
+        target_eq=q(f"{binary or name}={fixed}"), target_ge=q(f"{binary or name}>={fixed}"),
+        target_dash=q(f"{binary or name}-{fixed}"), name=q(name), fixed=q(fixed), name_ge=q(f"{name}>={fixed}"),
+        name_at=q(f"{name}@{fixed}"), go_at=q(f"{name}@v{fixed.lstrip('v')}"), composer=q(f"{name}:^{fixed}"),
+        raw_name=name, raw_fixed=fixed,
+    )
+
+
+_FIX_TEMPLATES = {
+    "debian": "apt-get install --only-upgrade {target_eq}",
+    "ubuntu": "apt-get install --only-upgrade {target_eq}",
+    "alpine": "apk add --upgrade {target_ge}",
+    "red hat": "dnf upgrade {target_dash}",
+    "rocky linux": "dnf upgrade {target_dash}",
+    "almalinux": "dnf upgrade {target_dash}",
+    "pypi": "pip install {name_ge}",
+    "npm": "npm install {name_at}",
+    "go": "go get {go_at}",
+    "crates.io": "cargo update -p {name} --precise {fixed}",
+    "rubygems": "bundle update {name}  # to >= {raw_fixed}",
+    "packagist": "composer require {composer}",
+    "maven": "set {raw_name} to version {raw_fixed} in pom.xml / build.gradle",
+    "nuget": "dotnet add package {name} --version {fixed}",
+}

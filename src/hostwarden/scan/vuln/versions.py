@@ -2,7 +2,7 @@
 
 | ecosystem (OSV name)                  | comparator                                          |
 | ------------------------------------- | --------------------------------------------------- |
-| Debian, Ubuntu (dpkg)                 | python-debian `version_compare` + our strict parser |
+| Debian, Ubuntu (dpkg)                 | python-debian `version_compare` + our strict parser; matching uses an equivalent tuple key (`sortkeys.py`) |
 | Red Hat, Rocky, AlmaLinux, SUSE (rpm) | univers `rpm.vercmp` per epoch/version/release      |
 | Alpine (apk)                          | our port of apk-tools (`apk.py`; univers is wrong)  |
 | PyPI                                  | packaging `Version` (PEP 440)                       |
@@ -31,6 +31,7 @@ from univers import rpm as _rpm
 from univers.versions import ComposerVersion, MavenVersion, NugetVersion, RubygemsVersion
 
 from hostwarden.scan.vuln import apk
+from hostwarden.scan.vuln.sortkeys import dpkg_key, semver_key
 
 
 @functools.total_ordering
@@ -179,13 +180,21 @@ def _apk_validate(text: str) -> None:
         raise ValueError(f"invalid apk version {text!r}")
 
 
+def _dpkg_parse(text: str) -> tuple[Any, ...]:
+    return dpkg_key(*dpkg_split(text))
+
+
+def _semver_parse(text: str) -> tuple[Any, ...]:
+    return semver_key(semver_parse(text))
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "dpkg": _checked(dpkg_compare, dpkg_split),
+    "dpkg": _dpkg_parse,
     "rpm": _checked(rpm_compare, rpm_split),
     "apk": _checked(apk.compare, _apk_validate),
     "pep440": _pep440,
-    "semver": semver_parse,
-    "go": semver_parse,
+    "semver": _semver_parse,
+    "go": _semver_parse,
     "maven": _univers(MavenVersion),
     "rubygems": _univers(RubygemsVersion),
     "composer": _univers(ComposerVersion),
