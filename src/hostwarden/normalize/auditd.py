@@ -397,7 +397,7 @@ def _user(ev: dict[str, Any], primary_type: str, primary: dict[str, str]) -> Non
     if primary.get("EUID"):
         ev.setdefault("user.effective.name", primary["EUID"])
     acct = primary.get("acct")
-    if not acct or acct in _NOTHING or acct == "(unknown)":
+    if not acct or acct in _NOTHING or acct.startswith("("):  # (unknown), (invalid user)
         acct = None
     meta = TYPE_MAP.get(primary_type)
     if meta and "iam" in meta[0]:

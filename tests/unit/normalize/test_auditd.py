@@ -139,6 +139,8 @@ def test_multiple_rule_keys():
           "event.category": ["authentication"], "process.executable": "/usr/sbin/sshd", "terminal": "sshd", "op": "login"}),
         ("type=USER_AUTH msg=audit(1700000000.000:2): pid=9 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct=\"admin\" exe=\"/usr/sbin/sshd\" hostname=bad.example addr=::ffff:198.51.100.7 terminal=ssh res=failed'",
          {"event.action": "user_authenticated", "user.name": "admin", "source.ip": "198.51.100.7", "event.outcome": "failure"}),
+        ("type=USER_AUTH msg=audit(1700000000.000:15): pid=9 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=? acct=28696E76616C6964207573657229 exe=\"/usr/sbin/sshd\" hostname=198.51.100.7 addr=198.51.100.7 terminal=ssh res=failed'",
+         {"user.name": None, "acct": "(invalid user)", "event.outcome": "failure", "source.ip": "198.51.100.7"}),
         ("type=USER_ACCT msg=audit(1700000000.000:3): pid=9 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:accounting grantors=pam_unix acct=\"bob\" exe=\"/usr/sbin/cron\" hostname=? addr=? terminal=cron res=success'",
          {"event.action": "user_authorized", "user.name": "bob", "event.outcome": "success"}),
         ("type=ADD_USER msg=audit(1700000000.000:4): pid=1 uid=0 auid=1000 ses=3 msg='op=add-user acct=\"mallory\" exe=\"/usr/sbin/useradd\" hostname=? addr=? terminal=pts/0 res=success'",
