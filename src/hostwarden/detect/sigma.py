@@ -244,6 +244,22 @@ def condition_node(tree: Any) -> Node:
     raise UnsupportedRule(f"condition element {type(tree).__name__} is not supported")
 
 
+def _record_types(node: Node) -> Node:
+    """auditd `type: EXECVE` also matches a merged event whose `record_types` lists EXECVE.
+
+    Our auditd parser merges the records of one serial (SYSCALL + EXECVE + PATH …) into one event
+    whose `type` is the first record's; Sigma rules name the record they care about.
+    """
+    if isinstance(node, Pred) and node.field == "type" and node.op == "eq":
+        listed = Pred("record_types", "regex", f"(^|,){re.escape(str(node.value))}(,|$)", flags="i")
+        return Or((node, listed))
+    if isinstance(node, (And, Or)):
+        return type(node)(tuple(_record_types(c) for c in node.children))
+    if isinstance(node, Not):
+        return Not(_record_types(node.child))
+    return node
+
+
 def _meta(rule: SigmaRule | SigmaCorrelationRule, raw: dict[str, Any], source: str) -> dict[str, Any]:
     tags = tuple(f"{t.namespace}.{t.name}".lower() for t in rule.tags)
     return {
@@ -269,6 +285,8 @@ def convert_rule(rule: SigmaRule, raw: dict[str, Any], source: str = "") -> Rule
     node: Node = conditions[0] if len(conditions) == 1 else Or(tuple(conditions))
     logsource = {k: v for k, v in (("category", rule.logsource.category), ("product", rule.logsource.product),
                                    ("service", rule.logsource.service)) if v}
+    if logsource.get("service") == "auditd":
+        node = _record_types(node)
     fence = guard(logsource)
     if fence is not None:
         node = And((fence, node))
