@@ -124,3 +124,18 @@ def test_scan_without_advisories_says_so(tmp_path):
     ctx = ScanContext(root=tmp_path, data_dir=tmp_path / "empty")
     assert VulnScanner().scan(ctx) == []
     assert [n["code"] for n in ctx.notices] == ["SCAN-9014"]
+
+
+def test_cyclonedx_sbom_of_a_root(debian_root):
+    from hostwarden.scan.vuln.sbom import build_sbom
+
+    (debian_root / "srv").mkdir()
+    (debian_root / "srv/package-lock.json").write_text(json.dumps(
+        {"lockfileVersion": 3, "packages": {"node_modules/@babel/core": {"version": "7.0.0"}}}))
+    doc = build_sbom(root=debian_root)
+    assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.5"
+    purls = {c["purl"] for c in doc["components"]}
+    assert "pkg:deb/debian/libssl3@3.0.9-1%2Bb1?distro=debian-12&upstream=openssl" in purls
+    assert "pkg:npm/%40babel/core@7.0.0" in purls
+    assert not any("removed-tool" in p for p in purls)
+    assert doc["metadata"]["component"]["type"] == "operating-system"

@@ -1,0 +1,92 @@
+"""CycloneDX 1.5 JSON software bill of materials from the same inventory the scanner uses.
+
+Entry point for the CLI: `build_sbom(root=PATH)` or `build_sbom(image=IMAGE.tar)` returns the
+document as a dict; `json.dumps` it. Components carry package URLs (purl) so other tools
+(Dependency-Track, osv-scanner, Grype) can match them too.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from hostwarden import __version__
+from hostwarden.scan.vuln.image import unpack
+from hostwarden.scan.vuln.inventory.files import Inventory, collect
+from hostwarden.scan.vuln.inventory.model import Package
+from hostwarden.scan.vuln.osv import package_key
+
+_PURL_TYPES = {"debian": "deb", "ubuntu": "deb", "alpine": "apk", "pypi": "pypi", "npm": "npm", "go": "golang",
+               "crates.io": "cargo", "rubygems": "gem", "packagist": "composer", "maven": "maven",
+               "nuget": "nuget", "rocky linux": "rpm", "almalinux": "rpm", "red hat": "rpm"}
+
+
+def purl(pkg: Package) -> str | None:
+    eco, _, release = pkg.ecosystem.partition(":")
+    kind = _PURL_TYPES.get(eco.lower())
+    if kind is None:
+        return None
+    name = package_key(pkg.ecosystem, pkg.name) if kind == "pypi" else pkg.name
+    namespace = ""
+    if kind in ("deb", "apk", "rpm"):
+        namespace = eco.lower().split()[0] + "/"
+    elif kind in ("npm", "composer", "golang") and "/" in name:
+        head, _, name = name.rpartition("/")
+        namespace = "/".join(quote(p, safe="") for p in head.split("/")) + "/"
+    elif kind == "maven" and ":" in name:
+        group, _, name = name.partition(":")
+        namespace = quote(group, safe="") + "/"
+    out = f"pkg:{kind}/{namespace}{quote(name, safe='')}@{quote(pkg.version, safe='')}"
+    qualifiers = []
+    if kind in ("deb", "apk", "rpm") and release:
+        qualifiers.append(f"distro={eco.lower().split()[0]}-{release.lstrip('v')}")
+    if pkg.source_name and pkg.source_name != pkg.name:
+        qualifiers.append(f"upstream={quote(pkg.source_name, safe='')}")
+    return out + ("?" + "&".join(qualifiers) if qualifiers else "")
+
+
+def document(inv: Inventory, subject: str) -> dict[str, Any]:
+    components = []
+    seen: set[str] = set()
+    for pkg in inv.packages:
+        if not pkg.version:
+            continue
+        ref = purl(pkg) or f"{pkg.ecosystem}:{pkg.name}@{pkg.version}"
+        if ref in seen:
+            continue
+        seen.add(ref)
+        comp: dict[str, Any] = {"type": "library", "bom-ref": ref, "name": pkg.name, "version": pkg.version}
+        if purl(pkg):
+            comp["purl"] = ref
+        props = [{"name": "hostwarden:ecosystem", "value": pkg.ecosystem}]
+        if pkg.location:
+            props.append({"name": "hostwarden:location", "value": pkg.location})
+        if pkg.source_name:
+            props.append({"name": "hostwarden:source_package", "value": pkg.source_name})
+        comp["properties"] = props
+        components.append(comp)
+    component: dict[str, Any] = {"type": "operating-system" if inv.os else "application", "name": subject}
+    if inv.os:
+        component["version"] = inv.os.version_id
+        component["description"] = inv.os.pretty_name
+    return {
+        "bomFormat": "CycloneDX", "specVersion": "1.5", "serialNumber": f"urn:uuid:{uuid.uuid4()}", "version": 1,
+        "metadata": {"timestamp": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                     "tools": {"components": [{"type": "application", "name": "hostwarden",
+                                               "version": __version__}]},
+                     "component": component},
+        "components": components,
+    }
+
+
+def build_sbom(root: Path | None = None, image: Path | None = None) -> dict[str, Any]:
+    """CycloneDX 1.5 for a root folder or an image tarball/OCI layout (exactly one of them)."""
+    if image is not None:
+        with tempfile.TemporaryDirectory(prefix="hostwarden-sbom-") as tmp:
+            unpack(Path(image), Path(tmp) / "rootfs")
+            return document(collect(Path(tmp) / "rootfs"), str(image))
+    return document(collect(Path(root or "/")), str(root or "/"))
