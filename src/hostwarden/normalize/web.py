@@ -10,8 +10,8 @@ Python differs from RE2's ASCII one), so the DuckDB path compiles the very same 
 is the ECS field with `.` written `__`, plus `timestamp` for `@timestamp`. `event_from_groups`
 is the one post-processing both paths must apply:
 
-- a group that did not take part, is empty, or is `-` is absent (`user__name`, referrer, agent,
-  status, bytes);
+- a group that did not take part, is empty, or is `-` is absent (`message`, `user__name`,
+  referrer, agent, status, bytes);
 - `message`, `url__*`, `http__request__referrer`, `user_agent__original`: Apache's escapes
   `\\"` and `\\\\` undone (`regexp_replace(x, '\\\\(["\\\\])', '\\1', 'g')`);
 - `timestamp`: `%d/%b/%Y:%H:%M:%S %z` to UTC (zone-less: the context's zone);
@@ -125,8 +125,9 @@ def event_from_groups(g: dict[str, str | None], ctx: ParseContext) -> dict[str, 
         "event.type": ["access"],
         "event.action": "http_request",
         "@timestamp": ts,
-        "message": _unescape(g.get("message")) or "",
     }
+    if request := _unescape(g.get("message")):
+        ev["message"] = request
     client = g.get("source__ip") or ""
     if _is_address(client):
         ev["source.ip"] = client
