@@ -19,6 +19,8 @@ from hostwarden.scan.baseline.kinds import KINDS, evaluate
 from hostwarden.scan.baseline.model import MLPS_CLAUSES, SEVERITY_GRADE, Check, Policy
 from hostwarden.scan.baseline.rules_dir import rules_dir
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the built-in policy 5-10× faster
+
 REQUIRED = {
     "file_regex": ("pattern",), "config": ("file", "key", "op", "value"), "file_mode": ("file",),
     "file_exists": (), "dir_list": ("dir",), "logrotate": ("min_days",), "mount": ("mountpoint",),
@@ -34,7 +36,7 @@ def builtin_policy_files() -> list[Path]:
 def load_policy(path: Path) -> Policy:
     """Read one policy file, ours or Wazuh SCA (recognised by its `requirements`/`rules` shape)."""
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{path}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("checks"), list):
