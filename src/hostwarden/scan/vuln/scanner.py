@@ -14,6 +14,7 @@ from typing import Any
 
 from hostwarden.errors import SCAN_ADVISORY_INVALID, SCAN_INVENTORY_INVALID, SCAN_NO_ADVISORIES
 from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.vuln import supply
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
 from hostwarden.scan.vuln.image import unpack
@@ -88,6 +89,21 @@ def to_finding(m: Match) -> dict[str, Any]:
                    severity=m.priority.grade, evidence=evidence, **fields)
 
 
+def hook_finding(report: supply.HookReport) -> dict[str, Any]:
+    verdicts = "; ".join(report.verdicts)
+    return finding(
+        scanner="vuln", kind="malware",
+        title=f"install hook of {report.ecosystem} package {report.package} {verdicts}",
+        severity="L1",
+        evidence={"hook": report.hook, "capabilities": report.capabilities, "file": report.location},
+        **{"package.name": report.package, "package.version": report.version or None,
+           "package.type": report.ecosystem, "package.path": report.location, "file.path": report.location,
+           "rule.id": "hostwarden.supply_chain.install_hook", "rule.name": "suspicious install-time hook",
+           "hostwarden.priority_reason": f"install-time hook {verdicts}",
+           "hostwarden.remediation": f"remove {report.package} and rotate credentials reachable from this host"},
+    )
+
+
 class VulnScanner:
     name = "vuln"
 
@@ -124,6 +140,8 @@ class VulnScanner:
                 ctx.notice(fresh.code, fresh.message, age_days=fresh.age_days)
             result = match_packages(db, [p for p in inv.packages if matchable(p)])
         findings = [to_finding(m) for m in result.matches]
+        if ctx.options.get("supply_chain", True) and not ctx.options.get("image"):
+            findings += [hook_finding(r) for r in supply.scan_root(ctx.root)]
         self.summary = {
             "os": inv.os.pretty_name if inv.os else None,
             "ecosystem": inv.os.ecosystem() if inv.os else None,
