@@ -152,12 +152,14 @@ def ingest(
             except OSError as exc:
                 stats.notices.append({"code": "LOG-4102", "message": f"cannot read {path}: {exc}"})
             stats.notices.extend(getattr(reader, "notices", []))
-    result = {"lines": stats.lines, "stored": stats.stored, "duplicates": stats.lines - stats.stored,
+    result = {"lines": stats.lines, "events": stats.events, "stored": stats.stored,
+              "duplicates": stats.events - stats.stored,
               "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "notices": stats.notices}
     if fmt == "json":
         console.print_json(json.dumps(result))
     else:
-        console.print(f"ingested {stats.lines} lines: {stats.stored} stored, {stats.lines - stats.stored} already present, "
+        console.print(f"ingested {stats.lines} lines as {stats.events} events: {stats.stored} stored, "
+                      f"{stats.events - stats.stored} already present, "
                       f"{stats.parse_failures} not understood")
         for ds, n in sorted(stats.by_dataset.items()):
             console.print(f"  {ds:<16} {n}")
@@ -189,7 +191,8 @@ def _follow(paths: list[str], config: Path | None, data_dir: Path | None, datase
             stop.set()
         finally:
             tailer.close()
-    console.print(f"followed: {stats.lines} lines, {stats.stored} stored, {stats.parse_failures} not understood")
+    console.print(f"followed: {stats.lines} lines, {stats.events} events, {stats.stored} stored, "
+                  f"{stats.parse_failures} not understood")
 
 
 # --- search ---------------------------------------------------------------------------------

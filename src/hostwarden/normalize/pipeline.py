@@ -103,7 +103,8 @@ def reparse_failures(events: list[dict[str, Any]], lines: dict[int, Any], ctx: P
 
 @dataclass
 class IngestStats:
-    lines: int = 0
+    lines: int = 0  # input lines read
+    events: int = 0  # events produced (auditd coalesces several lines into one)
     stored: int = 0
     parse_failures: int = 0
     by_dataset: dict[str, int] = field(default_factory=dict)
@@ -113,7 +114,7 @@ class IngestStats:
         """rows: (dataset, lines, parse failures) as counted by the store's SQL."""
         self.stored += stored
         for dataset, lines, failures in rows:
-            self.lines += lines
+            self.events += lines
             self.parse_failures += failures
             key = dataset or "unknown"
             self.by_dataset[key] = self.by_dataset.get(key, 0) + lines
@@ -225,6 +226,7 @@ def ingest_chunks(
         finally:
             store.con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
         stats.add_counts(counts, stored)
+        stats.lines += chunk.data.count(b"\n") + (0 if not chunk.data or chunk.data.endswith(b"\n") else 1)
         if on_stored is not None:
             on_stored(chunk)
     return stats

@@ -88,6 +88,7 @@ def _summary(store: HotStore, files: list[Path], stats: IngestStats) -> dict[str
     return {
         "files": len(files),
         "lines": stats.lines,
+        "events": stats.events,
         "parse_failures": stats.parse_failures,
         "by_dataset": dict(sorted(stats.by_dataset.items())),
         "sources": [
