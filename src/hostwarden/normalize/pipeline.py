@@ -22,7 +22,7 @@ from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, to_arrow
 
 SNIFF_LINES = 50
 
-# (dataset hint, "module:Class"); optional parsers that are missing are skipped.
+# (dataset hint, "module:Class"), in sniffing priority order.
 PARSERS: tuple[tuple[str, str], ...] = (
     ("syslog", "hostwarden.normalize.syslog:SyslogParser"),
     ("auditd", "hostwarden.normalize.auditd:AuditdParser"),
@@ -34,13 +34,11 @@ PARSERS: tuple[tuple[str, str], ...] = (
 
 
 def available_parsers() -> dict[str, type]:
+    """Every built-in parser. A parser that fails to import is a bug, so it is not skipped."""
     found: dict[str, type] = {}
     for name, target in PARSERS:
         module_name, _, cls = target.partition(":")
-        try:
-            found[name] = getattr(importlib.import_module(module_name), cls)
-        except (ImportError, AttributeError):
-            continue
+        found[name] = getattr(importlib.import_module(module_name), cls)
     return found
 
 

@@ -76,10 +76,7 @@ GENERIC_MODULES: tuple[str, ...] = ("pam",)
 
 
 def _load(name: str) -> tuple[tuple[str, ...], PatternSet] | None:
-    try:
-        module = importlib.import_module(f"hostwarden.normalize.{name}")
-    except ImportError:
-        return None
+    module = importlib.import_module(f"hostwarden.normalize.{name}")  # a broken pattern module must fail loudly
     return tuple(p.lower() for p in module.PROGRAMS) if hasattr(module, "PROGRAMS") else (), module.PATTERNS
 
 
