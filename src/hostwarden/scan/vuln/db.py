@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostwarden.scan.vuln.osv import ecosystem_key, package_key, timestamp
+from hostwarden.scan.vuln.osv import ecosystem_key, package_key, presort, timestamp
 
 DB_NAME = "advisories.sqlite"
 SCHEMA_VERSION = "1"
@@ -59,7 +59,6 @@ class AffectedRow:
     name: str
     entry: dict[str, Any]
     aliases: tuple[str, ...] = ()
-    record_json: str = ""
 
 
 def _now() -> str:
@@ -143,6 +142,7 @@ class AdvisoryDB:
                 if not isinstance(pkg, dict) or not pkg.get("ecosystem") or not pkg.get("name"):
                     continue
                 eco, name = str(pkg["ecosystem"]), str(pkg["name"])
+                presort(entry, eco)
                 aff_rows.append((rid, ecosystem_key(eco), eco, package_key(eco, name),
                                  json.dumps(entry, default=str, separators=(",", ":"))))
                 base = eco.split(":", 1)[0]
@@ -184,12 +184,20 @@ class AdvisoryDB:
         self.conn.execute("DELETE FROM wanted")
         self.conn.executemany("INSERT INTO wanted VALUES (?, ?)", pairs)
         cursor = self.conn.execute(
-            "SELECT a.advisory_id, a.ecosystem, a.name, a.entry, d.aliases, d.record FROM wanted w "
+            "SELECT a.advisory_id, a.ecosystem, a.name, a.entry, d.aliases FROM wanted w "
             "JOIN affected a ON a.eco_key = w.eco_key AND a.name = w.name "
             "JOIN advisories d ON d.id = a.advisory_id WHERE d.withdrawn IS NULL"
         )
-        for rid, eco, name, entry, aliases, record in cursor:
-            yield AffectedRow(rid, eco, name, json.loads(entry), tuple(json.loads(aliases or "[]")), record)
+        for rid, eco, name, entry, aliases in cursor:
+            yield AffectedRow(rid, eco, name, json.loads(entry), tuple(json.loads(aliases)) if aliases != "[]" else ())
+
+    def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Full records for many ids in one indexed join."""
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_ids (id TEXT PRIMARY KEY)")
+        self.conn.execute("DELETE FROM wanted_ids")
+        self.conn.executemany("INSERT OR IGNORE INTO wanted_ids VALUES (?)", [(i,) for i in ids])
+        return {rid: json.loads(rec) for rid, rec in self.conn.execute(
+            "SELECT d.id, d.record FROM wanted_ids w JOIN advisories d ON d.id = w.id")}
 
     def advisory(self, advisory_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT record FROM advisories WHERE id = ?", (advisory_id,)).fetchone()

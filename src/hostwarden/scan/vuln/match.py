@@ -8,7 +8,6 @@ normalised name in their ecosystem.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +69,7 @@ def match_packages(db: AdvisoryDB, packages: list[Package]) -> MatchResult:
     result = MatchResult()
     ctx = _Context(db)
     seen: set[tuple[str, str, str, str]] = set()
+    hits: list[tuple[Package, AffectedRow, osv.Hit, str, bool]] = []
     for row in db.affected_for(by_key):
         malicious = row.advisory_id.startswith("MAL-") or any(a.startswith("MAL-") for a in row.aliases)
         every_version = malicious and not row.entry.get("ranges") and not row.entry.get("versions")
@@ -88,7 +88,11 @@ def match_packages(db: AdvisoryDB, packages: list[Package]) -> MatchResult:
             if status == "not-affected" or dedupe in seen:
                 continue
             seen.add(dedupe)
-            result.matches.append(ctx.build(pkg, ctx.record(row), row.entry, hit, status, malicious))
+            hits.append((pkg, row, hit, status, malicious))
+    ctx.records = db.records({row.advisory_id for _, row, _, _, _ in hits})
+    for pkg, row, hit, status, malicious in hits:
+        record = ctx.records.get(row.advisory_id) or {"id": row.advisory_id}
+        result.matches.append(ctx.build(pkg, record, row.entry, hit, status, malicious))
     return result
 
 
@@ -100,13 +104,6 @@ class _Context:
         self.records: dict[str, dict[str, Any]] = {}
         self.related: dict[tuple[str, ...], severity.Score | None] = {}
         self.kev = db.kev_all()
-
-    def record(self, row: AffectedRow) -> dict[str, Any]:
-        rec = self.records.get(row.advisory_id)
-        if rec is None:
-            rec = self.records[row.advisory_id] = json.loads(row.record_json) if row.record_json else {
-                "id": row.advisory_id}
-        return rec
 
     def borrowed_score(self, aliases: tuple[str, ...]) -> severity.Score | None:
         if aliases not in self.related:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Verdict(enum.Enum):
     UNKNOWN = "unknown"
 
 
+@functools.lru_cache(maxsize=4096)
 def ecosystem_key(ecosystem: str) -> str:
     """Normalise an OSV ecosystem to the key we index by.
 
@@ -109,30 +111,60 @@ class _SortKey:
         return bool(self.v < other.v)
 
 
-def evaluate_range(scheme: str, installed: Any, events: list[dict[str, Any]]) -> Hit:
+def presort(entry: dict[str, Any], ecosystem: str) -> None:
+    """Sort each range's events by version once, at import, and mark it `_sorted`.
+
+    Matching then walks events in order and stops at the first one above the installed
+    version, parsing only what it needs. Ranges whose versions cannot be parsed are left
+    as they are and sorted at match time (where the failure becomes "not comparable").
+    """
+    scheme = versions.scheme_for(ecosystem)
+    if scheme is None:
+        return
+    for rng in entry.get("ranges") or []:
+        rtype = str(rng.get("type", "")).upper()
+        if rtype not in ("ECOSYSTEM", "SEMVER") or not isinstance(rng.get("events"), list):
+            continue
+        rscheme = "semver" if rtype == "SEMVER" and scheme != "go" else scheme
+        try:
+            ordered = _sorted_events(rscheme, rng["events"])
+        except (ValueError, TypeError, AttributeError):
+            continue
+        rng["events"] = [{kind: text} for kind, text, _ in ordered]
+        rng["_sorted"] = True
+
+
+def evaluate_range(scheme: str, installed: Any, events: list[dict[str, Any]], presorted: bool = False) -> Hit:
     """Apply one range's events to an already-parsed installed version."""
-    ordered = _sorted_events(scheme, events)
-    limits = [e for e in ordered if e[0] == "limit"]
-    if limits and not any(v is None or installed < v for _, _, v in limits):
+    if not presorted:
+        events = [{kind: text} for kind, text, _ in _sorted_events(scheme, events)]
+    limits = [str(e["limit"]) for e in events if "limit" in e]
+    if limits and not any(v == "*" or installed < versions.parse(scheme, v) for v in limits):
         return Hit(Verdict.NOT_AFFECTED)
     affected = False
     fixed: str | None = None
     last: str | None = None
-    for kind, text, value in ordered:
-        if kind == "introduced":
-            if value is None or installed >= value:
-                affected = True
-                fixed = last = None
-        elif kind == "fixed":
-            if installed >= value:
+    for event in events:
+        if "introduced" in event:
+            text = str(event["introduced"])
+            if text == "0" or installed >= versions.parse(scheme, text):
+                affected, fixed, last = True, None, None
+            else:
+                break  # sorted: every later event is above the installed version too
+        elif "fixed" in event:
+            text = str(event["fixed"])
+            if installed >= versions.parse(scheme, text):
                 affected = False
-            elif affected and fixed is None and last is None:
-                fixed = text
-        elif kind == "last_affected":
-            if installed > value:
+            else:
+                fixed = text if affected else None
+                break
+        elif "last_affected" in event:
+            text = str(event["last_affected"])
+            if installed > versions.parse(scheme, text):
                 affected = False
-            elif affected and fixed is None and last is None:
-                last = text
+            else:
+                last = text if affected else None
+                break
     if not affected:
         return Hit(Verdict.NOT_AFFECTED)
     return Hit(Verdict.AFFECTED, fixed=fixed, last_affected=last)
@@ -158,7 +190,7 @@ def evaluate_affected(entry: dict[str, Any], ecosystem: str, version: str) -> Hi
         rscheme = "semver" if rtype == "SEMVER" and scheme not in ("go",) else scheme
         try:
             inst = installed if rscheme == scheme else versions.parse(rscheme, version)
-            hit = evaluate_range(rscheme, inst, list(rng.get("events") or []))
+            hit = evaluate_range(rscheme, inst, list(rng.get("events") or []), bool(rng.get("_sorted")))
         except (ValueError, TypeError):
             unknown = True
             continue

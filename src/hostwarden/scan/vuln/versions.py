@@ -228,6 +228,7 @@ _ECOSYSTEM_SCHEME = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def scheme_for(ecosystem: str) -> str | None:
     """The comparison scheme for an OSV ecosystem name such as `Debian:12` or `PyPI`."""
     return _ECOSYSTEM_SCHEME.get(ecosystem.split(":", 1)[0].strip().lower())
