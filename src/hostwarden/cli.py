@@ -40,6 +40,7 @@ SUBAPPS: tuple[tuple[str, str, str], ...] = (
     ("fw", "hostwarden.scan.firewall.cli:app", "Firewall and security-group analysis."),
     ("vulndb", "hostwarden.scan.vuln.cli:app", "Local advisory database (OSV, KEV)."),
     ("baseline", "hostwarden.scan.baseline.cli:app", "Baseline and compliance checks."),
+    ("rules", "hostwarden.detect.cli:app", "Detection rules: list, check, test."),
 )
 
 
