@@ -77,6 +77,7 @@ def test_live_socket_table_of_this_machine(tmp_path: Path) -> None:
     "checks: [{id: A, title: t, severity: high, check: {kind: config, file: /x}}]",
     "checks: [{id: A, title: t, severity: high, check: {kind: config, file: /x, key: k, op: about, value: 1}}]",
     "checks: [{id: A, title: t, severity: high, check: {kind: file_exists, file: /x}}, {id: A, title: t, severity: high, check: {kind: file_exists, file: /y}}]",
+    "checks: [{id: A, title: t, severity: high, check: {kind: file_regex, file: /x, pattern: '(unclosed'}}]",
     "checks: [[1, 2]]",
     "just a string",
     "checks: [{id: A",

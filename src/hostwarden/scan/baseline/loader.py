@@ -8,6 +8,7 @@ check it is in, not half-way through a scan.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,5 +95,10 @@ def _validate_spec(spec: Any, where: str) -> None:
     op = spec.get("op") or (spec.get("compare") or {}).get("op")
     if op is not None and op not in OPS:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: unknown comparison {op!r}")
+    if "pattern" in spec:
+        try:
+            re.compile(spec["pattern"])
+        except (re.error, TypeError) as exc:
+            raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: bad pattern {spec['pattern']!r}: {exc}") from exc
     for sub in spec.get("checks", []):
         _validate_spec(sub, where)
