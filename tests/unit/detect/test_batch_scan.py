@@ -67,7 +67,7 @@ def _check_findings(findings: list[dict]) -> None:
     assert "Sensitive file probing" in by_title
     assert all(f.get("source.ip") != "192.0.2.50" for f in findings)  # select+chair
     assert all(f.get("source.ip") != "192.0.2.10" for f in findings)  # one typo, then success
-    assert json.dumps(by_title["Web scanner user agent"]["hostwarden.evidence"])
+    assert json.dumps(by_title["Web scanner or bad bot user agent"]["hostwarden.evidence"])
 
 
 def test_scanner_ingests_itself_without_a_data_dir(tmp_path: Path) -> None:
