@@ -23,6 +23,13 @@ ALERT_SOURCE = "hostwarden:detect"
 KEY_FIELDS = ("host.name", "source.ip", "user.name")
 MAX_EVIDENCE = 10
 EXCERPT = 300
+# What an intruder does first after getting in; an L1 login alert lists these from the same
+# account (and host, when known) within FOLLOW_UP_SECONDS, so the responder sees the session.
+FOLLOW_UP_ACTIONS = ("sudo_command", "user_created", "user_changed", "user_deleted", "password_changed",
+                     "group_created", "group_changed", "crontab_edit", "crontab_replaced", "crontab_deleted",
+                     "su_session", "executed")
+FOLLOW_UP_SECONDS = 3600
+FOLLOW_UP_MAX = 20
 
 
 @dataclass
@@ -69,6 +76,25 @@ class AlertBook:
         self.open[key] = current
         self.all.append(alert)
         return alert
+
+    def follow_up(self, event: dict[str, Any], time: float) -> None:
+        """Streaming: add an event to the `follow_up` of open L1 alerts of the same account/host."""
+        if event.get("event.action") not in FOLLOW_UP_ACTIONS:
+            return
+        users = {event.get(k) for k in ("user.name", "user.effective.name", "user.target.name")} - {None}
+        for current in self.open.values():
+            alert = current.alert
+            if alert.get("event.severity") != 1 or alert.get("user.name") not in users:
+                continue
+            if alert.get("host.name") and event.get("host.name") != alert["host.name"]:
+                continue
+            started = datetime.fromisoformat(current.detail["first"]).timestamp()
+            follow = current.detail.setdefault("follow_up", [])
+            if started <= time <= started + FOLLOW_UP_SECONDS and len(follow) < FOLLOW_UP_MAX:
+                follow.append({"id": event.get("event.id"), "time": str(event.get("@timestamp")),
+                               "action": event.get("event.action"),
+                               "excerpt": (event.get("event.original") or "")[:EXCERPT]})
+                alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
 
     def _evidence(self, current: _Open, events: list[dict[str, Any]]) -> None:
         for ev in events:

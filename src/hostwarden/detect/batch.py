@@ -8,11 +8,12 @@ through the same engine (correlation, chaining, suppression) as the streaming pa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from hostwarden.detect.alerts import ALERT_SOURCE
+from hostwarden.detect.alerts import ALERT_SOURCE, FOLLOW_UP_ACTIONS, FOLLOW_UP_MAX, FOLLOW_UP_SECONDS
 from hostwarden.detect.correlate import Match, epoch
 from hostwarden.detect.duckdb import compile_sql
 from hostwarden.detect.engine import Engine
@@ -67,6 +68,24 @@ def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT,
     return [(idx, row) for _, _, _, idx, row in found]
 
 
+def _attach_follow_up(store: Any, alert: dict[str, Any], tenant: str) -> None:
+    """Add `follow_up` (what the account did next) to an L1 alert's detail."""
+    detail = json.loads(alert["hostwarden.detail"])
+    start = datetime.fromisoformat(detail["first"])
+    clauses = ['"organization.id" = ?', '"@timestamp" >= ?', '"@timestamp" <= ?', 'list_contains(?, "event.action")',
+               '("user.name" = ? OR "user.effective.name" = ? OR "user.target.name" = ?)']
+    params: list[Any] = [tenant, start, start + timedelta(seconds=FOLLOW_UP_SECONDS), list(FOLLOW_UP_ACTIONS),
+                         *([alert["user.name"]] * 3)]
+    if alert.get("host.name"):
+        clauses.append('"host.name" = ?')
+        params.append(alert["host.name"])
+    rows = store.query(
+        'SELECT "event.id", "@timestamp", "event.action", "event.original" FROM events WHERE '  # noqa: S608
+        + " AND ".join(clauses) + f' ORDER BY "@timestamp" LIMIT {FOLLOW_UP_MAX}', params)
+    detail["follow_up"] = [{"id": i, "time": str(t), "action": a, "excerpt": (o or "")[:300]} for i, t, a, o in rows]
+    alert["hostwarden.detail"] = json.dumps(detail, default=str)
+
+
 def detect_store(
     store: Any,
     ruleset: RuleSet,
@@ -89,6 +108,9 @@ def detect_store(
     for idx, row in rows:
         engine.on_match(Match(rules[idx], epoch(row.get("@timestamp")), row))
     engine.flush()
+    for alert in engine.alerts:
+        if alert.get("event.severity") == 1 and alert.get("user.name"):
+            _attach_follow_up(store, alert, tenant)
     result = BatchResult(alerts=list(engine.alerts), matches=len(rows))
     if append and result.alerts:
         result.stored = store.append(to_arrow(result.alerts), source=ALERT_SOURCE, tenant=tenant)

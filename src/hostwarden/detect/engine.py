@@ -39,6 +39,7 @@ class Engine:
         for rule in self.ruleset.base_rules:
             if self.ruleset.checks[rule.id](event):
                 out.extend(self.on_match(Match(rule, t, event)))
+        self.book.follow_up(event, t)
         return out
 
     def on_match(self, m: Match) -> list[dict[str, Any]]:

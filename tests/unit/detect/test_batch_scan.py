@@ -51,6 +51,9 @@ def test_batch_over_the_store_appends_alerts_once(tmp_path: Path) -> None:
         assert result.stored == len(result.alerts)
         stored = store.query('SELECT "rule.name", "event.severity", "rule.author" FROM events WHERE "event.kind" = \'alert\'')
         assert ("SSH login success after brute force", 1, "hostwarden") in stored
+        l1 = next(a for a in result.alerts if a["event.severity"] == 1)
+        follow = json.loads(l1["hostwarden.detail"])["follow_up"]
+        assert [f["action"] for f in follow] == ["sudo_command"] and "curl" in follow[0]["excerpt"]
         assert detect_store(store, load_rules()).stored == 0  # same alert ids: deduplicated
         # a time range that excludes the burst finds nothing of it
         from datetime import UTC, datetime

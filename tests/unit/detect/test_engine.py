@@ -55,6 +55,19 @@ def test_login_after_brute_force_is_l1_with_evidence() -> None:
     assert detail["events"][0]["id"].startswith("203.0.113.2-")
 
 
+def test_streaming_l1_alert_collects_what_the_session_did_next() -> None:
+    engine = Engine(load_rules())
+    for i in range(6):
+        engine.feed(_ev(i, "203.0.113.2", FAIL, n=i))
+    engine.feed(_ev(100, "203.0.113.2", OK, user="deploy"))
+    engine.feed({"event.action": "crontab_edit", "user.name": "deploy", "@timestamp": 1_700_000_200,
+                 "event.original": "crontab edit by deploy", "event.id": "c1"})
+    engine.feed({"event.action": "crontab_edit", "user.name": "other", "@timestamp": 1_700_000_210, "event.id": "c2"})
+    l1 = next(a for a in engine.alerts if a["event.severity"] == 1)
+    follow = json.loads(l1["hostwarden.detail"])["follow_up"]
+    assert [f["id"] for f in follow] == ["c1"]
+
+
 def test_success_from_another_source_is_not_linked() -> None:
     events = [_ev(i, "203.0.113.3", FAIL, n=i) for i in range(8)] + [_ev(100, "198.51.100.1", OK)]
     assert "SSH login success after brute force" not in _ids(_run(events))
