@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -132,3 +133,25 @@ def test_listener_of_unpackaged_binary() -> None:
     assert [f[0] for f in judge(rogue, sock, packaged)] == ["listener_unpackaged"]
     nginx = Proc(pid=11, name="nginx", exe="/usr/sbin/nginx", fds={3: 7})
     assert judge(nginx, sock, packaged) == []
+
+
+def test_process_tree_inventory() -> None:
+    child = subprocess.Popen([shutil.which("sleep") or "/bin/sleep", "30"])
+    try:
+        time.sleep(0.1)
+        scanner = RuntimeScanner()
+        scanner.scan(ScanContext(root=Path("/"), live=True, options={"cpu_cap": 0, "runtime_inventory": True,
+                                                                      "runtime_hidden_check": False}))
+
+        def walk(nodes: list[dict]) -> Iterator[dict]:
+            for n in nodes:
+                yield n
+                yield from walk(n["children"])
+
+        flat = {n["process.pid"]: n for n in walk(scanner.summary["tree"])}
+        assert flat[child.pid]["process.name"] == "sleep"
+        assert flat[child.pid]["process.parent.pid"] == os.getpid()
+        assert len(flat) == scanner.summary["processes"]
+    finally:
+        child.kill()
+        child.wait()

@@ -188,6 +188,17 @@ def judge(p: Proc, socks: dict[int, Sock], packaged: set[str] | None) -> list[tu
     return flags
 
 
+def process_tree(procs: list[Proc], socks: dict[int, Sock]) -> list[dict[str, Any]]:
+    """Processes nested under their parents, each with executable, command line, user and sockets."""
+    nodes = {p.pid: {**p.to_ecs(), "sockets": [vars(socks[i]) for i in p.fds.values() if i in socks], "children": []}
+             for p in procs}
+    roots = []
+    for p in procs:
+        parent = nodes.get(p.ppid)
+        (parent["children"] if parent is not None and p.ppid != p.pid else roots).append(nodes[p.pid])
+    return roots
+
+
 class RuntimeScanner:
     name = "runtime"
 
@@ -230,4 +241,6 @@ class RuntimeScanner:
                                **{"process.pid": pid, "event.action": "process-hidden",
                                   "hostwarden.fix": "Look for a rootkit (ld.so.preload, kernel modules); reboot from trusted media."}))
         self.summary = {"processes": len(procs), "sockets": len(socks), "hidden": len(hidden), **pacer.report()}
+        if ctx.options.get("runtime_inventory"):
+            self.summary["tree"] = process_tree(procs, socks)
         return out
