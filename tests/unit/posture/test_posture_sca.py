@@ -169,3 +169,24 @@ def test_malformed_sca_fails_with_code(tmp_path: Path, bad: str) -> None:
     with pytest.raises(HostwardenError) as err:
         load_policy(tmp_path / "bad.yml")
     assert err.value.code.code == "SCAN-9201"
+
+
+def test_bare_os_match_pattern_and_name_as_title(root: Path, tmp_path: Path) -> None:
+    """Wazuh's own CIS Debian 12 file has `&& -F auid!=unset` (no `r:`) and checks titled by `name`."""
+    text = (
+        "checks:\n"
+        "  - id: 7\n    name: bare literal\n    condition: all\n"
+        "    rules: ['f:/etc/ssh/sshd_config -> r:^Ciphers && aes128-cbc|3des']\n"
+        "  - id: 8\n    name: bare literal absent\n    condition: all\n"
+        "    rules: ['f:/etc/ssh/sshd_config -> r:^Ciphers && chacha20']\n"
+    )
+    got = _run(root, tmp_path, text)
+    assert got == {"7": PASS, "8": FAIL}
+    (tmp_path / "t.yml").write_text(text)
+    assert load_policy(tmp_path / "t.yml").checks[0].title == "bare literal"
+
+
+def test_proc_sys_files_are_readable_under_live_root(tmp_path: Path) -> None:
+    """/proc/sys refuses large reads (ENOMEM); the policy must still see the value."""
+    text = "checks:\n  - id: 1\n    title: ostype\n    condition: all\n    rules: ['f:/proc/sys/kernel/ostype -> r:^Linux$']\n"
+    assert _run(Path("/"), tmp_path, text, live=True) == {"1": PASS}

@@ -36,8 +36,13 @@ class Host:
         if host_path not in self._text:
             p = self.path(host_path)
             try:
+                # Small reads: the kernel allocates a buffer of the requested size for /proc/sys
+                # files and a 4 MiB read fails there with ENOMEM.
+                chunks: list[bytes] = []
                 with p.open("rb") as fh:
-                    self._text[host_path] = fh.read(MAX_READ).decode("utf-8", errors="replace")
+                    while sum(map(len, chunks)) < MAX_READ and (chunk := fh.read(65536)):
+                        chunks.append(chunk)
+                self._text[host_path] = b"".join(chunks)[:MAX_READ].decode("utf-8", errors="replace")
             except OSError:
                 self._text[host_path] = None
         return self._text[host_path]

@@ -46,6 +46,17 @@ def osregex_to_python(expr: str) -> str:
     return "".join(out)
 
 
+def os_match_to_python(expr: str) -> str:
+    """OS_Match: literal text, `|` between alternatives, `^`/`$` anchors, nothing else special."""
+    alts = []
+    for alt in expr.split("|"):
+        head = "^" if alt.startswith("^") else ""
+        tail = "$" if alt.endswith("$") and len(alt) > len(head) else ""
+        core = alt[len(head): len(alt) - len(tail)]
+        alts.append(head + re.escape(core) + tail)
+    return "|".join(alts)
+
+
 class Matcher:
     """One content expression: every `&&` part must hold on the same line."""
 
@@ -61,10 +72,14 @@ class Matcher:
                 if not m:
                     raise ValueError(f"bad numeric rule {part!r}")
                 part, cmp = "r:" + m.group(1), (m.group(2), m.group(3))
-            if not part.startswith("r:"):
+            if part.startswith("r:"):
+                body = part[2:]
+                self.parts.append((negate, re.compile(body if pcre else osregex_to_python(body)), cmp))
+            elif part and part[1:2] != ":":
+                # A bare pattern is an OS_Match simple match (Wazuh's own CIS files contain some).
+                self.parts.append((negate, re.compile(os_match_to_python(part)), cmp))
+            else:
                 raise ValueError(f"unknown content expression {part!r}")
-            body = part[2:]
-            self.parts.append((negate, re.compile(body if pcre else osregex_to_python(body)), cmp))
 
     def line(self, line: str) -> bool:
         for negate, pattern, cmp in self.parts:
@@ -214,7 +229,7 @@ def policy_from_sca(doc: dict[str, Any], source: str) -> Policy:
                 raise HostwardenError(SCAN_POLICY_INVALID, f"{source}: check {raw['id']}: {exc}") from exc
         mapping = _compliance(raw.get("compliance") or [])
         checks.append(Check(
-            id=str(raw["id"]), title=str(raw.get("title", raw["id"])), severity=str(raw.get("severity", "medium")),
+            id=str(raw["id"]), title=str(raw.get("title") or raw.get("name") or raw["id"]), severity=str(raw.get("severity", "medium")),
             evaluate=_evaluator(condition, rules, pcre, reqs, variables),
             rationale=str(raw.get("rationale", "")), remediation=str(raw.get("remediation", "")),
             cis=mapping.get("cis", []), mlps=mapping.get("mlps", []), kind="sca",
