@@ -11,25 +11,23 @@ import importlib
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
-from functools import wraps
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
 from hostwarden import __version__
+from hostwarden.cliutil import err_console, user_errors
 from hostwarden.config import Config, load_config
 from hostwarden.errors import HostwardenError
 
 app = typer.Typer(help="hostwarden: host security — collect, normalize, detect, scan, respond.",
                   no_args_is_help=True, add_completion=False)
 console = Console()
-err_console = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the store lives (default ./data).")]
@@ -52,21 +50,6 @@ def _register_subapps() -> None:
         except (ImportError, AttributeError):
             continue
         app.add_typer(sub, name=name, help=help_text)
-
-
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except HostwardenError as exc:
-            # User text (queries, paths) must not be read as Rich markup: escape, don't re-wrap.
-            err_console.print(f"[bold red]{exc.code.code}[/bold red] {escape(exc.message)}", soft_wrap=True, highlight=False)
-            err_console.print(f"  cause: {escape(exc.code.cause)}\n  fix:   {escape(exc.code.fix)}", soft_wrap=True,
-                              highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _config(config: Path | None, data_dir: Path | None) -> Config:
