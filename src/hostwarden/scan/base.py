@@ -43,9 +43,10 @@ def finding(
     title: str,
     severity: str,
     evidence: dict[str, Any],
+    fix: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """Build one ECS-shaped finding. `severity` is the grade: L1, L2 or L3."""
+    """Build one ECS-shaped finding. `severity` is the grade: L1, L2 or L3; `fix` what to do."""
     rank = {"L1": 1, "L2": 2, "L3": 3}[severity]
     doc: dict[str, Any] = {
         "event.kind": "finding",
@@ -56,5 +57,7 @@ def finding(
         "message": title,
         "hostwarden.evidence": evidence,
     }
+    if fix:
+        doc["hostwarden.fix"] = fix
     doc.update(fields)
     return doc

@@ -116,6 +116,8 @@ def _ssh_failure_findings(store: HotStore, paths: list[str]) -> list[dict[str, A
                 kind="authentication",
                 title=f"{n} failed SSH logins from {ip} ({users} account names)",
                 severity="L2",
+                fix=f"Block {ip} (hostwarden response or `nft add element inet filter blocklist {{ {ip} }}`), "
+                "and disable password logins (`PasswordAuthentication no` in sshd_config).",
                 evidence={"failures": n, "distinct_users": users, "users": names, "first": str(first),
                           "last": str(last), "event_ids": ids},
                 **{"source.ip": ip, "event.action": "ssh_failed_logins", "rule.id": "logs.ssh_failures"},

@@ -12,6 +12,10 @@ from rich.table import Table
 _SARIF_LEVEL = {"L1": "error", "L2": "warning", "L3": "note"}
 
 
+def fix_of(f: dict[str, Any]) -> str:
+    return str(f.get("hostwarden.fix") or f.get("hostwarden.remediation") or "")
+
+
 def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, default=str, indent=2, sort_keys=False)
 
@@ -32,8 +36,7 @@ def render_table(report: dict[str, Any], console: Console) -> None:
     for col in ("grade", "scanner", "finding", "fix"):
         table.add_column(col, overflow="fold")
     for f in report["findings"]:
-        table.add_row(f.get("hostwarden.grade", ""), f.get("event.module", ""), f.get("message", ""),
-                      str(f.get("hostwarden.remediation", "") or ""))
+        table.add_row(f.get("hostwarden.grade", ""), f.get("event.module", ""), f.get("message", ""), fix_of(f))
     console.print(table)
     for notice in report.get("notices", []):
         console.print(f"[yellow]{notice.get('code')}[/yellow] {notice.get('message')}")
@@ -43,7 +46,7 @@ def to_html(report: dict[str, Any]) -> str:
     e = html.escape
     rows = "\n".join(
         f"<tr class='{e(f.get('hostwarden.grade', ''))}'><td>{e(f.get('hostwarden.grade', ''))}</td>"
-        f"<td>{e(str(f.get('event.module', '')))}</td><td>{e(str(f.get('message', '')))}</td>"
+        f"<td>{e(str(f.get('event.module', '')))}</td><td>{e(str(f.get('message', '')))}</td><td>{e(fix_of(f))}</td>"
         f"<td><pre>{e(json.dumps(f.get('hostwarden.evidence', {}), default=str, indent=1))}</pre></td></tr>"
         for f in report["findings"]
     )
@@ -58,7 +61,7 @@ pre{{margin:0;white-space:pre-wrap}}</style></head><body>
 — {e(str(host.get('os.pretty_name', '')))}</p>
 <p>L1: {report['summary']['counts'].get('L1', 0)} · L2: {report['summary']['counts'].get('L2', 0)}
 · L3: {report['summary']['counts'].get('L3', 0)}</p>
-<table><thead><tr><th>grade</th><th>scanner</th><th>finding</th><th>evidence</th></tr></thead>
+<table><thead><tr><th>grade</th><th>scanner</th><th>finding</th><th>fix</th><th>evidence</th></tr></thead>
 <tbody>{rows}</tbody></table><ul>{notices}</ul></body></html>
 """
 
@@ -75,7 +78,8 @@ def to_sarif(report: dict[str, Any]) -> str:
             "ruleId": rule_id,
             "level": _SARIF_LEVEL.get(f.get("hostwarden.grade", "L3"), "note"),
             "message": {"text": str(f.get("message", ""))},
-            "properties": {"grade": f.get("hostwarden.grade"), "evidence": f.get("hostwarden.evidence")},
+            "properties": {"grade": f.get("hostwarden.grade"), "evidence": f.get("hostwarden.evidence"),
+                           **({"fix": fix_of(f)} if fix_of(f) else {})},
         }
         if location:
             result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": str(location)}}}]
