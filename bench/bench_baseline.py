@@ -78,6 +78,13 @@ def run_hostwarden(repeat: int) -> dict:
             "na": {r.check.id for r in results if r.status == "not_applicable"}}
 
 
+def run_sca(path: Path) -> dict:
+    """A Wazuh SCA policy (e.g. wazuh/wazuh ruleset/sca/debian/cis_debian12.yml) through our loader."""
+    t0 = time.perf_counter()
+    results = run_policy(load_policy(path), ScanContext(root=Path("/"), live=True))
+    return {"wall": time.perf_counter() - t0, "checks": len(results), "score": score(results)["total"]}
+
+
 def run_lynis(work: Path) -> dict | None:
     exe = shutil.which("lynis") or ("/usr/sbin/lynis" if Path("/usr/sbin/lynis").exists() else None)
     if not exe:
@@ -146,6 +153,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-lynis", action="store_true")
     ap.add_argument("--no-oscap", action="store_true")
+    ap.add_argument("--sca", type=Path, help="also run this Wazuh SCA policy file through hostwarden's SCA loader")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="hw-bench-baseline-") as tmp:
@@ -157,11 +165,16 @@ def main() -> None:
         if lyn:
             print(f"  lynis: {lyn['wall']:.1f} s, {lyn['checks']} tests", file=sys.stderr)
         osc = None if args.no_oscap else run_oscap(work)
+    sca = run_sca(args.sca) if args.sca else None
     rows = [["hostwarden baseline (built-in policy, in-process)", f"{hw['wall']:.2f}", str(hw["checks"]),
              f"{len(hw['failed'])} failed, {hw['score']['pass']} passed, {hw['score']['not_applicable']} n/a", "1.0×"]]
     if hw["cli_wall"]:
         rows.append(["`hostwarden baseline run --root / --format json` (CLI, incl. start-up)", f"{hw['cli_wall']:.2f}",
                      str(hw["checks"]), "same", f"{hw['cli_wall'] / hw['wall']:.1f}×"])
+    if sca:
+        rows.append([f"hostwarden with Wazuh SCA `{args.sca.name}` (in-process)", f"{sca['wall']:.2f}", str(sca["checks"]),
+                     f"{sca['score']['fail']} failed, {sca['score']['pass']} passed, {sca['score']['not_applicable']} n/a",
+                     f"{sca['wall'] / hw['wall']:.1f}×"])
     if lyn:
         rows.append([f"`lynis audit system --quick` {lyn['version']}", f"{lyn['wall']:.2f}", str(lyn["checks"]),
                      f"{lyn['findings']} warnings+suggestions", f"{lyn['wall'] / hw['wall']:.0f}×"])
