@@ -42,13 +42,20 @@ SUBAPPS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _register_subapps() -> None:
+def _register_subapps(argv: list[str] | None = None) -> None:
+    """Import only the command group being run: every group loaded on every start costs seconds."""
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    wanted = args[0] if args else None
     for name, target, help_text in SUBAPPS:
+        if wanted is not None and wanted != name and wanted in {n for n, _, _ in SUBAPPS} | _OWN_COMMANDS:
+            continue
         module_name, _, attr = target.partition(":")
         try:
             sub = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError):
-            continue
+        except ModuleNotFoundError as exc:  # an optional extra not installed; never a broken module
+            if not (exc.name or "").startswith("hostwarden"):
+                continue
+            raise
         app.add_typer(sub, name=name, help=help_text)
 
 
@@ -281,8 +288,9 @@ def scan(
     from hostwarden.scan.runner import GRADE_ORDER, run_scan
 
     cfg = _config(config, data_dir)
-    options: dict[str, Any] = {"advisories": str(advisories) if advisories else None,
-                               "advisory_max_age_days": cfg.scan.advisory_max_age_days}
+    options: dict[str, Any] = {**cfg.scan.options, "advisories": str(advisories) if advisories else None,
+                               "advisory_max_age_days": cfg.scan.advisory_max_age_days,
+                               "cpu_cap": cfg.scan.cpu_cap_percent / 100}
     names = [n.strip() for n in only.split(",")] if only else None
     report = run_scan(root, data_dir=data_dir, options=options, only=names, timeout=cfg.scan.timeout_seconds)
     if fmt == "table" and output is None:
@@ -303,6 +311,7 @@ def scan(
             raise typer.Exit(3)
 
 
+_OWN_COMMANDS = {"version", "ingest", "search", "status", "scan"}
 _register_subapps()
 
 if __name__ == "__main__":
