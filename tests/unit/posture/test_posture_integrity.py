@@ -91,9 +91,9 @@ def test_sm3_baseline_is_separate(env: tuple[Path, ScanContext]) -> None:
     root, ctx = env
     ctx.options["fim_hash"] = "sm3"
     IntegrityScanner().scan(ctx)
-    import json
+    from hostwarden.scan.integrity_state import state_store
 
-    state = json.loads((ctx.data_dir / "state" / "integrity-sm3.json").read_text())
+    state = state_store(ctx).load("integrity-sm3")
     expected = hasher("sm3")
     expected.update(b"web-01\n")
     assert state["algo"] == "sm3" and state["files"]["/etc/hostname"]["hash"] == expected.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -116,11 +115,14 @@ def test_suspicious_items_reported_on_first_scan_without_state(tmp_path: Path) -
 
 def test_damaged_state_is_a_notice_not_a_crash(scan_env: tuple[Path, ScanContext]) -> None:
     root, ctx = scan_env
-    (ctx.data_dir / "state").mkdir(parents=True)
-    (ctx.data_dir / "state" / "persistence.json").write_text("{not json")
+    from hostwarden.scan.integrity_state import state_store
+    from hostwarden.store.hot import HotStore
+
+    with HotStore(ctx.data_dir) as store:
+        store.query("INSERT OR REPLACE INTO kv VALUES ('scan.persistence', '{not json')")
     assert PersistenceScanner().scan(ctx) == []
     assert ctx.notices and ctx.notices[0]["code"] == "SCAN-9203"
-    assert json.loads((ctx.data_dir / "state" / "persistence.json").read_text())["items"]
+    assert state_store(ctx).load("persistence")["items"]
 
 
 @pytest.mark.parametrize(("category", "text"), [
