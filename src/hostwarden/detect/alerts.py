@@ -47,11 +47,21 @@ def _ts(t: float) -> datetime:
 class AlertBook:
     """Open alerts by (rule, key); `record` raises or updates one and returns it."""
 
-    def __init__(self, window: float = 3600.0, tenant: str = DEFAULT_TENANT) -> None:
+    def __init__(self, window: float = 3600.0, tenant: str = DEFAULT_TENANT, *, eager: bool = True) -> None:
         self.window = window
         self.tenant = tenant
+        # eager: keep each alert's JSON detail current on every update (streaming shows it at
+        # once); batch mode turns this off and serializes once in `finalize`.
+        self.eager = eager
         self.open: dict[tuple[str, tuple[Any, ...]], _Open] = {}
         self.all: list[dict[str, Any]] = []
+        self._details: list[_Open] = []
+
+    def finalize(self) -> list[dict[str, Any]]:
+        """Every alert with its detail serialized (needed after updates with eager=False)."""
+        for current in self._details:
+            current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+        return self.all
 
     def _key(self, m: Match) -> tuple[Any, ...]:
         if m.group:
@@ -67,13 +77,15 @@ class AlertBook:
             current.detail["count"] += m.count
             current.detail["last"] = _ts(m.time).isoformat()
             self._evidence(current, events)
-            current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+            if self.eager:
+                current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
             return current.alert
         alert, detail = self._new(m, key)
         current = _Open(alert, detail, m.time)
         self._evidence(current, events)
         alert["hostwarden.detail"] = json.dumps(detail, default=str)
         self.open[key] = current
+        self._details.append(current)
         self.all.append(alert)
         return alert
 
@@ -98,8 +110,10 @@ class AlertBook:
 
     def _evidence(self, current: _Open, events: list[dict[str, Any]]) -> None:
         for ev in events:
+            if len(current.detail["events"]) >= MAX_EVIDENCE:
+                return
             ev_id = ev.get("event.id")
-            if ev_id in current.ids or len(current.detail["events"]) >= MAX_EVIDENCE:
+            if ev_id in current.ids:
                 continue
             current.ids.append(ev_id)
             current.detail["events"].append(

@@ -102,16 +102,17 @@ def detect_store(
     Re-running over the same events yields the same alert ids (rule + key + first time), which
     the store deduplicates, so a repeated backfill never doubles alerts.
     """
-    engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant)
+    engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant, eager=False)
     rows = matching_rows(store, ruleset, tenant=tenant, since=since, until=until, paths=paths)
     rules = ruleset.base_rules
     for idx, row in rows:
         engine.on_match(Match(rules[idx], epoch(row.get("@timestamp")), row))
     engine.flush()
-    for alert in engine.alerts:
+    alerts = engine.alerts  # serialized once; follow-ups are added to that JSON below
+    for alert in alerts:
         if alert.get("event.severity") == 1 and alert.get("user.name"):
             _attach_follow_up(store, alert, tenant)
-    result = BatchResult(alerts=list(engine.alerts), matches=len(rows))
+    result = BatchResult(alerts=list(alerts), matches=len(rows))
     if append and result.alerts:
         result.stored = store.append(to_arrow(result.alerts), source=ALERT_SOURCE, tenant=tenant)
     return result

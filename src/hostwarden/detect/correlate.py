@@ -12,9 +12,10 @@ success" is how the built-in pack finds a login after brute force.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from hostwarden.detect.ir import Correlation, Rule
@@ -56,15 +57,53 @@ class _Entry:
     match: Match
 
 
+class _Group:
+    """One group's window: its entries plus running aggregates, so each match costs O(1)
+    amortized instead of a rescan of the window (a brute force is thousands of entries)."""
+
+    __slots__ = ("chain", "entries", "refs", "total", "numbers", "values")
+
+    def __init__(self, n_refs: int) -> None:
+        self.entries: deque[_Entry] = deque()
+        self.values: Counter[str] = Counter()
+        self.refs: Counter[int] = Counter()
+        self.total = 0.0
+        self.numbers = 0
+        # temporal_ordered: chain[i] = latest start time of a sequence matching rules[0..i]
+        self.chain: list[float | None] = [None] * n_refs
+
+    def push(self, e: _Entry) -> None:
+        self.entries.append(e)
+        self._count(e, 1)
+
+    def evict_before(self, horizon: float) -> None:
+        while self.entries and self.entries[0].time < horizon:
+            self._count(self.entries.popleft(), -1)
+
+    def _count(self, e: _Entry, sign: int) -> None:
+        self.refs[e.ref] += sign
+        if e.value is not None:
+            self.values[str(e.value).lower()] += sign
+            if self.values[str(e.value).lower()] <= 0:
+                del self.values[str(e.value).lower()]
+            n = _number(e.value)
+            if n is not None:
+                self.total += sign * n
+                self.numbers += sign
+
+    def last(self, n: int) -> list[_Entry]:
+        return list(islice(reversed(self.entries), n))[::-1]
+
+
 class Window:
-    """The state of one correlation rule: a deque of recent matches per group key."""
+    """The state of one correlation rule: a sliding window per group key."""
 
     def __init__(self, rule: Rule, ref_ids: list[set[str]]) -> None:
         assert rule.correlation is not None
         self.rule = rule
         self.corr: Correlation = rule.correlation
         self.ref_ids = ref_ids  # per referenced rule: the ids/names that identify it
-        self.groups: dict[tuple[Any, ...], deque[_Entry]] = {}
+        self.groups: dict[tuple[Any, ...], _Group] = {}
         self.opened: dict[tuple[Any, ...], float] = {}
         self.closing = self.corr.type in ("event_count", "value_count", "value_sum") and self.corr.holds(0)
 
@@ -92,21 +131,35 @@ class Window:
             if start is not None and m.time > start + self.corr.timespan:
                 fired.extend(self._close(key))
             self.opened.setdefault(key, m.time)
-        entries = self.groups.setdefault(key, deque())
-        entries.append(_Entry(m.time, ref, value, m))
-        if not self.closing:
-            horizon = m.time - self.corr.timespan
-            while entries and entries[0].time < horizon:
-                entries.popleft()
-            if self._holds(entries):
-                fired.append(self._fire(key, list(entries), m.time))
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(len(self.ref_ids))
+        group.push(_Entry(m.time, ref, value, m))
+        if self.closing:
+            return fired
+        group.evict_before(m.time - self.corr.timespan)
+        if self.corr.type == "temporal_ordered":
+            if self._ordered(group, ref, m.time):
+                fired.append(self._fire(key, group, m.time))
+        elif self._holds(group):
+            fired.append(self._fire(key, group, m.time))
         return fired
+
+    def _ordered(self, group: _Group, ref: int, time: float) -> bool:
+        chain = group.chain
+        if ref == 0:
+            chain[0] = time
+        elif chain[ref - 1] is not None:
+            chain[ref] = chain[ref - 1]  # prefix starts only grow with time: the latest is the best
+        last = chain[-1]
+        return ref == len(chain) - 1 and last is not None and time - last <= self.corr.timespan
 
     def _close(self, key: tuple[Any, ...]) -> list[Match]:
         start = self.opened.pop(key)
-        entries = list(self.groups.pop(key, ()))
-        inside = [e for e in entries if e.time <= start + self.corr.timespan]
-        return [self._fire(key, inside, start + self.corr.timespan)] if self._holds(inside) else []
+        group = self.groups.pop(key, None)
+        if group is None or not self._holds(group):
+            return []
+        return [self._fire(key, group, start + self.corr.timespan)]
 
     def flush(self) -> list[Match]:
         fired: list[Match] = []
@@ -114,35 +167,28 @@ class Window:
             fired.extend(self._close(key))
         return fired
 
-    def _holds(self, entries: Any) -> bool:
+    def _holds(self, group: _Group) -> bool:
         t = self.corr.type
         if t == "event_count":
-            return self.corr.holds(len(entries))
+            return self.corr.holds(len(group.entries))
         if t == "value_count":
-            return self.corr.holds(len({str(e.value).lower() for e in entries if e.value is not None}))
+            return self.corr.holds(len(group.values))
         if t in ("value_sum", "value_avg"):
-            nums = [n for n in (_number(e.value) for e in entries) if n is not None]
-            if not nums:
+            if not group.numbers:
                 return False
-            return self.corr.holds(sum(nums) if t == "value_sum" else sum(nums) / len(nums))
-        if t == "temporal":
-            return self.corr.holds(len({e.ref for e in entries}))
-        # temporal_ordered: the referenced rules occur in their listed order inside the window
-        want = 0
-        for e in entries:
-            if e.ref == want:
-                want += 1
-                if want == len(self.ref_ids):
-                    return True
-        return False
+            return self.corr.holds(group.total if t == "value_sum" else group.total / group.numbers)
+        return self.corr.holds(sum(1 for c in group.refs.values() if c > 0))  # temporal
 
-    def _fire(self, key: tuple[Any, ...], entries: list[_Entry], time: float) -> Match:
-        group = dict(zip(self.corr.group_by, key, strict=True))
-        events = [ev for e in entries for ev in (e.match.events or [e.match.event])][-MAX_KEPT_EVENTS:]
-        synthetic: dict[str, Any] = {**{k: v for k, v in group.items() if v is not None},
+    def _fire(self, key: tuple[Any, ...], group: _Group, time: float) -> Match:
+        values = dict(zip(self.corr.group_by, key, strict=True))
+        recent = group.last(MAX_KEPT_EVENTS)
+        events = [ev for e in recent for ev in (e.match.events or [e.match.event])][-MAX_KEPT_EVENTS:]
+        synthetic: dict[str, Any] = {**{k: v for k, v in values.items() if v is not None},
                                      "@timestamp": datetime.fromtimestamp(time, UTC)}
-        last = entries[-1].match.event if entries else {}
-        for name in ("host.name", "source.ip", "user.name"):  # carried for chained correlations
-            if name not in synthetic and last.get(name) is not None:
-                synthetic[name] = last[name]
-        return Match(self.rule, time, synthetic, events, group, count=len(entries))
+        if self.corr.type in ("temporal", "temporal_ordered") and recent:
+            # a sequence's last step says who/where it ended (the account that logged in)
+            last = recent[-1].match.event
+            for name in ("host.name", "source.ip", "user.name"):
+                if name not in synthetic and last.get(name) is not None:
+                    synthetic[name] = last[name]
+        return Match(self.rule, time, synthetic, events, values, count=len(group.entries))

@@ -17,9 +17,10 @@ from hostwarden.schema import DEFAULT_TENANT
 
 
 class Engine:
-    def __init__(self, ruleset: RuleSet, *, suppress_window: float = 3600.0, tenant: str = DEFAULT_TENANT) -> None:
+    def __init__(self, ruleset: RuleSet, *, suppress_window: float = 3600.0, tenant: str = DEFAULT_TENANT,
+                 eager: bool = True) -> None:
         self.ruleset = ruleset
-        self.book = AlertBook(suppress_window, tenant)
+        self.book = AlertBook(suppress_window, tenant, eager=eager)
         self.windows: dict[str, Window] = {}
         self.listeners: dict[str, list[Window]] = {}
         for rule in ruleset.correlations:
@@ -61,4 +62,4 @@ class Engine:
 
     @property
     def alerts(self) -> list[dict[str, Any]]:
-        return self.book.all
+        return self.book.finalize()

@@ -1,0 +1,101 @@
+"""Precision and recall on the bench generator's labelled logs (small size; the benchmark runs 1M).
+
+The generator (bench/generate.py) writes auth.log and nginx access.log with ground truth:
+fast/slow brute force, spray, a compromise after brute force, web attackers of nine kinds, a web
+shell, and benign users with look-alikes (one mistyped password then success, "select chair").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hostwarden.collect.checkpoint import MemoryCheckpoints
+from hostwarden.collect.files import FileReader
+from hostwarden.detect.batch import detect_store
+from hostwarden.detect.ruleset import load_rules
+from hostwarden.normalize.pipeline import context_for, ingest_chunks
+from hostwarden.store.hot import HotStore
+
+GENERATOR = Path(__file__).resolve().parents[3] / "bench" / "generate.py"
+LINES = 15_000
+
+pytestmark = pytest.mark.skipif(not GENERATOR.exists(), reason="bench/generate.py absent")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    spec = importlib.util.spec_from_file_location("hw_bench_generate", GENERATOR)
+    assert spec and spec.loader
+    gen = importlib.util.module_from_spec(spec)
+    sys.modules["hw_bench_generate"] = gen
+    spec.loader.exec_module(gen)
+    base = tmp_path_factory.mktemp("generated")
+    paths = {kind: gen.generate(kind, LINES, base / "logs", seed=7) for kind in ("auth", "access")}
+    truth = {k: json.loads((base / "logs" / f"{k}.log.truth.json").read_text()) for k in paths}
+    with HotStore(base / "data") as store:
+        for path in paths.values():
+            ingest_chunks(store, FileReader(path, MemoryCheckpoints()).read_chunks(),
+                          ctx=context_for(str(path), path.stat().st_mtime))
+        alerts = detect_store(store, load_rules(), append=False).alerts
+    return alerts, truth
+
+
+def _flagged(alerts: list[dict[str, Any]], web: bool) -> set[str]:
+    return {a["source.ip"] for a in alerts if a.get("source.ip")
+            and ("SSH" not in a["rule.name"]) == web}
+
+
+def _score(flagged: set[str], attackers: set[str], innocent: set[str]) -> tuple[float, float]:
+    hit = flagged & attackers
+    wrong = flagged & innocent
+    precision = len(hit) / max(len(hit) + len(wrong), 1)
+    return precision, len(hit) / len(attackers)
+
+
+def test_ssh_attackers_found_with_precision_and_recall(run: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    alerts, truth = run
+    classes = truth["auth"]["classes"]
+    attackers = {x["ip"] for name in ("brute_force_fast", "brute_force_slow", "spray", "compromised_after_bruteforce")
+                 for x in classes[name]}
+    innocent = set(classes["benign"]["ips"])
+    assert classes["benign"]["typo_then_success"] > 0  # the look-alike is in the data
+    precision, recall = _score(_flagged(alerts, web=False), attackers, innocent)
+    assert precision >= 0.99 and recall >= 0.99, (precision, recall)
+
+
+def test_web_attackers_found_with_precision_and_recall(run: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    alerts, truth = run
+    classes = truth["access"]["classes"]
+    attackers = {x["ip"] for kind in classes["web_attackers"].values() for x in kind}
+    attackers |= {x["ip"] for x in classes["webshell"]}
+    innocent = set(classes["benign"]["ips"])
+    assert classes["benign"]["lookalike_requests"] > 0
+    precision, recall = _score(_flagged(alerts, web=True), attackers, innocent)
+    assert precision >= 0.99 and recall >= 0.99, (precision, recall)
+
+
+def test_compromise_is_one_l1_alert_with_what_happened_next(run: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    alerts, truth = run
+    compromise = truth["auth"]["classes"]["compromised_after_bruteforce"][0]
+    l1 = [a for a in alerts if a["event.severity"] == 1]
+    assert [(a["rule.name"], a["source.ip"], a["user.name"]) for a in l1] == [
+        ("SSH login success after brute force", compromise["ip"], compromise["user"])]
+    follow = json.loads(l1[0]["hostwarden.detail"])["follow_up"]
+    excerpts = " ".join(f["excerpt"] for f in follow)
+    for cmd in compromise["post_compromise"]:
+        assert cmd in excerpts
+
+
+def test_distributed_brute_force_names_the_targeted_account(run: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    alerts, truth = run
+    target = truth["auth"]["classes"]["distributed_targets"][0]["user"]
+    distributed = {a["user.name"] for a in alerts if a["rule.name"] == "SSH distributed brute force against one account"}
+    assert target in distributed
+    benign_users = set(truth["auth"]["classes"]["benign"]["users"]) - {target}
+    assert not distributed & benign_users
