@@ -8,8 +8,6 @@ reported (SCAN-9203) and treated as "no previous scan", never as an empty host t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,37 +19,6 @@ class StateStore(Protocol):
     def load(self, name: str) -> dict[str, Any] | None: ...
 
     def save(self, name: str, data: dict[str, Any]) -> None: ...
-
-
-class JsonStateStore:
-    def __init__(self, folder: Path, ctx: ScanContext | None = None) -> None:
-        self.folder = Path(folder)
-        self.ctx = ctx
-
-    def _file(self, name: str) -> Path:
-        return self.folder / f"{name}.json"
-
-    def load(self, name: str) -> dict[str, Any] | None:
-        path = self._file(name)
-        if not path.is_file():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-            return data
-        except (OSError, ValueError) as exc:
-            if self.ctx is not None:
-                self.ctx.notice(SCAN_STATE_UNREADABLE.code, f"{path}: {exc}; taking a new baseline", file=str(path))
-            return None
-
-    def save(self, name: str, data: dict[str, Any]) -> None:
-        """Write atomically: a crash mid-write leaves the previous state, not half a file."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, sort_keys=True)
-        os.replace(tmp, self._file(name))
 
 
 class HotStoreState:
