@@ -16,6 +16,7 @@ from typing import Any
 
 from hostwarden.detect.batch import detect_store
 from hostwarden.detect.ruleset import load_rules
+from hostwarden.detect.settings import DetectSettings
 from hostwarden.errors import CSA_RULE_INVALID
 from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.logs import LogScanner, log_files
@@ -36,8 +37,10 @@ class DetectionScanner:
         if not files:
             self.summary = {"files": 0}
             return []
-        extra = ctx.options.get("detect_rules")  # e.g. a SigmaHQ checkout, besides or instead of the pack
-        ruleset = load_rules(self.rule_paths or ([Path(p) for p in extra] if extra else None))
+        if self.rule_paths is not None:
+            ruleset = load_rules(self.rule_paths)
+        else:  # `detect` options: the [detect] config section's keys (rules, builtin, thresholds)
+            ruleset = DetectSettings.from_section(ctx.options.get("detect")).load()
         for file, title, reason in ruleset.errors:
             ctx.notice(CSA_RULE_INVALID.code, f"{file}: {title}: {reason}")
         tmp = None

@@ -123,3 +123,20 @@ def test_threshold_override() -> None:
     assert "SSH brute force (fast)" in _ids(alerts)
     bad = load_rules(overrides={"nope": {"gte": 1}})
     assert bad.errors and bad.errors[0][2] == "no such rule"
+
+
+def test_detect_settings_section() -> None:
+    import pytest
+
+    from hostwarden.detect.settings import DetectSettings
+    from hostwarden.errors import HostwardenError
+
+    settings = DetectSettings.from_section({"thresholds": {"ssh_brute_force": {"gte": 3, "timespan": "30s"}}})
+    rs = settings.load()
+    assert rs.errors == []
+    alerts = _run([_ev(i, "203.0.113.9", FAIL, n=i) for i in range(3)], rs)
+    assert "SSH brute force (fast)" in _ids(alerts)
+    for bad in ({"thresholds": {"x": {"timespan": "soon"}}}, {"nope": 1}, {"suppress_window_seconds": 0}):
+        with pytest.raises(HostwardenError) as err:
+            DetectSettings.from_section(bad)
+        assert err.value.code.code == "CSA-5002"
