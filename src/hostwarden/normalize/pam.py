@@ -55,9 +55,15 @@ _IAM_CHANGE = {"outcome": "success", "category": ("iam",), "type": ("user", "cha
 _USER_TOKEN = r"[^ ()]+"
 
 
-def _pam(action: str, body: str, **kw: object) -> Pattern:
+# Bulk-only shortcut (Pattern.fast) for the modern `pam_unix(service:type): ` tag that cron and
+# sshd write on every session: a simpler regex RE2 extracts several times faster.
+_FAST_MOD = r"^(?P<pam__module>pam_unix)\((?P<pam__service>[a-z0-9_-]+):(?P<pam__type>[a-z]+)\): "
+
+
+def _pam(action: str, body: str, fast_body: str = "", **kw: object) -> Pattern:
     """A pattern for a message that may carry a PAM module tag before `body`."""
-    return Pattern(action=action, regex="^" + _MOD + body, **kw)  # type: ignore[arg-type]
+    fast = _FAST_MOD + fast_body if fast_body else ""
+    return Pattern(action=action, regex="^" + _MOD + body, fast=fast, **kw)  # type: ignore[arg-type]
 
 
 def _plain(action: str, regex: str, prefix: str = "", **kw: object) -> Pattern:
@@ -67,7 +73,14 @@ def _plain(action: str, regex: str, prefix: str = "", **kw: object) -> Pattern:
 PATTERNS = PatternSet(
     "pam",
     [
-        _pam("pam_auth_failure", r"authentication failure; " + _AUTH_FIELDS, **_FAILED),
+        _pam(
+            "pam_auth_failure",
+            r"authentication failure; " + _AUTH_FIELDS,
+            r"authentication failure; logname=[^ ]* uid=[0-9]* euid=[0-9]* tty=(?P<process__tty>[^ ]*) "
+            r"ruser=(?P<pam__ruser>[^ ]*) rhost=(?P<source__ip>[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})"
+            r"(?P<source__domain>)(?:  user=(?P<user__name>[^ ]+))?$",
+            **_FAILED,
+        ),
         _plain(
             "pam_more_failures",
             r"^PAM (?P<pam__count>[0-9]+) more authentication failures?; " + _AUTH_FIELDS,
@@ -80,7 +93,7 @@ PATTERNS = PatternSet(
             "PAM service(",
             **_FAILED,
         ),
-        _pam("pam_user_unknown", r"check pass; user unknown$", **_FAILED),
+        _pam("pam_user_unknown", r"check pass; user unknown$", r"check pass; user unknown$", **_FAILED),
         _pam("pam_user_unknown", r"bad username \[(?P<user__name>.*)\]$", **_FAILED),
         _pam("pam_password_missing", r"auth could not identify password for \[(?P<user__name>.*)\]$", **_FAILED),
         _pam("pam_conversation_failed", r"conversation failed$", **_FAILED),
@@ -88,6 +101,7 @@ PATTERNS = PatternSet(
             "pam_session_opened",
             r"session opened for user (?P<user__name>" + _USER_TOKEN + r")(?:\(uid=(?P<user__id>[0-9]+)\))?"
             r"(?: by (?P<pam__by>[^ ()]*)(?:\(uid=[0-9]*\))?)?$",
+            r"session opened for user (?P<user__name>[^ ()]+)\(uid=(?P<user__id>[0-9]+)\) by (?P<pam__by>[^ ()]*)\(uid=[0-9]+\)$",
             outcome="success",
             category=_SESSION,
             type=("start",),
@@ -95,6 +109,7 @@ PATTERNS = PatternSet(
         _pam(
             "pam_session_closed",
             r"session closed for user (?P<user__name>" + _USER_TOKEN + r")(?:\(uid=(?P<user__id>[0-9]+)\))?$",
+            r"session closed for user (?P<user__name>[^ ()]+)(?:\(uid=(?P<user__id>[0-9]+)\))?$",
             category=_SESSION,
             type=("end",),
         ),
