@@ -134,6 +134,7 @@ class AlertBook:
             "author": rule.author,
             "falsepositives": list(rule.falsepositives),
             "rule_source": rule.source,
+            "fix": rule.fix,
             "events": [],
         }
         values = {**m.group, **{k: m.event.get(k) for k in KEY_FIELDS if m.event.get(k) is not None}}

@@ -140,6 +140,7 @@ class Rule:
     logsource: dict[str, str] = dc_field(default_factory=dict)
     generate: bool = False  # correlation base rules: alert on their own too?
     source: str = ""  # file the rule came from
+    fix: str = ""  # hostwarden extension: what a responder should do (shown in scan reports)
     samples: dict[str, list[dict[str, Any]]] = dc_field(default_factory=dict)
 
     @property

@@ -273,6 +273,7 @@ def _meta(rule: SigmaRule | SigmaCorrelationRule, raw: dict[str, Any], source: s
         "falsepositives": tuple(str(f) for f in rule.falsepositives or ()),
         "source": source,
         "samples": {k: list(v or []) for k, v in (raw.get("tests") or {}).items()},
+        "fix": str(raw.get("fix") or ""),
     }
 
 
@@ -344,8 +345,11 @@ def load_sigma_text(text: str, source: str = "") -> tuple[list[Rule], list[tuple
     return rules, errors
 
 
+HOSTWARDEN_KEYS = ("tests", "fix")  # our extensions to the Sigma format, kept from pySigma
+
+
 def _without_tests(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k != "tests"}
+    return {k: v for k, v in raw.items() if k not in HOSTWARDEN_KEYS}
 
 
 __all__ = ["SigmaCollection", "UnsupportedRule", "convert_correlation", "convert_rule", "load_sigma_text", "pipeline"]

@@ -66,6 +66,7 @@ def _check_findings(findings: list[dict]) -> None:
     l1 = by_title["SSH login success after brute force"]
     assert l1["hostwarden.grade"] == "L1" and l1["source.ip"] == "203.0.113.9"
     assert l1["rule.author"] == "hostwarden"
+    assert "compromised" in l1["hostwarden.fix"]
     assert "SQL injection attempt in a web request" in by_title
     assert "Sensitive file probing" in by_title
     assert all(f.get("source.ip") != "192.0.2.50" for f in findings)  # select+chair

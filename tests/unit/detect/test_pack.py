@@ -22,6 +22,7 @@ def test_rule_metadata(rule) -> None:  # type: ignore[no-untyped-def]
     assert rule.techniques, "every rule names an ATT&CK technique"
     if rule.id not in RULESET.silent:
         assert rule.falsepositives, "alerting rules say what their false positives are"
+        assert len(rule.fix) > 20, "alerting rules say what to do"
         assert rule.samples.get("match") and rule.samples.get("nomatch")
 
 
