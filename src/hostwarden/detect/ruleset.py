@@ -41,17 +41,16 @@ class RuleSet:
 
     def __post_init__(self) -> None:
         self.by_ref: dict[str, Rule] = {}
-        for rule in self.rules:
+        for rule in list(self.rules):
+            if rule.id in self.by_ref:  # the same rule from two folders would count every match twice
+                self.errors.append((rule.source, rule.title, f"duplicate rule id {rule.id} (first in "
+                                    f"{self.by_ref[rule.id].source or 'another file'})"))
+                self.rules.remove(rule)
+                continue
             self.by_ref[rule.id] = rule
             if rule.name:
                 self.by_ref[rule.name] = rule
-        for rule in list(self.rules):
-            if rule.correlation is None:
-                continue
-            missing = [r for r in rule.correlation.rules if r not in self.by_ref]
-            if missing:
-                self.errors.append((rule.source, rule.title, f"correlation references unknown rules {missing}"))
-                self.rules.remove(rule)
+        self._drop_broken_correlations()
         for rule in self.rules:
             if rule.detection is not None:
                 self.checks[rule.id] = compile_node(rule.detection)
@@ -60,6 +59,42 @@ class RuleSet:
         for rule in self.rules:
             if rule.correlation is not None and not rule.generate:
                 self.silent.update(self.by_ref[r].id for r in rule.correlation.rules)
+
+    def _drop_broken_correlations(self) -> None:
+        """Remove correlations with unknown references or in a reference cycle (a cycle would
+        make one match fire forever), repeating until stable: dropping one can orphan another."""
+        changed = True
+        while changed:
+            changed = False
+            for rule in list(self.rules):
+                if rule.correlation is None:
+                    continue
+                missing = [r for r in rule.correlation.rules if r not in self.by_ref]
+                reason = f"correlation references unknown rules {missing}" if missing else None
+                if reason is None and self._cyclic(rule):
+                    reason = "correlation references itself through a cycle"
+                if reason:
+                    self.errors.append((rule.source, rule.title, reason))
+                    self.rules.remove(rule)
+                    for key in [k for k, v in self.by_ref.items() if v is rule]:
+                        del self.by_ref[key]
+                    changed = True
+
+    def _cyclic(self, start: Rule) -> bool:
+        seen: set[str] = set()
+        stack = [start]
+        while stack:
+            rule = stack.pop()
+            for ref in rule.correlation.rules if rule.correlation else ():
+                target = self.by_ref.get(ref)
+                if target is None:
+                    continue
+                if target is start:
+                    return True
+                if target.id not in seen:
+                    seen.add(target.id)
+                    stack.append(target)
+        return False
 
     @property
     def base_rules(self) -> list[Rule]:

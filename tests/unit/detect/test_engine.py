@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from hostwarden.detect.engine import Engine
@@ -140,3 +141,21 @@ def test_detect_settings_section() -> None:
         with pytest.raises(HostwardenError) as err:
             DetectSettings.from_section(bad)
         assert err.value.code.code == "CSA-5002"
+
+
+def test_broken_and_cyclic_correlations_are_load_errors() -> None:
+    def corr(rid: str, refs: tuple[str, ...]) -> Rule:
+        return Rule(id=rid, name=rid, title=rid, correlation=Correlation("event_count", refs, 60))
+
+    rs = RuleSet([_base("a", "A"), corr("c1", ("c2",)), corr("c2", ("c1",)), corr("c3", ("nope",)),
+                  corr("c4", ("c3",)), corr("ok", ("a",))])
+    assert [r.id for r in rs.rules] == ["a", "ok"]
+    reasons = {title: reason for _, title, reason in rs.errors}
+    assert "cycle" in reasons["c1"] and "unknown" in reasons["c3"] and "unknown" in reasons["c4"]
+    assert _ids(_run([{"kind": "A", "@timestamp": 1}], rs)) == {"ok"}
+
+
+def test_duplicate_rule_ids_are_refused() -> None:
+    rs = load_rules([Path(__file__).resolve().parents[3] / "rules" / "detect"] * 2)
+    assert len(rs.rules) == len(load_rules().rules)
+    assert rs.errors and all("duplicate rule id" in reason for _, _, reason in rs.errors)
