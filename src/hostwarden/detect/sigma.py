@@ -260,6 +260,20 @@ def _record_types(node: Node) -> Node:
     return node
 
 
+def _samples(tests: Any) -> dict[str, list[dict[str, Any]]]:
+    """`tests: {match: [event, …], nomatch: [event, …]}`, checked so a typo is a clear load error."""
+    if tests is None:
+        return {}
+    if not isinstance(tests, dict) or set(tests) - {"match", "nomatch"}:
+        raise UnsupportedRule("tests: must be a mapping with `match` and/or `nomatch` lists of events")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, events in tests.items():
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise UnsupportedRule(f"tests.{kind}: must be a list of events (mappings of field: value)")
+        out[kind] = events
+    return out
+
+
 def _meta(rule: SigmaRule | SigmaCorrelationRule, raw: dict[str, Any], source: str) -> dict[str, Any]:
     tags = tuple(f"{t.namespace}.{t.name}".lower() for t in rule.tags)
     return {
@@ -272,7 +286,7 @@ def _meta(rule: SigmaRule | SigmaCorrelationRule, raw: dict[str, Any], source: s
         "tags": tags,
         "falsepositives": tuple(str(f) for f in rule.falsepositives or ()),
         "source": source,
-        "samples": {k: list(v or []) for k, v in (raw.get("tests") or {}).items()},
+        "samples": _samples(raw.get("tests")),
         "fix": str(raw.get("fix") or ""),
     }
 

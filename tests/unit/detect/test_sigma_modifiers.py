@@ -77,6 +77,9 @@ def test_logsource_guard_keeps_rules_on_their_source() -> None:
         ("title: x\nlogsource: {product: linux}\ndetection: {sel: {a|nosuchmod: 1}, condition: sel}\n", "nosuchmod"),
         ("title: [unclosed\n", "YAML"),
         ("- just a list\n", "mapping"),
+        ("title: x\nlogsource: {product: linux}\ndetection: {sel: {a: 1}, condition: sel}\ntests: [1]\n", "tests:"),
+        ("title: x\nlogsource: {product: linux}\ndetection: {sel: {a: 1}, condition: sel}\ntests: {match: [x]}\n",
+         "tests.match"),
         ("title: x\ncorrelation: {type: value_percentile, rules: [a], timespan: 1h, group-by: [h],"
          " condition: {field: f, lte: 1}}\n", "value_percentile"),
     ],
