@@ -72,13 +72,12 @@ def _finding(alert: dict[str, Any]) -> dict[str, Any]:
     detail = json.loads(alert.get("hostwarden.detail") or "{}")
     keep = ("rule.id", "rule.name", "rule.author", "threat.technique.id", "threat.tactic.name",
             "source.ip", "user.name", "host.name", "@timestamp")
-    extra = {"hostwarden.fix": detail["fix"]} if detail.get("fix") else {}
     return finding(
         scanner="detect",
         kind="intrusion_detection",
         title=str(alert.get("message")),
         severity=GRADES.get(int(alert.get("event.severity") or 2), "L2"),
         evidence=detail,
+        fix=detail.get("fix") or None,
         **{k: alert[k] for k in keep if alert.get(k) is not None},
-        **extra,
     )
