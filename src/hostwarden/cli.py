@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -91,9 +92,10 @@ def ingest(
     dataset: Annotated[str | None, typer.Option(help="Force a parser (syslog, auditd, web.access, json …).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following the files (and globs) across rotation until interrupted.")] = False,
     journald: Annotated[bool, typer.Option("--journald", help="Also read new records from journalctl.")] = False,
+    detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Run the detection rules over what was ingested.")] = True,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Parse and store log files; re-ingesting the same bytes never doubles a record."""
+    """Parse and store log files, then run detection over them; re-ingesting never doubles a record."""
     if follow:
         _follow(paths, config, data_dir, dataset)
         return
@@ -143,7 +145,8 @@ def ingest(
             except OSError as exc:
                 stats.notices.append({"code": "LOG-4102", "message": f"cannot read {path}: {exc}"})
             stats.notices.extend(getattr(reader, "notices", []))
-    result = {"lines": stats.lines, "events": stats.events, "stored": stats.stored,
+        alerts = _detect_ingested(store, cfg, [p for p in files if p != "-"] + (["-"] if "-" in files else [])) if detect else []
+    result = {"alerts": len(alerts), "lines": stats.lines, "events": stats.events, "stored": stats.stored,
               "duplicates": stats.events - stats.stored,
               "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "notices": stats.notices}
     if fmt == "json":
@@ -154,8 +157,20 @@ def ingest(
                       f"{stats.parse_failures} not understood")
         for ds, n in sorted(stats.by_dataset.items()):
             console.print(f"  {ds:<16} {n}")
+        for alert in alerts:
+            grade = {1: "L1", 2: "L2", 3: "L3"}.get(alert.get("event.severity"), "L3")
+            console.print(f"  [bold]{grade}[/bold] {escape(str(alert.get('message', '')))}")
         for notice in stats.notices:
             err_console.print(f"[yellow]{notice['code']}[/yellow] {notice['message']}")
+
+
+def _detect_ingested(store: Any, cfg: Config, paths: list[str]) -> list[dict[str, Any]]:
+    """Batch detection over the events of these sources; alerts are stored beside them."""
+    from hostwarden.detect.batch import detect_store
+    from hostwarden.detect.settings import DetectSettings
+
+    ruleset = DetectSettings.from_section(cfg.extra.get("detect")).load()
+    return detect_store(store, ruleset, tenant=cfg.tenant, paths=paths).alerts
 
 
 def _follow(paths: list[str], config: Path | None, data_dir: Path | None, dataset: str | None) -> None:

@@ -22,8 +22,12 @@ def test_scan_json_is_one_document_with_host_and_ecs_findings(tmp_path):
     doc = json.loads(out.stdout)  # exactly one JSON document on stdout
     assert doc["host"]["name"] == "demo-web01" and doc["host"]["os.id"] == "debian"
     assert isinstance(doc["findings"], list)
-    ssh = [f for f in doc["findings"] if f.get("rule.id") == "logs.ssh_failures"]
-    assert {f["source.ip"] for f in ssh} >= {"203.0.113.77", "192.0.2.66"}
+    alerts = {(f["message"].split(" (")[0], f.get("source.ip")): f for f in doc["findings"] if f["event.module"] == "detect"}
+    # The demo's story: a spray from .77, a brute force from .66 that then logs in as root (L1).
+    assert alerts[("SSH login success after brute force", "192.0.2.66")]["hostwarden.grade"] == "L1"
+    assert ("SSH password spray or user enumeration", "203.0.113.77") in alerts
+    assert not any(ip in ("198.51.100.20", "198.51.100.31") for _, ip in alerts)  # benign users
+    assert doc["findings"][0]["hostwarden.grade"] == "L1"  # most urgent first
     for f in doc["findings"]:
         assert f["event.kind"] in ("finding", "alert") and f["hostwarden.grade"] in ("L1", "L2", "L3")
     logs = doc["summary"]["sections"]["logs"]
@@ -41,12 +45,12 @@ def test_scan_sarif_and_html_reports(tmp_path):
 
 
 def test_scan_fail_on_sets_the_exit_code(tmp_path):
-    proc = hw("scan", "--root", str(DEMO), "--only", "logs", "--fail-on", "L2", "--format", "json",
+    proc = hw("scan", "--root", str(DEMO), "--only", "logs,detect", "--fail-on", "L1", "--format", "json",
               "--data-dir", str(tmp_path), check=False)
     assert proc.returncode == 3
-    proc = hw("scan", "--root", str(DEMO), "--only", "logs", "--fail-on", "L1", "--format", "json",
+    proc = hw("scan", "--root", str(DEMO), "--only", "logs", "--fail-on", "L3", "--format", "json",
               "--data-dir", str(tmp_path / "b"), check=False)
-    assert proc.returncode == 0
+    assert proc.returncode == 0  # the log scanner alone reports no finding
 
 
 def test_scan_of_a_missing_root_is_a_clear_error(tmp_path):
@@ -58,9 +62,10 @@ def test_ingest_search_status_round_trip(tmp_path):
     data = str(tmp_path / "data")
     first = json.loads(hw("ingest", str(DEMO / "var" / "log"), "--data-dir", data, "--format", "json").stdout)
     assert first["lines"] == 54 and first["events"] == first["stored"] == 49
+    assert first["alerts"] >= 10  # detection ran over what was ingested
     again = json.loads(hw("ingest", str(DEMO / "var" / "log"), "--data-dir", data, "--format", "json").stdout)
     assert again["stored"] == 0
-    piped = hw("ingest", "-", "--data-dir", data, "--format", "json",
+    piped = hw("ingest", "-", "--data-dir", data, "--format", "json", "--no-detect",
                stdin="Nov 28 10:00:00 h sshd[1]: Invalid user z from 198.51.100.99\n")
     assert json.loads(piped.stdout)["stored"] == 1
     rows = json.loads(hw("search", "source.ip=203.0.113.0/24 AND event.dataset=sshd", "--data-dir", data,
@@ -74,7 +79,7 @@ def test_ingest_search_status_round_trip(tmp_path):
     assert csv_out.splitlines()[0] == "user.name" and "deploy" in csv_out
     status = hw("status", "--data-dir", data, "--format", "json", check=False)
     report = json.loads(status.stdout)
-    assert report["facts"]["events"] == 50
+    assert report["facts"]["events"] == 50 + first["alerts"]  # 49 + 1 piped line, and the stored alerts
     assert (status.returncode == 0) == report["healthy"]
 
 

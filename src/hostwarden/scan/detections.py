@@ -44,7 +44,7 @@ class DetectionScanner:
         for file, title, reason in ruleset.errors:
             ctx.notice(CSA_RULE_INVALID.code, f"{file}: {title}: {reason}")
         tmp = None
-        data_dir = ctx.data_dir
+        data_dir = ctx.data_dir or (Path(ctx.options["scratch_dir"]) if ctx.options.get("scratch_dir") else None)
         if data_dir is None or not _has_rows(data_dir, files):
             tmp = tempfile.TemporaryDirectory(prefix="hostwarden-detect-")
             data_dir = Path(tmp.name)

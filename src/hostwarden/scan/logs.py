@@ -1,8 +1,7 @@
 """The log part of `hostwarden scan`: ingest what lies under <root>/var/log and summarise it.
 
-Detection proper is the detect/ stage; this scanner reports what the logs plainly say
-(sources, volumes, parse coverage) and the repeated SSH authentication failures any admin
-would want first, each with the events that show it.
+It reports what the logs plainly are (sources, volumes, time span, parse coverage); what they
+mean — brute force, web attacks, compromises — is the detection scanner's job, over the same store.
 """
 
 from __future__ import annotations
@@ -14,13 +13,12 @@ from typing import Any
 from hostwarden.collect.checkpoint import MemoryCheckpoints
 from hostwarden.collect.files import FileReader
 from hostwarden.normalize.pipeline import IngestStats, context_for, ingest_chunks
-from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.base import ScanContext
 from hostwarden.store.hot import HotStore
 
 # Binary or non-line files that live under /var/log.
 SKIP_NAMES = {"wtmp", "btmp", "lastlog", "faillog", "utmp"}
 SKIP_DIRS = {"journal", "private"}
-FAILURE_THRESHOLD = 5
 
 
 def log_files(root: Path) -> list[Path]:
@@ -49,7 +47,7 @@ class LogScanner:
             self.summary = {"files": 0}
             return []
         tmp = None
-        data_dir = ctx.data_dir
+        data_dir = ctx.data_dir or (Path(ctx.options["scratch_dir"]) if ctx.options.get("scratch_dir") else None)
         if data_dir is None:
             tmp = tempfile.TemporaryDirectory(prefix="hostwarden-scan-")
             data_dir = Path(tmp.name)
@@ -64,7 +62,7 @@ class LogScanner:
                         ctx.notice("LOG-4102", f"cannot read {path}: {exc}")
                     ctx.notices.extend(getattr(reader, "notices", []))
                 self.summary = _summary(store, files, stats)
-                return _ssh_failure_findings(store, [str(p) for p in files])
+                return []  # what the logs mean is the detection scanner's job (scan/detections.py)
         finally:
             if tmp is not None:
                 tmp.cleanup()
@@ -96,31 +94,3 @@ def _summary(store: HotStore, files: list[Path], stats: IngestStats) -> dict[str
             for p, n, lo, hi, pf in per_file
         ],
     }
-
-
-def _ssh_failure_findings(store: HotStore, paths: list[str]) -> list[dict[str, Any]]:
-    rows = store.query(
-        'SELECT "source.ip", count(*) AS n, count(DISTINCT "user.name"), min("@timestamp"), max("@timestamp"), '
-        'list("event.id" ORDER BY "log.offset")[1:5], list(DISTINCT "user.name")[1:10] '
-        "FROM events WHERE \"event.dataset\" = 'sshd' AND \"event.outcome\" = 'failure' "
-        "AND \"event.action\" IN ('ssh_login_failed', 'ssh_invalid_user', 'ssh_max_auth_exceeded') "
-        'AND "source.ip" IS NOT NULL AND list_contains($1, "log.file.path") '
-        "GROUP BY 1 HAVING count(*) >= $2 ORDER BY n DESC, 1 LIMIT 100",
-        [paths, FAILURE_THRESHOLD],
-    )
-    out = []
-    for ip, n, users, first, last, ids, names in rows:
-        out.append(
-            finding(
-                scanner="logs",
-                kind="authentication",
-                title=f"{n} failed SSH logins from {ip} ({users} account names)",
-                severity="L2",
-                fix=f"Block {ip} (hostwarden response or `nft add element inet filter blocklist {{ {ip} }}`), "
-                "and disable password logins (`PasswordAuthentication no` in sshd_config).",
-                evidence={"failures": n, "distinct_users": users, "users": names, "first": str(first),
-                          "last": str(last), "event_ids": ids},
-                **{"source.ip": ip, "event.action": "ssh_failed_logins", "rule.id": "logs.ssh_failures"},
-            )
-        )
-    return out

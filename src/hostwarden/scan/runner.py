@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import socket
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -55,6 +56,13 @@ def run_scan(
         raise HostwardenError(SCAN_ROOT_INVALID, f"{root} is not a readable folder")
     live = root.resolve() == Path("/")
     ctx = ScanContext(root=root, data_dir=data_dir, live=live, options=dict(options or {}))
+    with tempfile.TemporaryDirectory(prefix="hostwarden-scan-") as scratch:
+        # Without a data folder, the log-reading scanners share one throw-away store.
+        ctx.options.setdefault("scratch_dir", scratch)
+        return _run(ctx, root, live, only, timeout)
+
+
+def _run(ctx: ScanContext, root: Path, live: bool, only: list[str] | None, timeout: float) -> dict[str, Any]:
     findings: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
     sections: dict[str, Any] = {}
