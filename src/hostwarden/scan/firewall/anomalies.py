@@ -28,7 +28,7 @@ from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.flatten import FlatRule, flatten_chain
 from hostwarden.scan.firewall.intervals import Product
 from hostwarden.scan.firewall.model import Packet, Ruleset
-from hostwarden.scan.firewall.regions import BoxIndex
+from hostwarden.scan.firewall.regions import BoxIndex, box_of
 
 
 @dataclass
@@ -81,19 +81,37 @@ def analyze_chain(rs: Ruleset, chain: str, entries: list[FlatRule] | None = None
     ndims = len(rs.dims)
     index = BoxIndex([e.parts for e in entries], ndims)
     neighbours: list[np.ndarray] = []
+    # Bounding boxes of the effective sets computed so far, to find who decides a dead rule.
+    n = len(entries)
+    eff_lo, eff_hi = np.zeros((n, ndims)), np.zeros((n, ndims))
+    eff_exact, eff_live = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     for j, entry in enumerate(entries):
         cand = index.overlapping(j)
         neighbours.append(cand)
-        earlier = [int(i) for i in cand if i < j and _u_overlaps(entries[i].parts, entry.parts)]
-        try:
-            eff = iv.u_subtract_many(list(entry.parts), (p for i in earlier for p in entries[i].parts))
-        except OverflowError:
+        exact = index.exact[j]
+        earlier = [i for i in cand.tolist() if i < j and (exact and index.exact[i]
+                                                         or _u_overlaps(entries[i].parts, entry.parts))]
+        if entry.is_policy:  # what reaches the policy is not needed for anomalies, and costly
+            res.effective.append(list(entry.parts))
+            continue
+        covering = index.covering(j, j)
+        if len(covering):  # wholly inside one earlier rule: dead without walking the others
+            eff: list[Product] | None = []
+        else:
+            # A dead earlier entry is covered by those before it: subtracting it changes nothing.
+            live = [i for i in earlier if eff_live[i]]
+            eff = _first_match(entry.parts, live, entries, index, j)
+        if eff is None:
             res.notices.append({"code": FW_ANALYSIS_LIMIT.code, "rule": entry.ref,
                                 "message": f"{entry.ref}: match set too fragmented to analyse"})
             eff = list(entry.parts)
         res.effective.append(eff)
-        if not eff and not entry.is_policy:
-            res.findings.append(_dead_rule(rs, res, j, earlier))
+        if eff:
+            lo, hi, ex = box_of(eff, ndims)
+            eff_lo[j], eff_hi[j], eff_exact[j], eff_live[j] = lo, hi, ex, True
+        else:
+            deciders = _deciders(res, j, earlier, index, eff_lo, eff_hi, eff_exact, eff_live)
+            res.findings.append(_dead_rule(rs, res, j, earlier, deciders, covering.tolist(), index))
     for j, entry in enumerate(entries):
         if entry.is_policy or not res.effective[j]:
             continue
@@ -112,13 +130,86 @@ def analyze_chain(rs: Ruleset, chain: str, entries: list[FlatRule] | None = None
     return res
 
 
-def _dead_rule(rs: Ruleset, res: Analysis, j: int, earlier: list[int]) -> dict[str, Any]:
+def _first_match(parts: list[Product], earlier: list[int], entries: list[FlatRule], index: BoxIndex, j: int,
+                 limit: int = 50_000) -> list[Product] | None:
+    """What is left of `parts` after every earlier entry: the effective set (None past `limit` pieces).
+
+    Set difference does not depend on order, so earlier rules that contain entry j in every
+    dimension but one (a block list against a port rule) are subtracted together: one union
+    of their intervals in that dimension instead of one product difference each.
+    """
+    rem = list(parts)
+    idx = np.array(earlier, dtype=np.int64)
+    rest = earlier
+    if len(idx):
+        ex = idx[index.exact_np[idx]]
+        inside = (index.lo[ex] <= index.lo[j]) & (index.hi[ex] >= index.hi[j])
+        missing = (~inside).sum(axis=1)
+        single = ex[missing == 1]
+        dim_of = np.argmin(inside[missing == 1], axis=1)
+        for d in np.unique(dim_of).tolist():
+            union = iv.normalize(entries[k].parts[0][d][0] for k in single[dim_of == d].tolist())
+            rem = [(*p[:d], z, *p[d + 1:]) for p in rem if (z := iv.subtract(p[d], union))]
+        grouped = set(single.tolist())
+        rest = [i for i in earlier if i not in grouped]
+    for i in rest:
+        if not rem:
+            break
+        for b in entries[i].parts:
+            rem = iv.u_subtract(rem, b)
+        if len(rem) > limit:
+            return None
+    return rem
+
+
+MAX_INVOLVED = 25
+
+
+def _deciders(res: Analysis, j: int, earlier: list[int], index: BoxIndex, eff_lo: np.ndarray,
+              eff_hi: np.ndarray, eff_exact: np.ndarray, eff_live: np.ndarray) -> list[int]:
+    """Rules that decide dead entry j's packets: up to MAX_INVOLVED with its own verdict, and one
+    with the other verdict whenever some packet of j gets it (shadowing rather than redundancy).
+
+    Effective sets are disjoint, so j's packets not in the effective sets of same-verdict rules
+    are exactly those decided otherwise; a point left over names the rule that decides it.
+    """
+    idx = np.array(earlier, dtype=np.int64)
+    idx = idx[eff_live[idx]] if len(idx) else idx
+    for d in index.order:
+        if not len(idx):
+            break
+        idx = idx[(eff_lo[idx, d] <= index.hi[j, d]) & (eff_hi[idx, d] >= index.lo[j, d])]
     entry = res.entries[j]
-    deciders = [i for i in earlier if any(iv.u_intersect(entry.parts, p) for p in res.effective[i])]
+    cand = idx.tolist()
+    rem = list(entry.parts)
+    takers: list[int] = []
+    for i in cand:
+        if not rem:
+            break
+        if res.entries[i].action != entry.action:
+            continue
+        if any(iv.p_overlaps(r, q) for r in rem for q in res.effective[i]):
+            takers.append(i)
+            rem = iv.u_subtract_many(rem, res.effective[i])
+    others: list[int] = []
+    while rem and len(others) < MAX_INVOLVED:  # name the other-verdict rules, one leftover point at a time
+        point = iv.sample(rem[0])
+        other = next((i for i in cand if res.entries[i].action != entry.action and i not in others
+                      and any(iv.p_contains(q, point) for q in res.effective[i])), None)
+        if other is None:
+            break
+        others.append(other)
+        rem = iv.u_subtract_many(rem, res.effective[other])
+    return sorted(others + takers[:max(1, MAX_INVOLVED - len(others))])
+
+
+def _dead_rule(rs: Ruleset, res: Analysis, j: int, earlier: list[int], deciders: list[int],
+               covering: list[int], index: BoxIndex) -> dict[str, Any]:
+    entry = res.entries[j]
     other = [i for i in deciders if res.entries[i].action != entry.action]
-    single = [i for i in earlier if _u_subset(entry.parts, res.entries[i].parts)]
+    single = covering + [i for i in earlier if not index.exact[i] and _u_subset(entry.parts, res.entries[i].parts)]
     kind = "shadowing" if other else "redundancy"
-    proof_i = other[0] if other else (deciders[0] if deciders else earlier[0])
+    proof_i = other[0] if other else deciders[0]
     proof = iv.u_intersect_many(entry.parts, res.effective[proof_i]) or entry.parts
     by_union = not [i for i in single if (res.entries[i].action != entry.action) == bool(other)]
     involved = other or deciders

@@ -9,7 +9,7 @@ returns respectively. The resulting list decides every packet exactly as the cha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hostwarden.errors import FW_PARSE_FAILED, HostwardenError
@@ -46,11 +46,25 @@ class FlatRule:
 
 
 def flatten_chain(rs: Ruleset, chain: str) -> list[FlatRule]:
-    """Decision list for base chain `chain`, ending with its policy over everything."""
+    """Decision list for base chain `chain`, ending with its policy over everything (cached: do not mutate)."""
+    key = f"flat:{chain}"
+    if key in rs.cache:
+        return rs.cache[key]
     out: list[FlatRule] = []
     policy = rs.chains[chain].policy or "accept"
     _flatten(rs, chain, [rs.universe], [], out, 0, policy)
     out.append(FlatRule([rs.universe], policy, None, chain=chain, is_policy=True))
+    rs.cache[key] = out
+    return out
+
+
+def restrict(entries: list[FlatRule], within: Product) -> list[FlatRule]:
+    """The entries as seen by packets inside `within` (copies; entries that cannot match are left out)."""
+    out = []
+    for e in entries:
+        parts = iv.u_intersect(e.parts, within)
+        if parts:
+            out.append(replace(e, parts=parts))
     return out
 
 

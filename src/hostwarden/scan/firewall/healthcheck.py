@@ -47,7 +47,6 @@ def load_health_checks(path: Path) -> list[dict[str, Any]]:
 
 
 def blocked_health_checks(rs: Ruleset, checks: list[dict[str, Any]], hook: str = "input") -> list[dict[str, Any]]:
-    region = accepted(rs, hook)
     out = []
     for n, c in enumerate(checks):
         where = f"health_checks[{n}]"
@@ -68,7 +67,7 @@ def blocked_health_checks(rs: Ruleset, checks: list[dict[str, Any]], hook: str =
         query: Product = tuple(dims)
         # Opaque conditions (ipsets, unknown matches) are assumed false for probes.
         query = (*query[:9], *(((0, 0),) for _ in rs.opaque_keys))
-        denied = iv.u_subtract_many([query], region)
+        denied = iv.u_subtract_many([query], accepted(rs, hook, within=query))
         if not denied:
             continue
         pkt = Packet.from_point(rs, nice_sample(rs, denied[0]))

@@ -43,10 +43,34 @@ def union(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     return normalize(a + b)
 
 
+def _lo(i: Interval) -> int:
+    return i[0]
+
+
+def _hi(i: Interval) -> int:
+    return i[1]
+
+
+def _window(a: IntervalSet, lo: int, hi: int) -> tuple[int, int]:
+    """Indices [i, j) of the intervals of a that meet [lo, hi] (binary search: big sets stay cheap)."""
+    return bisect_left(a, lo, key=_hi), bisect_right(a, hi, key=_lo)
+
+
 def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
-    if len(a) == 1 and len(b) == 1:
-        lo, hi = max(a[0][0], b[0][0]), min(a[0][1], b[0][1])
-        return ((lo, hi),) if lo <= hi else EMPTY
+    if len(b) > len(a):
+        a, b = b, a
+    if len(b) == 1:
+        lo, hi = b[0]
+        if len(a) == 1:
+            lo, hi = max(a[0][0], lo), min(a[0][1], hi)
+            return ((lo, hi),) if lo <= hi else EMPTY
+        i, j = _window(a, lo, hi)
+        if i >= j:
+            return EMPTY
+        mid = list(a[i:j])
+        mid[0] = (max(mid[0][0], lo), mid[0][1])
+        mid[-1] = (mid[-1][0], min(mid[-1][1], hi))
+        return tuple(mid)
     out: list[Interval] = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -63,6 +87,17 @@ def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
 def subtract(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     if not a or not b:
         return a
+    if len(b) == 1:
+        lo, hi = b[0]
+        i, j = _window(a, lo, hi)
+        if i >= j:
+            return a
+        keep: list[Interval] = []
+        if a[i][0] < lo:
+            keep.append((a[i][0], lo - 1))
+        if a[j - 1][1] > hi:
+            keep.append((hi + 1, a[j - 1][1]))
+        return a[:i] + tuple(keep) + a[j:]
     out: list[Interval] = []
     j = 0
     for lo, hi in a:
@@ -92,9 +127,8 @@ def issubset(a: IntervalSet, b: IntervalSet) -> bool:
         return True
     if len(b) == 1:
         return b[0][0] <= a[0][0] and a[-1][1] <= b[0][1]
-    starts = [lo for lo, _ in b]
     for lo, hi in a:
-        k = bisect_right(starts, lo) - 1
+        k = bisect_right(b, lo, key=_lo) - 1
         if k < 0 or b[k][1] < hi:
             return False
     return True
@@ -103,13 +137,17 @@ def issubset(a: IntervalSet, b: IntervalSet) -> bool:
 def contains(a: IntervalSet, value: int) -> bool:
     if len(a) == 1:
         return a[0][0] <= value <= a[0][1]
-    k = bisect_right([lo for lo, _ in a], value) - 1
+    k = bisect_right(a, value, key=_lo) - 1
     return k >= 0 and a[k][1] >= value
 
 
 def overlaps(a: IntervalSet, b: IntervalSet) -> bool:
     if len(a) == 1 and len(b) == 1:
         return a[0][0] <= b[0][1] and b[0][0] <= a[0][1]
+    if len(b) == 1 or len(a) == 1:
+        big, (lo, hi) = (a, b[0]) if len(b) == 1 else (b, a[0])
+        i, j = _window(big, lo, hi)
+        return i < j
     return bool(intersect(a, b))
 
 
@@ -117,18 +155,18 @@ def size(a: IntervalSet) -> int:
     return sum(hi - lo + 1 for lo, hi in a)
 
 
-def index_of(a: IntervalSet, value: int) -> int:
-    """Position of the interval holding value, or -1."""
-    k = bisect_left([hi for _, hi in a], value)
-    return k if k < len(a) and a[k][0] <= value else -1
-
-
 # --- products ---------------------------------------------------------------------------
+
+
+# Unconstrained dimensions share one domain object, so `x is y` skips most of the work.
 
 
 def p_intersect(a: Product, b: Product) -> Product | None:
     out = []
     for x, y in zip(a, b, strict=True):
+        if x is y:
+            out.append(x)
+            continue
         z = intersect(x, y)
         if not z:
             return None
@@ -137,11 +175,11 @@ def p_intersect(a: Product, b: Product) -> Product | None:
 
 
 def p_overlaps(a: Product, b: Product) -> bool:
-    return all(overlaps(x, y) for x, y in zip(a, b, strict=True))
+    return all(x is y or overlaps(x, y) for x, y in zip(a, b, strict=True))
 
 
 def p_issubset(a: Product, b: Product) -> bool:
-    return all(issubset(x, y) for x, y in zip(a, b, strict=True))
+    return all(x is y or issubset(x, y) for x, y in zip(a, b, strict=True))
 
 
 def p_contains(a: Product, point: Sequence[int]) -> bool:
@@ -158,19 +196,48 @@ def p_subtract(a: Product, b: Product) -> list[Product]:
     """
     inter: list[IntervalSet] = []
     for x, y in zip(a, b, strict=True):
-        z = intersect(x, y)
+        z = x if x is y else intersect(x, y)
         if not z:
             return [a]
         inter.append(z)
     pieces: list[Product] = []
     prefix = list(a)
     for k, (x, y) in enumerate(zip(a, b, strict=True)):
-        if issubset(x, y):
+        if x is y or inter[k] == x:
             continue
         rest = subtract(x, y)
         pieces.append((*prefix[:k], rest, *prefix[k + 1 :]))
         prefix[k] = inter[k]
     return pieces
+
+
+def p_split(a: Product, b: Product) -> tuple[Product | None, list[Product]]:
+    """(a ∩ b, a − b) in one pass."""
+    inter: list[IntervalSet] = []
+    for x, y in zip(a, b, strict=True):
+        z = x if x is y else intersect(x, y)
+        if not z:
+            return None, [a]
+        inter.append(z)
+    pieces: list[Product] = []
+    prefix = list(a)
+    for k, x in enumerate(a):
+        if inter[k] is x or inter[k] == x:
+            continue
+        pieces.append((*prefix[:k], subtract(x, inter[k]), *prefix[k + 1 :]))
+        prefix[k] = inter[k]
+    return tuple(inter), pieces
+
+
+def u_split(parts: list[Product], b: Product) -> tuple[list[Product], list[Product]]:
+    inside: list[Product] = []
+    outside: list[Product] = []
+    for p in parts:
+        ins, out = p_split(p, b)
+        if ins is not None:
+            inside.append(ins)
+        outside.extend(out)
+    return inside, outside
 
 
 def u_subtract(parts: list[Product], b: Product) -> list[Product]:

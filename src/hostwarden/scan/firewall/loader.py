@@ -15,6 +15,15 @@ FORMATS = ("auto", "iptables", "ip6tables", "nft", "alibaba", "aws")
 
 
 def load_text(text: str, source: str = "<rules>", fmt: str = "auto") -> Ruleset:
+    """Parse rules of any supported kind; a malformed document always ends in FW-3001, never a crash."""
+    try:
+        return _load_text(text, source, fmt)
+    except (RecursionError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise HostwardenError(FW_PARSE_FAILED, f"{source}: malformed rule document ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _load_text(text: str, source: str, fmt: str) -> Ruleset:
     if fmt not in FORMATS:
         raise parse_error(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt in ("iptables", "ip6tables"):
@@ -49,6 +58,3 @@ def load_file(path: Path, fmt: str = "auto") -> Ruleset:
         if str(path) in exc.message:
             raise
         raise HostwardenError(exc.code, f"{path}: {exc.message}", **exc.context) from None
-    except (RecursionError, ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise HostwardenError(FW_PARSE_FAILED, f"{path}: malformed rule document ({type(exc).__name__}: {exc})") \
-            from None

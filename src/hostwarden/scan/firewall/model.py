@@ -159,6 +159,7 @@ class Ruleset:
     dims: list[str] = field(default_factory=list)
     domains: list[IntervalSet] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived data, cleared by compile()
 
     def chain(self, name: str, policy: str | None = None) -> Chain:
         if name not in self.chains:
@@ -178,6 +179,7 @@ class Ruleset:
 
         `extra_*` widen the dimensions so two rule sets can be compared point for point.
         """
+        self.cache.clear()
         names: set[str] = set(extra_ifaces or ())
         keys: list[str] = list(extra_keys or ())
         for ch in self.chains.values():

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from hostwarden.scan.firewall import intervals as iv
-from hostwarden.scan.firewall.flatten import FlatRule, flatten_chain
+from hostwarden.scan.firewall.flatten import FlatRule, flatten_chain, restrict
 from hostwarden.scan.firewall.intervals import Product
 from hostwarden.scan.firewall.model import ACCEPT, Ruleset
 
@@ -39,7 +39,19 @@ class BoxIndex:
             for d in range(ndims):
                 self.lo[i, d] = _floor(min(p[d][0][0] for p in parts))
                 self.hi[i, d] = _ceil(max(p[d][-1][1] for p in parts))
+        # A single product with one interval per dimension is exactly its bounding box.
+        self.exact = [len(parts) == 1 and all(len(x) == 1 for x in parts[0]) for parts in sets]
+        self.exact_np = np.array(self.exact, dtype=bool)
         self.order = [d for d in FILTER_ORDER if d < ndims] + [d for d in range(ndims) if d not in FILTER_ORDER]
+
+    def covering(self, i: int, stop: int) -> np.ndarray:
+        """Indices k < stop whose single exact box contains all of entry i."""
+        idx = np.flatnonzero(self.exact_np[:stop])
+        for d in self.order:
+            if not len(idx):
+                break
+            idx = idx[(self.lo[idx, d] <= self.lo[i, d]) & (self.hi[idx, d] >= self.hi[i, d])]
+        return idx
 
     def overlapping(self, i: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         stop = len(self.lo) if stop is None else stop
@@ -53,24 +65,44 @@ class BoxIndex:
 
 
 
-def effective_sets(entries: list[FlatRule], index: BoxIndex | None = None) -> list[list[Product]]:
-    """For each entry, the packets it decides: its match minus every earlier entry's match."""
+def box_of(parts: list[Product], ndims: int) -> tuple[list[float], list[float], bool]:
+    lo = [_floor(min(p[d][0][0] for p in parts)) for d in range(ndims)]
+    hi = [_ceil(max(p[d][-1][1] for p in parts)) for d in range(ndims)]
+    return lo, hi, len(parts) == 1 and all(len(x) == 1 for x in parts[0])
+
+
+def effective_sets(entries: list[FlatRule], index: BoxIndex | None = None,
+                   wanted: set[int] | None = None) -> list[list[Product]]:
+    """For each entry, the packets it decides: its match minus every earlier entry's match.
+
+    Entries not in `wanted` (when given) get an empty list without being computed.
+    """
     if not entries:
         return []
     index = index or BoxIndex([e.parts for e in entries], len(entries[0].parts[0]))
-    out = []
+    out: list[list[Product]] = []
     for j, entry in enumerate(entries):
+        if wanted is not None and j not in wanted:
+            out.append([])
+            continue
         earlier = (entries[int(i)].parts for i in index.overlapping(j, 0, j))
         out.append(iv.u_subtract_many(list(entry.parts), (p for parts in earlier for p in parts)))
     return out
 
 
-def accepted(rs: Ruleset, hook: str = "input") -> list[Product]:
-    """Every packet the hook accepts, as disjoint products (each base chain must accept)."""
-    region: list[Product] = [rs.universe]
+def accepted(rs: Ruleset, hook: str = "input", within: Product | None = None) -> list[Product]:
+    """Every packet the hook accepts (inside `within`, if given), as disjoint products.
+
+    Restricting to `within` first (a question such as "new TCP from the internet") keeps the
+    part that reaches an accepting policy small.
+    """
+    region: list[Product] = [within or rs.universe]
     for chain in rs.hooks.get(hook, []):
         entries = flatten_chain(rs, chain)
-        eff = effective_sets(entries)
-        acc = [p for e, parts in zip(entries, eff, strict=True) if e.action == ACCEPT for p in parts]
+        if within is not None:
+            entries = restrict(entries, within)
+        wanted = {j for j, e in enumerate(entries) if e.action == ACCEPT}
+        eff = effective_sets(entries, wanted=wanted)
+        acc = [p for j in sorted(wanted) for p in eff[j]]
         region = [z for a in region for b in acc if (z := iv.p_intersect(a, b)) is not None]
     return region
