@@ -120,11 +120,18 @@ def analyze_chain(rs: Ruleset, chain: str, entries: list[FlatRule] | None = None
         red = _redundant(rs, res, j, later)
         if red:
             res.findings.append(red)
-        for i in neighbours[j]:
-            i = int(i)
-            if i >= j or entries[i].action == entry.action or not res.effective[i]:
-                continue
-            pair = _pair(rs, res, i, j)
+        pairs = [i for i in neighbours[j].tolist()
+                 if i < j and entries[i].action != entry.action and res.effective[i]]
+        if not pairs:
+            continue
+        # For exact boxes, overlap and containment are plain comparisons: do them for all pairs at once.
+        arr = np.array(pairs, dtype=np.int64)
+        both = index.exact_np[arr] & index.exact[j]
+        i_in_j = ((index.lo[j] <= index.lo[arr]) & (index.hi[j] >= index.hi[arr])).all(axis=1)
+        j_in_i = ((index.lo[arr] <= index.lo[j]) & (index.hi[arr] >= index.hi[j])).all(axis=1)
+        for k, i in enumerate(pairs):
+            known = (bool(i_in_j[k]), bool(j_in_i[k])) if both[k] else None
+            pair = _pair(rs, res, i, j, known)
             if pair:
                 res.findings.append(pair)
     return res
@@ -252,23 +259,30 @@ def _redundant(rs: Ruleset, res: Analysis, x: int, later: list[int]) -> dict[str
             **_example(rs, res.effective[x])}
 
 
-def _pair(rs: Ruleset, res: Analysis, i: int, j: int) -> dict[str, Any] | None:
-    """i before j, different verdicts, both live: generalization or correlation."""
+def _pair(rs: Ruleset, res: Analysis, i: int, j: int,
+          known: tuple[bool, bool] | None = None) -> dict[str, Any] | None:
+    """i before j, different verdicts, both live: generalization or correlation.
+
+    `known` is (i ⊆ j, j ⊆ i) when the caller already compared exact boxes (which also overlap).
+    """
     a, b = res.entries[i], res.entries[j]
-    overlap = iv.u_intersect_many(a.parts, b.parts)
-    if not overlap:
-        return None
-    if _u_subset(a.parts, b.parts):
+    if known is None:
+        if not any(iv.p_overlaps(x, y) for x in a.parts for y in b.parts):
+            return None
+        known = (_u_subset(a.parts, b.parts), False)
+        if not known[0]:
+            known = (False, _u_subset(b.parts, a.parts))
+    if known[0]:
         kind = "generalization"
         msg = (f"{b.ref} ({b.action}) generalizes {a.ref} ({a.action}): {a.ref} is an exception carved out "
                f"of {b.ref}; reordering them would change the verdict")
-    elif _u_subset(b.parts, a.parts):
+    elif known[1]:
         return None  # j partly decided by i only: covered by shadowing when it is whole
     else:
         kind = "correlation"
         msg = (f"{a.ref} ({a.action}) and {b.ref} ({b.action}) overlap without either containing the other; "
                f"their order decides the shared packets")
-    proof = iv.u_intersect_many(res.effective[i], b.parts) or overlap
+    proof = iv.u_intersect_many(res.effective[i], b.parts) or iv.u_intersect_many(a.parts, b.parts)
     return {"type": kind, "chain": res.chain, "rule": b.describe(), "rules": [a.describe()],
             "union": False, "message": msg, **_example(rs, proof)}
 

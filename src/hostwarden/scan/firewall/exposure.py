@@ -50,9 +50,10 @@ def _query(rs: Ruleset, protos: IntervalSet, sources: IntervalSet) -> Product:
 def exposed_ports(rs: Ruleset, hook: str = "input", region: list[Product] | None = None) -> list[dict[str, Any]]:
     """Segments of (protocol, port range) reachable from the internet, with the sources they admit."""
     out = []
+    q_both = _query(rs, ((6, 6), (17, 17)), INTERNET)
+    both = accepted(rs, hook, within=q_both) if region is None else iv.u_intersect(region, q_both)
     for proto in (6, 17):
-        q = _query(rs, iv.span(proto, proto), INTERNET)
-        pieces = accepted(rs, hook, within=q) if region is None else iv.u_intersect(region, q)
+        pieces = iv.u_intersect(both, _query(rs, iv.span(proto, proto), INTERNET))
         cuts = sorted({lo for p in pieces for lo, _ in p[4]} | {hi + 1 for p in pieces for _, hi in p[4]})
         prev: dict[str, Any] | None = None
         for a, b in zip(cuts, cuts[1:], strict=False):

@@ -236,7 +236,7 @@ def parse_iptables_save(text: str, source: str = "<rules>", family: str | None =
                 raise parse_error(f"line {line_no}: iptables command, not iptables-save output", line=line_no)
             raise parse_error(f"line {line_no}: cannot read {line[:80]!r}", line=line_no)
         try:
-            tokens = shlex.split(line)
+            tokens = shlex.split(line) if '"' in line or "'" in line or "\\" in line else line.split()
         except ValueError as exc:
             raise parse_error(f"line {line_no}: {exc}", line=line_no) from None
         if len(tokens) < 2:
