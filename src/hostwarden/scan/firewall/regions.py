@@ -42,27 +42,33 @@ class BoxIndex:
         # A single product with one interval per dimension is exactly its bounding box.
         self.exact = [len(parts) == 1 and all(len(x) == 1 for x in parts[0]) for parts in sets]
         self.exact_np = np.array(self.exact, dtype=bool)
+        # One contiguous array per dimension: 1-D indexing is much cheaper than 2-D fancy indexing.
+        self.lo_t = [np.ascontiguousarray(self.lo[:, d]) for d in range(ndims)]
+        self.hi_t = [np.ascontiguousarray(self.hi[:, d]) for d in range(ndims)]
         self.order = [d for d in FILTER_ORDER if d < ndims] + [d for d in range(ndims) if d not in FILTER_ORDER]
+
+    def _narrow(self, idx: np.ndarray, i: int, contain: bool) -> np.ndarray:
+        for d in self.order[1:]:
+            if not len(idx):
+                break
+            lo, hi = self.lo_t[d][idx], self.hi_t[d][idx]
+            if contain:
+                idx = idx[(lo <= self.lo_t[d][i]) & (hi >= self.hi_t[d][i])]
+            else:
+                idx = idx[(lo <= self.hi_t[d][i]) & (hi >= self.lo_t[d][i])]
+        return idx
 
     def covering(self, i: int, stop: int) -> np.ndarray:
         """Indices k < stop whose single exact box contains all of entry i."""
-        idx = np.flatnonzero(self.exact_np[:stop])
-        for d in self.order:
-            if not len(idx):
-                break
-            idx = idx[(self.lo[idx, d] <= self.lo[i, d]) & (self.hi[idx, d] >= self.hi[i, d])]
-        return idx
+        d = self.order[0]
+        mask = (self.lo_t[d][:stop] <= self.lo_t[d][i]) & (self.hi_t[d][:stop] >= self.hi_t[d][i])
+        return self._narrow(np.flatnonzero(mask & self.exact_np[:stop]), i, True)
 
     def overlapping(self, i: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         stop = len(self.lo) if stop is None else stop
-        idx = np.arange(start, stop)
-        for d in self.order:
-            if not len(idx):
-                break
-            lo, hi = self.lo[idx, d], self.hi[idx, d]
-            idx = idx[(lo <= self.hi[i, d]) & (hi >= self.lo[i, d])]
-        return idx
-
+        d = self.order[0]
+        mask = (self.lo_t[d][start:stop] <= self.hi_t[d][i]) & (self.hi_t[d][start:stop] >= self.lo_t[d][i])
+        return self._narrow(np.flatnonzero(mask) + start, i, False)
 
 
 def box_of(parts: list[Product], ndims: int) -> tuple[list[float], list[float], bool]:
