@@ -160,10 +160,26 @@ def _events(path: Path) -> Iterator[dict[str, Any]]:
                 raise HostwardenError(FW_FLOW_INVALID, f"{path} line {n}: not JSON: {exc.msg}") from None
 
 
+def _stored_flows(data_dir: Path, since: str) -> list[dict[str, Any]]:
+    """Accepted flows the store saw: events with a destination port and no failed outcome."""
+    from hostwarden.store.hot import HotStore
+    from hostwarden.store.search import build_select, compile_query
+
+    compiled = compile_query("destination.port=* NOT event.outcome=failure", tenant="default", since=since)
+    sql, params = build_select(compiled, fields=["source.ip", "destination.ip", "destination.port", "network.transport"],
+                               limit=100_000)
+    with HotStore(data_dir, read_only=True) as store:
+        rows = store.query(sql, params)
+    names = ("source.ip", "destination.ip", "destination.port", "network.transport")
+    return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]
+
+
 @app.command()
 @_errors
 def suggest(
-    events: Annotated[Path, typer.Option("--events", help="ECS events as JSON lines or a JSON list (- for stdin).")],
+    events: Annotated[Path | None, typer.Option("--events", help="ECS events as JSON lines or a JSON list (- for stdin).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Read observed flows from this hostwarden store.")] = None,
+    since: Annotated[str, typer.Option("--since", help="With --data-dir: how far back to look (e.g. 7d).")] = "30d",
     root: Annotated[Path | None, typer.Option("--root", help="Read listening sockets from ROOT/proc/net.")] = None,
     output: Annotated[str, typer.Option("--output", help="iptables, ip6tables, security-group or json.")] = "iptables",
 ) -> None:
@@ -172,7 +188,12 @@ def suggest(
 
     if output not in ("iptables", "ip6tables", "security-group", "json"):
         raise HostwardenError(FW_PARSE_FAILED, "--output must be iptables, ip6tables, security-group or json")
-    result = run_suggest(_events(events), root)
+    if events is None and data_dir is None and root is None:
+        raise HostwardenError(FW_PARSE_FAILED, "give --events, --data-dir or --root (what traffic to allow)")
+    observed = list(_events(events)) if events is not None else []
+    if data_dir is not None:
+        observed += _stored_flows(data_dir, since)
+    result = run_suggest(observed, root)
     if output == "json":
         _json(result)
     elif output == "security-group":
