@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from functools import wraps
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hostwarden.cliutil import user_errors
 from hostwarden.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall.drift import drift
 from hostwarden.scan.firewall.healthcheck import load_health_checks
@@ -27,19 +27,6 @@ err = Console(stderr=True)
 FmtOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 RulesFmtOpt = Annotated[str, typer.Option("--rules-format", help=f"Input kind: {', '.join(FORMATS)}.")]
 HookOpt = Annotated[str, typer.Option("--hook", help="input, forward or output (ingress=input, egress=output).")]
-
-
-def _errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except HostwardenError as exc:
-            err.print(f"[bold red]{exc.code.code}[/bold red] {exc.message}", highlight=False, soft_wrap=True)
-            err.print(f"  cause: {exc.code.cause}\n  fix:   {exc.code.fix}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _fmt(fmt: str) -> str:
@@ -57,7 +44,7 @@ def _json(doc: Any) -> None:
 
 
 @app.command()
-@_errors
+@user_errors
 def check(
     rules: Annotated[Path, typer.Argument(help="iptables-save, nft -j, Alibaba or AWS security-group file.")],
     flow: Annotated[str, typer.Option("--flow", help="e.g. 'tcp 203.0.113.5:40000 -> 10.0.0.5:22 [new] [in eth0]'")],
@@ -82,7 +69,7 @@ def check(
 
 
 @app.command()
-@_errors
+@user_errors
 def analyze(
     rules: Annotated[Path, typer.Argument(help="Rule file (any supported kind).")],
     health_checks: Annotated[Path | None, typer.Option("--health-checks", help="Health-check YAML/JSON.")] = None,
@@ -112,7 +99,7 @@ def analyze(
 
 
 @app.command("drift")
-@_errors
+@user_errors
 def drift_cmd(
     a: Annotated[Path, typer.Argument(help="First rule set (e.g. region A, or before).")],
     b: Annotated[Path, typer.Argument(help="Second rule set (e.g. region B, or after).")],
@@ -175,7 +162,7 @@ def _stored_flows(data_dir: Path, since: str) -> list[dict[str, Any]]:
 
 
 @app.command()
-@_errors
+@user_errors
 def suggest(
     events: Annotated[Path | None, typer.Option("--events", help="ECS events as JSON lines or a JSON list (- for stdin).")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Read observed flows from this hostwarden store.")] = None,
