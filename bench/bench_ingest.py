@@ -56,7 +56,7 @@ def show(cmd: list[str] | None, fallback: str) -> str:
 def bench_hostwarden(file: Path, lines: int, work: Path, repeat: int) -> Result:
     cmd, why = peers.hostwarden_cmd()
     data_dir = work / "hw-data"
-    full = [*cmd, "ingest", "--data-dir", str(data_dir), "--format", "json", str(file)] if cmd else None
+    full = [*cmd, "ingest", "--no-detect", "--data-dir", str(data_dir), "--format", "json", str(file)] if cmd else None
     res = Result("hostwarden ingest", show(full, "hostwarden ingest --data-dir TMP FILE"), lines, missing=why)
     if full:
         peers.run_repeated(res, full, work, repeat, before_each=lambda: shutil.rmtree(data_dir, ignore_errors=True))

@@ -290,6 +290,7 @@ def status(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt
 @user_errors
 def scan(
     root: Annotated[Path, typer.Option(help="Folder to scan: / for this machine, or a mounted/unpacked root.")] = Path("/"),
+    image: Annotated[Path | None, typer.Option(help="A `docker save` tarball or OCI layout to scan instead of --root.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json, html or sarif.")] = "table",
     output: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
     config: ConfigOpt = None,
@@ -307,7 +308,19 @@ def scan(
                                "advisory_max_age_days": cfg.scan.advisory_max_age_days,
                                "cpu_cap": cfg.scan.cpu_cap_percent / 100}
     names = [n.strip() for n in only.split(",")] if only else None
-    report = run_scan(root, data_dir=data_dir, options=options, only=names, timeout=cfg.scan.timeout_seconds)
+    if image is not None:
+        import tempfile
+
+        from hostwarden.scan.vuln.image import unpack
+
+        with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
+            unpack(image, Path(tmp) / "rootfs")  # layers applied in order, whiteouts honoured
+            report = run_scan(Path(tmp) / "rootfs", data_dir=data_dir, options=options, only=names,
+                              timeout=cfg.scan.timeout_seconds)
+        report["host"]["root"] = str(image)
+        report["host"]["image"] = str(image)
+    else:
+        report = run_scan(root, data_dir=data_dir, options=options, only=names, timeout=cfg.scan.timeout_seconds)
     if fmt == "table" and output is None:
         render.render_table(report, console)
     else:
@@ -326,7 +339,24 @@ def scan(
             raise typer.Exit(3)
 
 
-_OWN_COMMANDS = {"version", "ingest", "search", "status", "scan"}
+@app.command()
+@user_errors
+def sbom(
+    root: Annotated[Path, typer.Option(help="Folder whose packages to list.")] = Path("/"),
+    image: Annotated[Path | None, typer.Option(help="A `docker save` tarball or OCI layout instead of --root.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """CycloneDX 1.5 JSON of every package found (OS packages and language lockfiles)."""
+    from hostwarden.scan.vuln.sbom import build_sbom
+
+    doc = json.dumps(build_sbom(root=None if image else root, image=image), indent=2, default=str)
+    if output is not None:
+        output.write_text(doc, encoding="utf-8")
+    else:
+        sys.stdout.write(doc + "\n")
+
+
+_OWN_COMMANDS = {"version", "ingest", "search", "status", "scan", "sbom"}
 _register_subapps()
 
 if __name__ == "__main__":
