@@ -50,3 +50,16 @@ class InventoryError(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+def load_json_object(text: str, location: str = "") -> dict[str, Any]:
+    """A lockfile's top-level JSON object, or an InventoryError naming the file and the line."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InventoryError(location, f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise InventoryError(location, "top level is not an object")
+    return data

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import yaml
 
-from hostwarden.scan.vuln.inventory.model import InventoryError, Package
+from hostwarden.scan.vuln.inventory.model import InventoryError, Package, load_json_object
 
 _YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load_json(text: str, location: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InventoryError(location, f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise InventoryError(location, "top level is not an object")
-    return data
+    return load_json_object(text, location)
 
 
 def _load_yaml(text: str, location: str) -> dict[str, Any]:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 
-from hostwarden.scan.vuln.inventory.model import InventoryError, Package
+from hostwarden.scan.vuln.inventory.model import InventoryError, Package, load_json_object
 
 
 def parse_composer_lock(text: str, location: str = "") -> list[Package]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InventoryError(location, f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise InventoryError(location, "top level is not an object")
+    data = load_json_object(text, location)
     out: list[Package] = []
     for group in ("packages", "packages-dev"):
         for pkg in data.get(group) or []:

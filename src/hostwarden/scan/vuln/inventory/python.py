@@ -3,14 +3,13 @@ installed distributions (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO`)."""
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
-from hostwarden.scan.vuln.inventory.model import InventoryError, Package
+from hostwarden.scan.vuln.inventory.model import InventoryError, Package, load_json_object
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{[A-Z0-9_]+\}")
@@ -91,12 +90,7 @@ def parse_requirements(path: Path, location: str = "", _seen: set[Path] | None =
 
 
 def parse_pipfile_lock(text: str, location: str = "") -> list[Package]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InventoryError(location, f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise InventoryError(location, "top level is not an object")
+    data = load_json_object(text, location)
     out: list[Package] = []
     seen: set[tuple[str, str]] = set()
     for group in ("default", "develop"):
