@@ -228,32 +228,28 @@ class BulkSyslog:
 
     def _extract_sql(self, q: _Sql, present: set[int | None]) -> str:
         group_fields: dict[str, str] = {}
-        branches = []
+        whens: list[tuple[int, str | None, str]] = []  # (k, guard regex, extracting regex)
         for n in self.numbered:
             names = _names(n.pattern.regex)
-            if n.k not in present:
+            if n.k not in present or not names:
                 continue
-            for g in names:
+            for g in names + (_names(n.pattern.fast) if n.pattern.fast else []):
                 group_fields[g] = group_to_field(g)
-            if names and n.pattern.fast:
-                fast = sql_string(n.pattern.fast)
-                branches.append(
-                    f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.fast)} AS x "
-                    f"FROM hw_stage WHERE k = {n.k} AND regexp_matches(msg, {fast}))"
-                )
-                branches.append(
-                    f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.regex)} AS x "
-                    f"FROM hw_stage WHERE k = {n.k} AND NOT regexp_matches(msg, {fast}))"
-                )
-            elif names:
-                branches.append(
-                    f"SELECT * EXCLUDE (x), x.* FROM (SELECT *, {_extract(q, 'msg', n.pattern.regex)} AS x "
-                    f"FROM hw_stage WHERE k = {n.k})"
-                )
-        ks_without_groups = [n.k for n in self.numbered if not _names(n.pattern.regex)]
-        rest = "k IS NULL" + (f" OR k IN ({', '.join(str(k) for k in ks_without_groups)})" if ks_without_groups else "")
-        branches.append(f"SELECT * FROM hw_stage WHERE {rest}")
-        union = " UNION ALL BY NAME ".join(branches)
+            if n.pattern.fast:
+                whens.append((n.k, n.pattern.fast, n.pattern.fast))
+            whens.append((n.k, None, n.pattern.regex))
+        # One pass: each line runs exactly the one regex its pattern index picked, and every
+        # pattern's groups are cast by name into one struct (groups a pattern lacks are NULL).
+        if whens:
+            struct_type = "STRUCT(" + ", ".join(f'"{g}" VARCHAR' for g in group_fields) + ")"
+            cases = " ".join(
+                f"WHEN k = {k}{f' AND regexp_matches(msg, {sql_string(guard)})' if guard else ''} "
+                f"THEN CAST({_extract(q, 'msg', regex)} AS {struct_type})"
+                for k, guard, regex in whens
+            )
+            union = f"(SELECT * EXCLUDE (x), x.* FROM (SELECT *, CASE {cases} END AS x FROM hw_stage))"
+        else:
+            union = "hw_stage"
 
         def grp(field_name: str) -> str | None:
             gs = [g for g, f in group_fields.items() if f == field_name]
@@ -323,7 +319,7 @@ class BulkSyslog:
         final_cols = [f'CAST({_quoted_or_null(f.name, columns)} AS {f.sql}) AS "{f.name}"' for f in FIELDS if f.name in columns]
         return (
             f"SELECT {', '.join(final_cols)} FROM "
-            f"(SELECT {projected} FROM ({union}) u LEFT JOIN hw_patterns USING (k))"
+            f"(SELECT {projected} FROM {union} u LEFT JOIN hw_patterns USING (k))"
         )
 
 
