@@ -22,31 +22,50 @@ from hostwarden.scan.vuln.osv import package_key
 
 _PURL_TYPES = {"debian": "deb", "ubuntu": "deb", "alpine": "apk", "pypi": "pypi", "npm": "npm", "go": "golang",
                "crates.io": "cargo", "rubygems": "gem", "packagist": "composer", "maven": "maven",
-               "nuget": "nuget", "rocky linux": "rpm", "almalinux": "rpm", "red hat": "rpm"}
+               "nuget": "nuget", "rocky linux": "rpm", "almalinux": "rpm", "red hat": "rpm", "opensuse": "rpm",
+               "suse": "rpm", "mageia": "rpm", "fedora": "rpm", "centos": "rpm", "amazon linux": "rpm",
+               "oracle linux": "rpm", "rpm": "rpm"}
+# purl vendor namespaces of rpm distributions (the purl-spec examples: pkg:rpm/fedora/…, pkg:rpm/opensuse/…).
+_RPM_VENDORS = {"red hat": "redhat", "rocky linux": "rocky", "amazon linux": "amazon", "oracle linux": "oracle"}
+
+
+def _distro_namespace(eco: str) -> str:
+    return _RPM_VENDORS.get(eco.lower(), eco.lower().split()[0])
 
 
 def purl(pkg: Package) -> str | None:
+    """The package URL; rpm versions drop the epoch into the `epoch` qualifier as the purl spec says."""
     eco, _, release = pkg.ecosystem.partition(":")
     kind = _PURL_TYPES.get(eco.lower())
     if kind is None:
         return None
     name = package_key(pkg.ecosystem, pkg.name) if kind == "pypi" else pkg.name
+    version = pkg.version
+    qualifiers: dict[str, str] = {}
     namespace = ""
     if kind in ("deb", "apk", "rpm"):
-        namespace = eco.lower().split()[0] + "/"
+        vendor = _distro_namespace(eco)
+        namespace = "" if vendor == "rpm" else vendor + "/"
+        if release:
+            qualifiers["distro"] = f"{vendor}-{release.lstrip('v')}".lower().replace(" ", "-")
     elif kind in ("npm", "composer", "golang") and "/" in name:
         head, _, name = name.rpartition("/")
         namespace = "/".join(quote(p, safe="") for p in head.split("/")) + "/"
     elif kind == "maven" and ":" in name:
         group, _, name = name.partition(":")
         namespace = quote(group, safe="") + "/"
-    out = f"pkg:{kind}/{namespace}{quote(name, safe='')}@{quote(pkg.version, safe='')}"
-    qualifiers = []
-    if kind in ("deb", "apk", "rpm") and release:
-        qualifiers.append(f"distro={eco.lower().split()[0]}-{release.lstrip('v')}")
+    if kind == "rpm":
+        epoch, sep, rest = version.partition(":")
+        if sep and epoch.isdigit():
+            qualifiers["epoch"], version = epoch, rest
+        if pkg.extra.get("arch"):
+            qualifiers["arch"] = str(pkg.extra["arch"])
     if pkg.source_name and pkg.source_name != pkg.name:
-        qualifiers.append(f"upstream={quote(pkg.source_name, safe='')}")
-    return out + ("?" + "&".join(qualifiers) if qualifiers else "")
+        qualifiers["upstream"] = pkg.source_name
+    out = f"pkg:{kind}/{namespace}{quote(name, safe='')}@{quote(version, safe='')}"
+    if qualifiers:
+        out += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(qualifiers.items()))
+    return out
 
 
 def document(inv: Inventory, subject: str) -> dict[str, Any]:

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hostwarden.scan.vuln.inventory import npm, other, python
+from hostwarden.scan.vuln.inventory import gobinary, java, npm, other, python, rpm
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package
 from hostwarden.scan.vuln.inventory.ospkg import OsInfo, read_apk, read_dpkg, read_os_release
 
 Reader = Callable[[str, str], list[Package]]
+PathReader = Callable[[Path, str], list[Package]]
 
 READERS: dict[str, Reader] = {
     "package-lock": npm.parse_package_lock,
@@ -32,12 +33,23 @@ READERS: dict[str, Reader] = {
     "gomod": other.parse_go_mod,
 }
 
+# Binary inputs are read from the file itself (bounded reads), not from its decoded text.
+PATH_READERS: dict[str, PathReader] = {
+    "requirements": python.parse_requirements,
+    "java-archive": java.read_archive,
+    "go-binary": gobinary.read_binary,
+}
+
 _BY_NAME = {
     "package-lock.json": "package-lock", "npm-shrinkwrap.json": "package-lock", ".package-lock.json": "package-lock",
     "yarn.lock": "yarn", "pnpm-lock.yaml": "pnpm", "Pipfile.lock": "pipfile-lock", "poetry.lock": "poetry",
     "uv.lock": "uv", "pdm.lock": "pdm", "composer.lock": "composer", "Gemfile.lock": "gemfile",
     "gems.locked": "gemfile", "Cargo.lock": "cargo", "go.mod": "gomod",
 }
+
+# Extensions that are never ELF executables, so the walk does not stat every script and header.
+_NOT_BINARY = {"py", "pyc", "js", "json", "txt", "md", "h", "c", "sh", "pl", "rb", "php", "html", "css", "xml",
+               "yaml", "yml", "toml", "conf", "cfg", "ini", "gz", "xz", "zst", "png", "svg", "mo", "pem"}
 
 # Never descend into these on a live root: virtual file systems and caches, not installed software.
 _SKIP_DIRS = {"proc", "sys", "dev", "run", ".git", "__pycache__", ".cache"}
@@ -56,6 +68,11 @@ def kind_for(path: Path) -> str | None:
         return "python-metadata"
     if name.endswith(".egg-info") and path.is_file():
         return "python-metadata"
+    if java.is_archive(path):
+        return "java-archive"
+    suffix = name.rpartition(".")[2].lower() if "." in name else ""
+    if suffix not in _NOT_BINARY and gobinary.is_candidate(path):
+        return "go-binary"
     return None
 
 
@@ -63,8 +80,8 @@ def read_file(path: Path, kind: str, location: str | None = None) -> list[Packag
     """Parse one file of a known kind; raises InventoryError on damaged input, never anything else."""
     where = location or str(path)
     try:
-        if kind == "requirements":
-            return python.parse_requirements(path, where)
+        if kind in PATH_READERS:
+            return PATH_READERS[kind](path, where)
         text = path.read_text(encoding="utf-8", errors="replace")
         if kind == "python-metadata":
             pkg = python.parse_metadata(text, where)
@@ -74,7 +91,7 @@ def read_file(path: Path, kind: str, location: str | None = None) -> list[Packag
         raise
     except OSError as exc:
         raise InventoryError(where, f"unreadable: {exc.strerror or exc}") from exc
-    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError, MemoryError) as exc:
         raise InventoryError(where, f"unexpected structure: {type(exc).__name__}: {exc}") from exc
 
 
@@ -114,6 +131,9 @@ def collect(root: Path) -> Inventory:
             inv.packages += read_apk(root, eco or "Alpine")
     except InventoryError as exc:
         inv.errors.append(exc)
+    rpm_packages, rpm_errors = rpm.read_rpmdb(root, inv.os)
+    inv.packages += rpm_packages
+    inv.errors += rpm_errors
     for path, kind in _walk(root):
         location = "/" + str(path.relative_to(root)).replace(os.sep, "/")
         try:

@@ -1,0 +1,246 @@
+"""Installed rpm packages: rpmdb.sqlite decoded by hand, the `rpm` binary as cross-check and fallback.
+
+Where the database lives: `var/lib/rpm` (RHEL 8/9, Rocky, Alma, Mageia) or
+`usr/lib/sysimage/rpm` (Fedora ≥ 36, openSUSE, RHEL 10). Formats:
+
+* `rpmdb.sqlite` (rpm ≥ 4.16): read here with the stdlib sqlite3 module and `rpmheader`.
+  The file is copied (with its `-wal`) to a temporary folder first, so a live database is
+  never locked or written to, and committed transactions still sitting in the WAL are seen.
+* `Packages` (BerkeleyDB, RHEL ≤ 8, CentOS 7) and `Packages.db` (ndb, older SUSE): not decoded
+  here. When an `rpm` binary is installed it is asked to read them (`rpm --root R --dbpath D
+  -qa`, read-only `bdb_ro` backend for BerkeleyDB); otherwise the scan says so with SCAN-9013
+  instead of silently reporting nothing.
+
+When the binary is present and the sqlite database was decoded, `rpm -qa` is run as a
+cross-check; a disagreement becomes a SCAN-9013 notice naming the packages that differ.
+
+Versions are `[epoch:]version-release` (rpm's EVR, what OSV rpm ecosystems use); the source
+package (name, version-release) comes from SOURCERPM, with the binary's epoch, because distro
+advisories are per source package. `gpg-pubkey` pseudo-packages (imported signing keys) are
+skipped: they are not software.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hostwarden.scan.vuln.inventory import rpmheader as rh
+from hostwarden.scan.vuln.inventory.model import InventoryError, Package
+from hostwarden.scan.vuln.inventory.ospkg import OsInfo
+
+DB_DIRS = ("var/lib/rpm", "usr/lib/sysimage/rpm")
+MAX_DB_BYTES = 1 << 30
+_WANTED = frozenset({rh.NAME, rh.VERSION, rh.RELEASE, rh.EPOCH, rh.ARCH, rh.SOURCERPM, rh.VENDOR, rh.MODULARITYLABEL})
+_QUERY_FORMAT = r"%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n"
+SKIP_NAMES = frozenset({"gpg-pubkey"})
+
+
+def rpm_ecosystem(os_info: OsInfo | None) -> str:
+    """The OSV ecosystem of an rpm distribution release, as osv.dev names them.
+
+    `Rocky Linux:9`, `AlmaLinux:9`, `Red Hat:9` (OSV's Red Hat records add a CPE-like suffix the
+    matcher compares by prefix), `openSUSE:Leap 15.5`, `openSUSE:Tumbleweed`,
+    `SUSE:Linux Enterprise Server 15 SP5`, `Mageia:9`. A release OSV does not cover (Fedora,
+    CentOS, Amazon Linux) keeps its own name so it is listed and put in the SBOM, never matched
+    against another distribution's advisories.
+    """
+    if os_info is None:
+        return "rpm"
+    major = os_info.version_id.split(".")[0]
+    if os_info.id == "rocky":
+        return f"Rocky Linux:{major}"
+    if os_info.id == "almalinux":
+        return f"AlmaLinux:{major}"
+    if os_info.id == "rhel":
+        return f"Red Hat:{major}"
+    if os_info.id == "opensuse-leap":
+        return f"openSUSE:Leap {os_info.version_id}"
+    if os_info.id == "opensuse-tumbleweed":
+        return "openSUSE:Tumbleweed"
+    if os_info.id in ("sles", "sled", "sles_sap"):
+        sp = os_info.version_id.split(".")
+        suffix = f" SP{sp[1]}" if len(sp) > 1 and sp[1] != "0" else ""
+        return f"SUSE:Linux Enterprise Server {sp[0]}{suffix}"
+    if os_info.id == "mageia":
+        return f"Mageia:{major}"
+    name = {"fedora": "Fedora", "centos": "CentOS", "amzn": "Amazon Linux", "ol": "Oracle Linux"}.get(os_info.id)
+    return f"{name}:{major}" if name and major else (name or "rpm")
+
+
+def split_nvr(filename: str) -> tuple[str, str, str] | None:
+    """`openssl-3.0.7-24.el9.src.rpm` -> (`openssl`, `3.0.7`, `24.el9`); None when it is not an NVR."""
+    for suffix in (".src.rpm", ".nosrc.rpm"):
+        if filename.endswith(suffix):
+            filename = filename[: -len(suffix)]
+            break
+    else:
+        return None
+    parts = filename.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def evr(epoch: int | None, version: str, release: str) -> str:
+    """rpm's EVR string; epoch 0 is written like no epoch, as `rpm -q` and OSV treat them alike."""
+    head = f"{epoch}:" if epoch else ""
+    return f"{head}{version}-{release}" if release else f"{head}{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class RpmRecord:
+    name: str
+    epoch: int | None
+    version: str
+    release: str
+    arch: str
+    sourcerpm: str
+
+    def package(self, ecosystem: str, location: str) -> Package:
+        src = split_nvr(self.sourcerpm)
+        source_name, source_version = (src[0], evr(self.epoch, src[1], src[2])) if src else (None, None)
+        return Package(self.name, evr(self.epoch, self.version, self.release), ecosystem, location,
+                       source_name, source_version, {"arch": self.arch, "sourcerpm": self.sourcerpm,
+                                                     "epoch": self.epoch})
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.name, evr(self.epoch, self.version, self.release), self.arch
+
+
+def record_from_header(blob: bytes) -> RpmRecord | None:
+    """One package from a header blob; None for headers without a name/version (nothing to report)."""
+    tags = rh.read_tags(blob, _WANTED)
+    name, version = tags.get(rh.NAME), tags.get(rh.VERSION)
+    if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+        return None
+    epoch = tags.get(rh.EPOCH)
+    release, arch, source = tags.get(rh.RELEASE, ""), tags.get(rh.ARCH, ""), tags.get(rh.SOURCERPM, "")
+    return RpmRecord(name, epoch if isinstance(epoch, int) else None, version,
+                     release if isinstance(release, str) else "", arch if isinstance(arch, str) else "",
+                     source if isinstance(source, str) else "")
+
+
+def read_sqlite(path: Path, location: str) -> tuple[list[RpmRecord], list[str]]:
+    """Records of an rpmdb.sqlite, and the reasons for headers that could not be decoded."""
+    try:
+        if path.stat().st_size > MAX_DB_BYTES:
+            raise InventoryError(location, f"larger than {MAX_DB_BYTES >> 20} MiB; not read")
+        with tempfile.TemporaryDirectory(prefix="hostwarden-rpmdb-") as tmp:
+            copy = Path(tmp) / "rpmdb.sqlite"
+            shutil.copyfile(path, copy)
+            wal = path.with_name(path.name + "-wal")
+            if wal.is_file():
+                shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+            conn = sqlite3.connect(copy)
+            try:
+                rows = conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
+            finally:
+                conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise InventoryError(location, f"not a readable rpm sqlite database: {exc}") from exc
+    except OSError as exc:
+        raise InventoryError(location, f"unreadable: {exc.strerror or exc}") from exc
+    records: list[RpmRecord] = []
+    damaged: list[str] = []
+    for hnum, blob in rows:
+        try:
+            record = record_from_header(bytes(blob) if blob is not None else b"")
+        except (rh.HeaderError, TypeError) as exc:
+            damaged.append(f"header #{hnum}: {exc}")
+            continue
+        if record is not None:
+            records.append(record)
+    return records, damaged
+
+
+def rpm_binary() -> str | None:
+    return shutil.which("rpm")
+
+
+def query_binary(root: Path, dbdir: str, *, backend: str | None = None,
+                 timeout: float = 120.0) -> list[RpmRecord]:
+    """`rpm -qa` against the database under root (argv list, no shell); InventoryError when it fails."""
+    binary = rpm_binary()
+    location = "/" + dbdir
+    if binary is None:
+        raise InventoryError(location, "no rpm binary to read this database with")
+    argv = [binary, "--root", str(Path(root).resolve()), "--dbpath", "/" + dbdir]
+    if backend:
+        argv += ["--define", f"_db_backend {backend}"]
+    argv += ["-qa", "--queryformat", _QUERY_FORMAT]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)  # noqa: S603 - argv list
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InventoryError(location, f"rpm -qa failed: {exc}") from exc
+    if proc.returncode != 0:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise InventoryError(location, f"rpm -qa exited {proc.returncode}: {reason[-1] if reason else ''}")
+    out: list[RpmRecord] = []
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        fields = line.split("\t")
+        if len(fields) != 6:
+            continue
+        name, epoch, version, release, arch, source = fields
+        out.append(RpmRecord(name, int(epoch) if epoch.isdigit() else None,
+                             version, release, "" if arch == "(none)" else arch,
+                             "" if source == "(none)" else source))
+    return out
+
+
+def read_rpmdb(root: Path, os_info: OsInfo | None, *, cross_check: bool = True) -> tuple[list[Package],
+                                                                                             list[InventoryError]]:
+    """Every installed rpm package under root, with notices for what could not be read or disagrees."""
+    root = Path(root)
+    ecosystem = rpm_ecosystem(os_info)
+    packages: list[Package] = []
+    errors: list[InventoryError] = []
+    for dbdir in DB_DIRS:
+        folder = root / dbdir
+        if not folder.is_dir() or folder.is_symlink():
+            continue  # /var/lib/rpm is a symlink to /usr/lib/sysimage/rpm on Fedora: read it once
+        sqlite_db = folder / "rpmdb.sqlite"
+        legacy = [p for p in (folder / "Packages", folder / "Packages.db") if p.is_file()]
+        if sqlite_db.is_file():
+            location = f"/{dbdir}/rpmdb.sqlite"
+            try:
+                records, damaged = read_sqlite(sqlite_db, location)
+            except InventoryError as exc:
+                errors.append(exc)
+                continue
+            errors += [InventoryError(location, reason) for reason in damaged[:20]]
+            if cross_check and rpm_binary() is not None:
+                errors += _compare(root, dbdir, records, location)
+        elif legacy:
+            location = f"/{dbdir}/{legacy[0].name}"
+            backend = "bdb_ro" if legacy[0].name == "Packages" else "ndb"
+            try:
+                records = query_binary(root, dbdir, backend=backend)
+            except InventoryError as exc:
+                kind = "BerkeleyDB" if backend == "bdb_ro" else "ndb"
+                errors.append(InventoryError(location, f"{kind} rpm database: not decoded by hostwarden and "
+                                             f"the rpm binary could not read it ({exc.reason}); install rpm "
+                                             "or scan a host with rpmdb.sqlite"))
+                continue
+        else:
+            continue
+        packages += [r.package(ecosystem, location) for r in records if r.name not in SKIP_NAMES]
+    return packages, errors
+
+
+def _compare(root: Path, dbdir: str, records: list[RpmRecord], location: str) -> list[InventoryError]:
+    try:
+        theirs = {r.key for r in query_binary(root, dbdir)}
+    except InventoryError as exc:
+        return [InventoryError(location, f"cross-check skipped: {exc.reason}")]
+    ours = {r.key for r in records}
+    if ours == theirs:
+        return []
+    only_ours, only_theirs = sorted(ours - theirs)[:5], sorted(theirs - ours)[:5]
+    return [InventoryError(location, f"decoded headers and `rpm -qa` disagree: only decoded {only_ours}, "
+                                     f"only rpm {only_theirs}")]
