@@ -12,9 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import SCAN_ADVISORY_INVALID, SCAN_INVENTORY_INVALID, SCAN_NO_ADVISORIES
+from hostwarden.errors import (
+    SCAN_ADVISORY_INVALID,
+    SCAN_INVENTORY_INVALID,
+    SCAN_NO_ADVISORIES,
+    HostwardenError,
+)
 from hostwarden.scan.base import ScanContext, finding
-from hostwarden.scan.vuln import supply
+from hostwarden.scan.vuln import digest, supply
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
 from hostwarden.scan.vuln.image import unpack
@@ -123,15 +128,42 @@ class VulnScanner:
                       "config_digest": info.config_digest, "layers": len(info.layers)}
         return inv
 
+    def image_checks(self, ctx: ScanContext) -> list[dict[str, Any]]:
+        """Digest allowlist of the scanned image: `options["image"]`, or `options["image_source"]`
+        when the caller (the CLI) already unpacked it into ctx.root. See digest.py."""
+        image = ctx.options.get("image") or ctx.options.get("image_source")
+        if not image:
+            return []
+        try:
+            configured = digest.load_allowlist(ctx.options)
+        except HostwardenError as exc:
+            ctx.notice(exc.code.code, exc.message)
+            configured, reason = (set(), []), f"allowlist unreadable: {exc.message}"
+        else:
+            reason = None
+        digests = digest.image_digests(Path(str(image)))
+        for mismatch in digests.mismatches:
+            ctx.notice(digest.SCAN_IMAGE_INVALID.code, f"{image}: {mismatch}")
+        info = {"config_digest": digests.config_digest, "manifest_digest": digests.manifest_digest}
+        self.image = {**(self.image or {"source": str(image)}), **info}
+        if configured is None:
+            return []
+        hit = digest.allowlist_finding(str(image), digests, *configured, reason=reason)
+        self.image["allowlisted"] = hit is None
+        return [hit] if hit else []
+
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
         inv = self.inventory(ctx)
         for err in inv.errors:
             ctx.notice(SCAN_INVENTORY_INVALID.code, str(err), file=err.path)
+        image_findings = self.image_checks(ctx)
         db = open_advisories(ctx)
         if db is None:
             ctx.notice(SCAN_NO_ADVISORIES.code, "no advisory database: vulnerabilities were not checked")
             self.summary = {"packages": len(inv.packages), "advisories": 0}
-            return []
+            if self.image:
+                self.summary["image"] = self.image
+            return image_findings
         with db:
             info = db.status()
             max_age = float(ctx.options.get("advisory_max_age_days") or DEFAULT_MAX_AGE_DAYS)
@@ -139,7 +171,7 @@ class VulnScanner:
             if fresh.stale:
                 ctx.notice(fresh.code, fresh.message, age_days=fresh.age_days)
             result = match_packages(db, [p for p in inv.packages if matchable(p)])
-        findings = [to_finding(m) for m in result.matches]
+        findings = image_findings + [to_finding(m) for m in result.matches]
         if ctx.options.get("supply_chain", True) and not ctx.options.get("image"):
             findings += [hook_finding(r) for r in supply.scan_root(ctx.root)]
         self.summary = {
