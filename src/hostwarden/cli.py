@@ -313,6 +313,7 @@ def scan(
 
         from hostwarden.scan.vuln.image import unpack
 
+        options["image_source"] = str(image)  # the vuln scanner checks its digest against the allowlist
         with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
             unpack(image, Path(tmp) / "rootfs")  # layers applied in order, whiteouts honoured
             report = run_scan(Path(tmp) / "rootfs", data_dir=data_dir, options=options, only=names,
