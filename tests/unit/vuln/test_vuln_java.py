@@ -92,7 +92,16 @@ def test_oversized_pom_properties_is_refused(monkeypatch):
         read(jar(pom("g", "a", "1" * 2000)))
 
 
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", b"not a zip" * 100, LOG4J[: len(LOG4J) // 2]])
+def corrupt_deflate(data: bytes) -> bytes:
+    """The zip directory intact, the deflate stream of pom.properties garbage (zlib.error when read)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("pom.properties"))
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    return data[:start] + b"\xff" * info.compress_size + data[start + info.compress_size:]
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", b"not a zip" * 100, LOG4J[: len(LOG4J) // 2],
+                                     corrupt_deflate(LOG4J)])
 def test_damaged_archive_is_a_notice_in_the_walk(tmp_path, content):
     (tmp_path / "opt").mkdir()
     (tmp_path / "opt/bad.jar").write_bytes(content)

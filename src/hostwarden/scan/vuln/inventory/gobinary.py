@@ -84,7 +84,7 @@ def _parse_elf(fh: BinaryIO) -> _Elf | None:
         phoff, shoff = struct.unpack_from(endian + "II", ident, 28)
         phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(endian + "HHHHH", ident, 42)
     segments: list[tuple[int, int, int, int, int]] = []
-    if 0 < phnum <= MAX_SECTIONS and phentsize >= (56 if is64 else 32):
+    if 0 < phnum <= MAX_SECTIONS and (56 if is64 else 32) <= phentsize <= 256:
         table = _read_at(fh, phoff, phentsize * phnum)
         for i in range(len(table) // phentsize):
             base = i * phentsize
@@ -94,7 +94,7 @@ def _parse_elf(fh: BinaryIO) -> _Elf | None:
                 ptype, poff, pvaddr, _, pfilesz, _, pflags = struct.unpack_from(endian + "IIIIIII", table, base)
             segments.append((ptype, pflags, pvaddr, poff, pfilesz))
     sections: list[tuple[str, int, int, int]] = []
-    if 0 < shnum <= MAX_SECTIONS and shentsize >= (64 if is64 else 40) and shstrndx < shnum:
+    if 0 < shnum <= MAX_SECTIONS and (64 if is64 else 40) <= shentsize <= 256 and shstrndx < shnum:
         table = _read_at(fh, shoff, shentsize * shnum)
         raw = []
         for i in range(len(table) // shentsize):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -139,7 +140,7 @@ def read_archive_stream(handle: IO[bytes], filename: str, location: str, *, dept
             return out
     except InventoryError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
         raise InventoryError(location, f"not a readable zip archive: {exc}") from exc
     except (OSError, RuntimeError) as exc:  # RuntimeError: encrypted members
         raise InventoryError(location, f"unreadable archive: {exc}") from exc
