@@ -138,3 +138,11 @@ def test_plain_docker_save_helper_still_gets_a_digest(tmp_path):
     image = docker_save(tmp_path / "img.tar", [layer(FILES)])  # names a config (abc.json) it does not contain
     with pytest.raises(HostwardenError, match="SCAN-9015"):
         digest.image_digests(image)
+
+
+def test_image_without_config_fails_closed_only_when_an_allowlist_is_set(tmp_path):
+    image = docker_save(tmp_path / "img.tar", [layer(FILES)])  # names a config it does not contain
+    assert scan(image, tmp_path)[0] == []
+    findings, _, ctx = scan(image, tmp_path, image_allowlist=["sha256:" + "d" * 64])
+    assert len(findings) == 1 and "digest not computable" in findings[0]["hostwarden.evidence"]["reason"]
+    assert any(n["code"] == "SCAN-9015" for n in ctx.notices)

@@ -141,7 +141,13 @@ class VulnScanner:
             configured, reason = (set(), []), f"allowlist unreadable: {exc.message}"
         else:
             reason = None
-        digests = digest.image_digests(Path(str(image)))
+        try:
+            digests = digest.image_digests(Path(str(image)))
+        except HostwardenError as exc:
+            if configured is None:
+                return []  # nothing asked to be verified: the digest would only have been informational
+            ctx.notice(exc.code.code, exc.message)
+            digests, reason = digest.ImageDigests(), reason or f"digest not computable: {exc.message}"
         for mismatch in digests.mismatches:
             ctx.notice(digest.SCAN_IMAGE_INVALID.code, f"{image}: {mismatch}")
         info = {"config_digest": digests.config_digest, "manifest_digest": digests.manifest_digest}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def read_sqlite(path: Path, location: str) -> tuple[list[RpmRecord], list[str]]:
     for hnum, blob in rows:
         try:
             record = record_from_header(bytes(blob) if blob is not None else b"")
-        except (rh.HeaderError, TypeError) as exc:
+        except (rh.HeaderError, TypeError, struct.error) as exc:
             damaged.append(f"header #{hnum}: {exc}")
             continue
         if record is not None:
