@@ -47,15 +47,22 @@ def _ts(t: float) -> datetime:
 class AlertBook:
     """Open alerts by (rule, key); `record` raises or updates one and returns it."""
 
-    def __init__(self, window: float = 3600.0, tenant: str = DEFAULT_TENANT, *, eager: bool = True) -> None:
+    def __init__(self, window: float = 3600.0, tenant: str = DEFAULT_TENANT, *, eager: bool = True,
+                 streaming: bool = False) -> None:
         self.window = window
         self.tenant = tenant
         # eager: keep each alert's JSON detail current on every update (streaming shows it at
         # once); batch mode turns this off and serializes once in `finalize`.
         self.eager = eager
+        # streaming (`watch`): no history is kept; new alerts wait in `new` and updated ones in
+        # `dirty` until the caller drains them, and `prune` forgets alerts past suppression.
+        self.streaming = streaming
         self.open: dict[tuple[str, tuple[Any, ...]], _Open] = {}
         self.all: list[dict[str, Any]] = []
         self._details: list[_Open] = []
+        self.new: list[dict[str, Any]] = []
+        self.dirty: dict[tuple[str, tuple[Any, ...]], _Open] = {}
+        self.raised = 0  # alerts raised (not updates), counted for `status`
 
     def finalize(self) -> list[dict[str, Any]]:
         """Every alert with its detail serialized (needed after updates with eager=False)."""
@@ -79,15 +86,64 @@ class AlertBook:
             self._evidence(current, events)
             if self.eager:
                 current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+            if self.streaming:
+                self.dirty[key] = current
             return current.alert
         alert, detail = self._new(m, key)
         current = _Open(alert, detail, m.time)
         self._evidence(current, events)
         alert["hostwarden.detail"] = json.dumps(detail, default=str)
         self.open[key] = current
-        self._details.append(current)
-        self.all.append(alert)
+        self.raised += 1
+        if self.streaming:
+            self.new.append(alert)
+            self.dirty.pop(key, None)
+        else:
+            self._details.append(current)
+            self.all.append(alert)
         return alert
+
+    # -- streaming -------------------------------------------------------------------------
+    def drain_new(self) -> list[dict[str, Any]]:
+        """Alerts raised since the last call (streaming), each with its detail serialized."""
+        out, self.new = self.new, []
+        return out
+
+    def drain_dirty(self) -> list[dict[str, Any]]:
+        """Open alerts updated since the last call, with their detail re-serialized (to update
+        the stored copy: the count and evidence grow while an alert stays open)."""
+        out = []
+        for current in self.dirty.values():
+            current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+            out.append(current.alert)
+        self.dirty.clear()
+        return out
+
+    def prune(self, now: float) -> int:
+        """Forget open alerts not updated within the suppression window before `now` (event
+        time): a later match raises a new alert anyway. Returns how many were forgotten."""
+        stale = [k for k, c in self.open.items() if now - c.last > self.window]
+        for k in stale:
+            del self.open[k]
+            self.dirty.pop(k, None)
+        return len(stale)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Open alerts as JSON-ready data (what suppression needs to survive a restart)."""
+        return [{"rule": k[0], "key": [list(p) for p in k[1]], "alert": c.alert, "detail": c.detail,
+                 "last": c.last, "ids": c.ids} for k, c in self.open.items()]
+
+    def restore(self, saved: list[dict[str, Any]], keep_rules: set[str] | None = None) -> None:
+        """Reopen alerts saved by `snapshot` (only those of `keep_rules`, when given)."""
+        for item in saved:
+            if keep_rules is not None and item["rule"] not in keep_rules:
+                continue
+            alert = dict(item["alert"])
+            for name in ("@timestamp", "event.created"):
+                if isinstance(alert.get(name), str):
+                    alert[name] = datetime.fromisoformat(alert[name])
+            key = (item["rule"], tuple(tuple(p) for p in item["key"]))
+            self.open[key] = _Open(alert, item["detail"], float(item["last"]), list(item.get("ids") or []))
 
     def follow_up(self, event: dict[str, Any], time: float) -> None:
         """Streaming: add an event to the `follow_up` of open L1 alerts of the same account/host."""

@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import count, islice
 from typing import Any
 
 from hostwarden.detect.ir import Correlation, Rule
 from hostwarden.detect.matcher import _number, get_value
 
 MAX_KEPT_EVENTS = 20
+# Fields an entry keeps when its window is saved (what evidence, excerpts and sequence alerts read).
+SAVED_FIELDS = ("event.id", "@timestamp", "event.original", "event.action", "host.name", "source.ip", "user.name")
+_TOUCH = count()  # a process-wide use order, so groups of different windows compare for LRU eviction
 
 
 def epoch(value: Any) -> float:
@@ -61,9 +64,10 @@ class _Group:
     """One group's window: its entries plus running aggregates, so each match costs O(1)
     amortized instead of a rescan of the window (a brute force is thousands of entries)."""
 
-    __slots__ = ("chain", "entries", "refs", "total", "numbers", "values")
+    __slots__ = ("chain", "entries", "refs", "total", "numbers", "touched", "values")
 
     def __init__(self, n_refs: int) -> None:
+        self.touched = next(_TOUCH)
         self.entries: deque[_Entry] = deque()
         self.values: Counter[str] = Counter()
         self.refs: Counter[int] = Counter()
@@ -131,9 +135,12 @@ class Window:
             if start is not None and m.time > start + self.corr.timespan:
                 fired.extend(self._close(key))
             self.opened.setdefault(key, m.time)
-        group = self.groups.get(key)
+        group = self.groups.pop(key, None)  # re-inserted last: `groups` is kept in use order (LRU first)
         if group is None:
-            group = self.groups[key] = _Group(len(self.ref_ids))
+            group = _Group(len(self.ref_ids))
+        else:
+            group.touched = next(_TOUCH)
+        self.groups[key] = group
         group.push(_Entry(m.time, ref, value, m))
         if self.closing:
             return fired
@@ -167,6 +174,72 @@ class Window:
             fired.extend(self._close(key))
         return fired
 
+    # -- bounded state (streaming) ---------------------------------------------------------
+    def oldest(self) -> int | None:
+        """Use stamp of the least recently used group (the first in `groups`), if any."""
+        for group in self.groups.values():
+            return group.touched
+        return None
+
+    def drop_oldest(self) -> None:
+        """Forget the least recently used group (an eviction: its partial count is lost)."""
+        key = next(iter(self.groups))
+        del self.groups[key]
+        self.opened.pop(key, None)
+
+    def expire(self, now: float) -> list[Match]:
+        """Drop groups whose newest entry left the window by `now` (nothing they hold can count
+        again); absence windows past their span are judged first. Walks from the least recently
+        used group and stops at the first live one, so a call costs what it removes."""
+        fired: list[Match] = []
+        span = self.corr.timespan
+        while self.groups:
+            key, group = next(iter(self.groups.items()))
+            start = self.opened.get(key)
+            if self.closing and start is not None:
+                if now <= start + span:
+                    break
+                fired.extend(self._close(key))
+                continue
+            if group.entries and group.entries[-1].time >= now - span:
+                break
+            del self.groups[key]
+            self.opened.pop(key, None)
+        return fired
+
+    def snapshot(self) -> dict[str, Any]:
+        """The window as JSON-ready data: per group its entries (time, ref, value) and, for the
+        last MAX_KEPT_EVENTS, the few event fields alerts show."""
+        groups = []
+        for key, group in self.groups.items():
+            n = len(group.entries)
+            entries = []
+            for i, e in enumerate(group.entries):
+                row: list[Any] = [e.time, e.ref, e.value]
+                if i >= n - MAX_KEPT_EVENTS:
+                    row.append([_slim(ev) for ev in (e.match.events or [e.match.event])][-MAX_KEPT_EVENTS:])
+                entries.append(row)
+            groups.append({"key": list(key), "entries": entries, "chain": group.chain,
+                           "opened": self.opened.get(key)})
+        return {"groups": groups}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Rebuild groups saved by `snapshot` (same rule definition: ref indexes still mean the same)."""
+        for saved in data.get("groups", ()):
+            key = tuple(saved["key"])
+            group = _Group(len(self.ref_ids))
+            for row in saved["entries"]:
+                events = row[3] if len(row) > 3 else []
+                event = events[-1] if events else {}
+                group.push(_Entry(float(row[0]), int(row[1]), row[2],
+                                  Match(self.rule, float(row[0]), event, events if len(events) > 1 else [])))
+            chain = saved.get("chain") or []
+            if len(chain) == len(group.chain):
+                group.chain = [None if c is None else float(c) for c in chain]
+            self.groups[key] = group
+            if saved.get("opened") is not None:
+                self.opened[key] = float(saved["opened"])
+
     def _holds(self, group: _Group) -> bool:
         t = self.corr.type
         if t == "event_count":
@@ -192,3 +265,12 @@ class Window:
                 if name not in synthetic and last.get(name) is not None:
                     synthetic[name] = last[name]
         return Match(self.rule, time, synthetic, events, values, count=len(group.entries))
+
+
+def _slim(event: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in SAVED_FIELDS:
+        value = event.get(name)
+        if value is not None:
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out

@@ -4,6 +4,9 @@
     rules = ["/etc/hostwarden/rules", "/opt/sigma/rules/linux"]   # extra rule files/folders
     builtin = true                                                 # also load rules/detect
     suppress_window_seconds = 3600
+    max_groups = 100000              # watch: open correlation groups kept (LRU eviction past it)
+    state_interval_seconds = 10      # watch: how often correlation state is saved to the store
+    reload_interval_seconds = 1      # watch: how often rule files are checked for changes
 
     [detect.thresholds.ssh_brute_force]                            # by rule name or id
     gte = 10
@@ -44,6 +47,9 @@ class DetectSettings(BaseModel):
     builtin: bool = True
     suppress_window_seconds: float = Field(3600.0, gt=0)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    max_groups: int = Field(100_000, ge=1)
+    state_interval_seconds: float = Field(10.0, gt=0)
+    reload_interval_seconds: float = Field(1.0, gt=0)
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> DetectSettings:
@@ -58,6 +64,9 @@ class DetectSettings(BaseModel):
     def overrides(self) -> dict[str, dict[str, Any]]:
         return {name: t.model_dump(exclude_none=True) for name, t in self.thresholds.items()}
 
+    def rule_paths(self, extra: list[Path] | None = None) -> list[Path]:
+        """The built-in pack (unless turned off), the configured folders, then `extra`."""
+        return ([BUILTIN_DIR] if self.builtin else []) + list(self.rules) + list(extra or [])
+
     def load(self) -> RuleSet:
-        paths = ([BUILTIN_DIR] if self.builtin else []) + list(self.rules)
-        return load_rules(paths, overrides=self.overrides())
+        return load_rules(self.rule_paths(), overrides=self.overrides())

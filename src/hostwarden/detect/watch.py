@@ -1,0 +1,253 @@
+"""`hostwarden watch`: follow log files and raise alerts the moment their lines are written.
+
+One loop on one thread, so the order of lines is the order of detection and no lock is needed:
+
+    poll the files (the rotation-safe tailer) → parse each new chunk (the source's parser,
+    chosen by the same sniffing as `ingest`) → every event through `Engine.feed` → each new
+    alert printed and flushed at once → the chunk's events and the new alerts stored
+
+Alerts are printed before the chunk is stored: the store write is the slow step and the alert
+must not wait for it. Around that, on timers: rule files are checked for changes (`reload`),
+state that can no longer matter is expired, and the state is saved (`state`) together with the
+tail checkpoints of every chunk stored since the last save, so a restart — clean or not —
+resumes with correlation windows and tail positions that agree.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from hostwarden.collect.chunks import Chunk
+from hostwarden.collect.tailer import FileTailer
+from hostwarden.config import Config
+from hostwarden.detect.alerts import ALERT_SOURCE
+from hostwarden.detect.correlate import epoch
+from hostwarden.detect.engine import Engine
+from hostwarden.detect.reload import RuleReloader
+from hostwarden.detect.settings import DetectSettings
+from hostwarden.detect.state import WatchCounters, load_state, save_state, write_status
+from hostwarden.errors import CSA_RULE_INVALID, HostwardenError
+from hostwarden.normalize.base import ParseContext, Parser
+from hostwarden.normalize.pipeline import (
+    SNIFF_LINES,
+    available_parsers,
+    context_for,
+    hint_for_path,
+    reparse_failures,
+    sniff,
+)
+from hostwarden.schema import event_id, to_arrow
+from hostwarden.store.hot import HotStore
+
+POLL_SECONDS = 0.02  # idle wait between polls of the files: bounds the line → alert delay
+CHUNK_BYTES = 1 << 20  # a backlog is worked through in 1 MB steps, so alerts keep flowing
+EXPIRE_SECONDS = 5.0  # how often state past its window is dropped
+GRADES = {1: "L1", 2: "L2", 3: "L3"}
+
+
+class _Source:
+    """One followed file: its parser, kept across chunks (auditd joins records over lines)."""
+
+    def __init__(self, path: str, parser_name: str) -> None:
+        self.path = path
+        self.parser_name = parser_name
+        self.parser: Parser = available_parsers()[parser_name]()
+        self.ctx: ParseContext = context_for(path)
+
+    def parse(self, chunk: Chunk) -> list[dict[str, Any]]:
+        lines = chunk.lines()
+        events = self.parser.parse_batch(lines, self.ctx)
+        if any("parse_failure" in (ev.get("tags") or []) for ev in events):
+            events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
+        for ev in events:  # the ids the store would give them, so alert evidence names stored events
+            ev["log.file.path"] = self.path
+            ev["event.id"] = event_id(self.path, ev.get("log.offset") or 0, ev.get("event.original") or "")
+        return events
+
+
+def render(alert: dict[str, Any], fmt: str, trigger: dict[str, Any] | None = None) -> str:
+    """One output line: text for people, or one JSON object (with the line that triggered it)."""
+    if fmt == "json":
+        return json.dumps({**alert, "hostwarden.trigger": trigger}, default=str)
+    ts = alert.get("@timestamp")
+    when = ts.isoformat() if hasattr(ts, "isoformat") else str(ts)
+    return f"{GRADES.get(alert.get('event.severity') or 3, 'L3')} {when} {alert.get('message')} [{alert.get('rule.id')}]"
+
+
+class Watch:
+    """The streaming detector; `run(stop)` until `stop` is set, then save and return counters."""
+
+    def __init__(self, cfg: Config, paths: Sequence[str], extra_rules: Sequence[Path] = (), *, fmt: str = "text",
+                 from_end: bool = False, dataset: str | None = None, out: TextIO | None = None,
+                 err: TextIO | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+        self.cfg = cfg
+        self.settings = DetectSettings.from_section(cfg.extra.get("detect"))
+        self.paths = list(paths)
+        self.fmt = fmt
+        self.from_end = from_end
+        self.dataset = dataset
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.poll_seconds = poll_seconds
+        self.reloader = RuleReloader(self.settings.rule_paths(list(extra_rules)), overrides=self.settings.overrides(),
+                                     interval=self.settings.reload_interval_seconds)
+        self.counters = WatchCounters(max_groups=self.settings.max_groups)
+        self.sources: dict[str, _Source] = {}
+        self.pending: list[Chunk] = []  # stored chunks whose checkpoint waits for the next state save
+        self.now = 0.0  # newest event time seen: the clock windows expire by
+
+    # -- life cycle ------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> WatchCounters:
+        ruleset = self.reloader.load()
+        for file, title, reason in ruleset.errors:
+            self._say(f"{CSA_RULE_INVALID.code}: {file}: {title}: {reason}".replace(": :", ":"))
+        self.engine = Engine(ruleset, suppress_window=self.settings.suppress_window_seconds, tenant=self.cfg.tenant,
+                             eager=False, max_groups=self.settings.max_groups, streaming=True)
+        with HotStore(self.cfg.data_dir, lock_timeout=self.cfg.lock_timeout_seconds) as store:
+            self.store = store
+            saved = load_state(store)
+            if saved is not None:
+                self.engine.restore(saved.get("engine") or {})
+                self.counters.events = int((saved.get("counters") or {}).get("events") or 0)
+            self.tailer = FileTailer(self.paths, store, poll_interval=self.poll_seconds, chunk_bytes=CHUNK_BYTES,
+                                     start_at_end=self.from_end)
+            self.counters.running = True
+            self._update_counters()
+            write_status(self.cfg.data_dir, self.counters)
+            self._say(f"watching {', '.join(self.paths)} with {len(ruleset.rules)} rules "
+                      f"(version {self.reloader.version}); Ctrl-C to stop")
+            try:
+                self._loop(stop)
+            finally:
+                self.tailer.close()
+                self.counters.running = False
+                self._save()
+        return self.counters
+
+    def _loop(self, stop: threading.Event) -> None:
+        next_save = time.monotonic() + self.settings.state_interval_seconds
+        next_expire = time.monotonic() + EXPIRE_SECONDS
+        while not stop.is_set():
+            produced = False
+            for chunk in self.tailer.poll():
+                produced = True
+                self._handle(chunk)
+                if stop.is_set():
+                    break
+            self._notices()
+            self._reload()
+            now = time.monotonic()
+            if now >= next_expire:
+                self.engine.expire(self.now)  # absence windows judged at their end may raise alerts
+                new = self.engine.book.drain_new()
+                self._emit(new, None)
+                if new:
+                    self.store.append(to_arrow(new), source=ALERT_SOURCE, tenant=self.cfg.tenant)
+                next_expire = now + EXPIRE_SECONDS
+            if now >= next_save:
+                self._save()
+                next_save = time.monotonic() + self.settings.state_interval_seconds
+            if not produced:
+                stop.wait(self.poll_seconds)
+
+    # -- the hot path ----------------------------------------------------------------------
+    def _handle(self, chunk: Chunk) -> None:
+        source = self.sources.get(chunk.source)
+        if source is None:
+            sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
+            source = _Source(chunk.source, sniff(sample, self.dataset or hint_for_path(chunk.source)))
+            self.sources[chunk.source] = source
+        events = source.parse(chunk)
+        engine = self.engine
+        book = engine.book
+        raised: list[dict[str, Any]] = []
+        for ev in events:
+            engine.feed(ev)
+            if book.new:
+                new = book.drain_new()
+                self._emit(new, {"path": chunk.source, "offset": ev.get("log.offset"), "event.id": ev["event.id"]})
+                raised.extend(new)
+        self.counters.events += len(events)
+        if events:
+            self.now = max(self.now, epoch(events[-1].get("@timestamp")))
+        self.store.append(to_arrow(events), source=chunk.source, tenant=self.cfg.tenant)
+        if raised:
+            self.store.append(to_arrow(raised), source=ALERT_SOURCE, tenant=self.cfg.tenant)
+        self.pending.append(chunk)
+
+    def _emit(self, alerts: list[dict[str, Any]], trigger: dict[str, Any] | None) -> None:
+        if not alerts:
+            return
+        try:
+            self.out.write("".join(render(a, self.fmt, trigger) + "\n" for a in alerts))
+            self.out.flush()
+        except BrokenPipeError:  # the reader went away (`watch | head`): nothing left to do
+            raise SystemExit(0) from None
+
+    # -- timers ----------------------------------------------------------------------------
+    def _reload(self) -> None:
+        try:
+            new = self.reloader.poll(self.engine.ruleset)
+        except HostwardenError as exc:
+            self._say(f"{exc.code.code}: {exc.message}")
+            write_status(self.cfg.data_dir, self._update_counters())
+            return
+        if new is None:
+            return
+        kept = self.engine.swap(new)
+        self._say(f"rules reloaded: {len(new.rules)} rules (version {self.reloader.version}), "
+                  f"{kept} correlation windows kept")
+        write_status(self.cfg.data_dir, self._update_counters())
+
+    def _save(self) -> None:
+        """Checkpoints of the stored chunks, the engine snapshot and updated alert details, in
+        one transaction: after a crash they agree (see `state`)."""
+        counters = self._update_counters()
+        counters.saved = time.time()
+        snapshot = self.engine.snapshot()
+        updated = self.engine.book.drain_dirty()
+        with self.store.transaction() as con:
+            for chunk in self.pending:
+                self.tailer.commit(chunk)
+            for alert in updated:
+                con.execute('UPDATE events SET "hostwarden.detail" = ? WHERE "event.id" = ?',
+                            [alert["hostwarden.detail"], alert["event.id"]]).fetchall()
+            save_state(self.store, snapshot, counters)
+        self.pending.clear()
+        write_status(self.cfg.data_dir, counters)
+
+    def _update_counters(self) -> WatchCounters:
+        c = self.counters
+        c.alerts = self.engine.book.raised
+        c.groups_open = self.engine.groups_open
+        c.evictions = self.engine.evictions
+        c.rules = len(self.engine.ruleset.rules)
+        c.ruleset_version = self.reloader.version
+        c.reloads = self.reloader.reloads
+        c.last_reload = self.reloader.last_reload
+        c.last_error = self.reloader.last_error
+        return c
+
+    def _notices(self) -> None:
+        while self.tailer.notices:
+            notice = self.tailer.notices.pop(0)
+            self._say(f"{notice['code']}: {notice['message']}")
+
+    def _say(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+def run_watch(cfg: Config, paths: Sequence[str], extra_rules: Sequence[Path] = (), **options: Any) -> WatchCounters:
+    """Run until SIGINT/SIGTERM; the state is saved on the way out."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return Watch(cfg, paths, extra_rules, **options).run(stop)
