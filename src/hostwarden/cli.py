@@ -201,6 +201,26 @@ def _follow(paths: list[str], config: Path | None, data_dir: Path | None, datase
                   f"{stats.parse_failures} not understood")
 
 
+# --- watch ----------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def watch(
+    paths: Annotated[list[str], typer.Argument(help="Log files or globs to follow (across rotation).")],
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule file or folder; repeatable.")] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json (one alert per line).")] = "text",
+    from_end: Annotated[bool, typer.Option("--from-end", help="Files never followed before: skip what they hold now.")] = False,
+    dataset: Annotated[str | None, typer.Option(help="Force a parser (syslog, auditd, web.access …).")] = None,
+) -> None:
+    """Follow log files and print alerts as they happen; rule files reload when they change."""
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    from hostwarden.detect.watch import run_watch
+
+    run_watch(_config(config, data_dir), paths, rules or [], fmt=fmt, from_end=from_end, dataset=dataset)
+
+
 # --- search ---------------------------------------------------------------------------------
 DEFAULT_COLUMNS = ["@timestamp", "host.name", "event.dataset", "event.action", "event.outcome", "source.ip",
                    "user.name", "message"]
@@ -357,7 +377,7 @@ def sbom(
         sys.stdout.write(doc + "\n")
 
 
-_OWN_COMMANDS = {"version", "ingest", "search", "status", "scan", "sbom"}
+_OWN_COMMANDS = {"version", "ingest", "search", "status", "scan", "sbom", "watch"}
 _register_subapps()
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class Component:
 # Optional stages contribute checks as "module:function" taking (Config) → Component | None.
 EXTRA_CHECKS: tuple[str, ...] = (
     "hostwarden.scan.vuln.status:status_component",
+    "hostwarden.detect.state:status_component",
 )
 
 
