@@ -133,3 +133,10 @@ def test_sbom_maven_purl(tmp_path):
     (tmp_path / "lib/log4j.jar").write_bytes(LOG4J)
     purls = [c.get("purl") for c in build_sbom(root=tmp_path)["components"]]
     assert purls == ["pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"]
+
+
+def test_symlinked_archive_is_read_once_at_its_target(tmp_path):
+    (tmp_path / "opt").mkdir()
+    (tmp_path / "opt/log4j-core-2.14.1.jar").write_bytes(LOG4J)
+    (tmp_path / "opt/current.jar").symlink_to("log4j-core-2.14.1.jar")
+    assert [p.location for p in files.collect(tmp_path).packages] == ["/opt/log4j-core-2.14.1.jar"]

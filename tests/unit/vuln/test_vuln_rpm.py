@@ -199,3 +199,10 @@ def test_sbom_rpm_purl(tmp_path):
                                                      source="openssl-3.0.7-24.el9.src.rpm"))])
     purls = [c.get("purl") for c in build_sbom(root=root)["components"]]
     assert purls == ["pkg:rpm/rocky/openssl-libs@3.0.7-24.el9?arch=x86_64&distro=rocky-9&epoch=1&upstream=openssl"]
+
+
+def test_symlinked_rpmdb_file_is_not_followed(tmp_path):
+    outside = make_rpm_root(tmp_path / "outside", [header(pkg_tags("host-only", "1", "1"))])
+    (tmp_path / "root/var/lib/rpm").mkdir(parents=True)
+    (tmp_path / "root/var/lib/rpm/rpmdb.sqlite").symlink_to(outside / "var/lib/rpm/rpmdb.sqlite")
+    assert rpm.read_rpmdb(tmp_path / "root", None) == ([], [])

@@ -148,6 +148,8 @@ def read_archive_stream(handle: IO[bytes], filename: str, location: str, *, dept
 
 def read_archive(path: Path, location: str) -> list[Package]:
     """Entry point for the walk: one .jar/.war/.ear file on disk."""
+    if path.is_symlink():
+        return []  # the target is read where it lives; a link in an image could point out of its root
     try:
         size = path.stat().st_size
         if size > MAX_ARCHIVE_BYTES:

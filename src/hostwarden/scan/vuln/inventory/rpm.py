@@ -207,7 +207,7 @@ def read_rpmdb(root: Path, os_info: OsInfo | None, *, cross_check: bool = True) 
             continue  # /var/lib/rpm is a symlink to /usr/lib/sysimage/rpm on Fedora: read it once
         sqlite_db = folder / "rpmdb.sqlite"
         legacy = [p for p in (folder / "Packages", folder / "Packages.db") if p.is_file()]
-        if sqlite_db.is_file():
+        if sqlite_db.is_file() and not sqlite_db.is_symlink():  # a link could point out of an image's root
             location = f"/{dbdir}/rpmdb.sqlite"
             try:
                 records, damaged = read_sqlite(sqlite_db, location)
