@@ -3,6 +3,8 @@ our header decoder must read exactly what `rpm -qa` prints. Skips when rpm/rpmbu
 (the Makefile installs Debian's `rpm` package)."""
 
 import shutil
+import sqlite3
+import struct
 import subprocess
 
 import pytest
@@ -94,3 +96,30 @@ def test_rpm_file_header_decodes_like_the_installed_one(tmp_path):
     main = sig_start + sig_len + (-sig_len % 8)  # the signature header is padded to 8 bytes
     rec = rpm.record_from_header(data[main:])
     assert (rec.name, rec.epoch, rec.version, rec.release, rec.arch) == ("hwtest-file", 5, "3.1", "7", "noarch")
+
+
+def db_load_hash(path, records: dict[int, bytes]) -> None:
+    """A real Berkeley DB hash file written by libdb's db_load (text mode: every byte as \\xx)."""
+    def esc(data: bytes) -> str:
+        return "".join(f"\\{b:02x}" for b in data)
+    lines = [line for hnum, blob in records.items() for line in (esc(struct.pack("<I", hnum)), esc(blob))]
+    subprocess.run([shutil.which("db5.3_load") or "db_load", "-T", "-t", "hash", str(path)],
+                   input=("\n".join(lines) + "\n").encode(), check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(not (shutil.which("db5.3_load") or shutil.which("db_load")), reason="db5.3-util not installed")
+def test_berkeleydb_packages_written_by_libdb_read_like_rpm_bdb_ro(rpm_root, tmp_path):
+    """The headers rpm installed, moved into a libdb-written BerkeleyDB `Packages` (the RHEL ≤ 8
+    format): our decoder must agree with rpm's own read-only BerkeleyDB backend."""
+    conn = sqlite3.connect(rpm_root / "var/lib/rpm/rpmdb.sqlite")
+    blobs = {hnum: bytes(blob) for hnum, blob in conn.execute("SELECT hnum, blob FROM Packages")}
+    conn.close()
+    root = tmp_path / "el8"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    db_load_hash(root / "var/lib/rpm/Packages", {0: struct.pack("<I", max(blobs)), **blobs})
+    ours, damaged = rpm.read_bdb(root / "var/lib/rpm/Packages", "/var/lib/rpm/Packages")
+    theirs = rpm.query_binary(root, "var/lib/rpm", backend="bdb_ro")
+    assert damaged == [] and len(theirs) == 3
+    assert sorted(ours, key=lambda r: r.name) == sorted(theirs, key=lambda r: r.name)
+    pkgs, errors = rpm.read_rpmdb(root, None)  # decoder plus the bdb_ro cross-check
+    assert errors == [] and sorted(p.name for p in pkgs) == ["hwtest-one", "hwtest-three", "hwtest-two"]

@@ -206,3 +206,100 @@ def test_symlinked_rpmdb_file_is_not_followed(tmp_path):
     (tmp_path / "root/var/lib/rpm").mkdir(parents=True)
     (tmp_path / "root/var/lib/rpm/rpmdb.sqlite").symlink_to(outside / "var/lib/rpm/rpmdb.sqlite")
     assert rpm.read_rpmdb(tmp_path / "root", None) == ([], [])
+
+
+# --- BerkeleyDB `Packages` (hash) written by a small writer here --------------------------------
+PAGE = 512
+
+
+def bdb_hash(records: dict[int, bytes], *, page_size=PAGE, big=False) -> bytes:
+    """A Berkeley DB hash file: metadata page, one hash page of key/value items (small values inline
+    as H_KEYDATA, larger ones as H_OFFPAGE pointing at overflow page chains)."""
+    e = ">" if big else "<"
+    pages: list[bytearray] = []
+    overflow: list[tuple[int, bytes]] = []  # (first page, data) laid out after the hash page
+    next_free = 2
+    items: list[bytes] = []
+    for hnum, blob in records.items():
+        items.append(b"\x01" + struct.pack("<I", hnum))
+        if len(blob) < page_size // 4:
+            items.append(b"\x01" + blob)
+        else:
+            chunk = page_size - 26
+            count = -(-len(blob) // chunk)
+            items.append(b"\x03\0\0\0" + struct.pack(e + "II", next_free, len(blob)))
+            overflow.append((next_free, blob))
+            next_free += count
+    meta = bytearray(page_size)
+    struct.pack_into(e + "IIIB", meta, 12, 0x061561, 9, page_size, 0)
+    meta[25] = 8
+    struct.pack_into(e + "I", meta, 32, next_free - 1)
+    page = bytearray(page_size)
+    struct.pack_into(e + "I", page, 8, 1)
+    struct.pack_into(e + "H", page, 20, len(items))
+    page[25] = 13
+    end = page_size
+    for i, item in enumerate(items):
+        end -= len(item)
+        page[end:end + len(item)] = item
+        struct.pack_into(e + "H", page, 26 + 2 * i, end)
+    pages += [meta, page]
+    for first, blob in overflow:
+        chunk = page_size - 26
+        parts = [blob[i:i + chunk] for i in range(0, len(blob), chunk)]
+        for n, part in enumerate(parts):
+            ov = bytearray(page_size)
+            struct.pack_into(e + "III", ov, 8, first + n, first + n - 1 if n else 0,
+                             first + n + 1 if n + 1 < len(parts) else 0)
+            struct.pack_into(e + "H", ov, 22, len(part))
+            ov[25] = 7
+            ov[26:26 + len(part)] = part
+            pages.append(ov)
+    return b"".join(pages)
+
+
+def bdb_root(tmp_path, data: bytes):
+    (tmp_path / "var/lib/rpm").mkdir(parents=True)
+    (tmp_path / "var/lib/rpm/Packages").write_bytes(data)
+    return tmp_path
+
+
+BIG = {**pkg_tags("kernel-core", "4.18.0", "513.5.1.el8_9"), 1027: [f"/lib/modules/{i}.ko" for i in range(120)]}
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_berkeleydb_hash_inline_and_overflow_values(tmp_path, big):
+    data = bdb_hash({0: struct.pack("<I", 2), 1: header(pkg_tags("bash", "4.4.20", "4.el8_6")), 2: header(BIG)},
+                    big=big)
+    root = bdb_root(tmp_path, data)
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('ID="rocky"\nVERSION_ID="8.9"\n')
+    inv = files.collect(root)
+    assert sorted((p.name, p.version, p.ecosystem, p.location) for p in inv.packages) == [
+        ("bash", "4.4.20-4.el8_6", "Rocky Linux:8", "/var/lib/rpm/Packages"),
+        ("kernel-core", "4.18.0-513.5.1.el8_9", "Rocky Linux:8", "/var/lib/rpm/Packages"),
+    ]
+    assert inv.errors == []
+
+
+def _loop(data):
+    """The overflow chain's second page points back at the first."""
+    first = PAGE * 2
+    second = bytearray(data[first + PAGE:first + 2 * PAGE])
+    struct.pack_into("<I", second, 16, 2)
+    return data[:first + PAGE] + bytes(second) + data[first + 2 * PAGE:]
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda d: d[:PAGE + 100], "do not fit"),
+    (lambda d: d[:20] + struct.pack("<I", 1000) + d[24:], "page size"),
+    (lambda d: d[:12] + b"\x62\x31\x05\x00" + d[16:], "magic"),
+    (lambda d: d[:32] + struct.pack("<I", 10**6) + d[36:], "do not fit"),
+    (lambda d: d[:PAGE + 20] + struct.pack("<H", 400) + d[PAGE + 22:], "entries"),
+    (_loop, "loops"),
+])
+def test_hostile_berkeleydb_is_a_notice(tmp_path, damage, reason):
+    data = bdb_hash({1: header(BIG)})
+    pkgs, errors = rpm.read_rpmdb(bdb_root(tmp_path, damage(data)), None)
+    assert pkgs == [] and len(errors) == 1
+    assert "BerkeleyDB" in errors[0].reason and reason in errors[0].reason

@@ -6,12 +6,14 @@ Where the database lives: `var/lib/rpm` (RHEL 8/9, Rocky, Alma, Mageia) or
 * `rpmdb.sqlite` (rpm ≥ 4.16): read here with the stdlib sqlite3 module and `rpmheader`.
   The file is copied (with its `-wal`) to a temporary folder first, so a live database is
   never locked or written to, and committed transactions still sitting in the WAL are seen.
-* `Packages` (BerkeleyDB, RHEL ≤ 8, CentOS 7) and `Packages.db` (ndb, older SUSE): not decoded
-  here. When an `rpm` binary is installed it is asked to read them (`rpm --root R --dbpath D
-  -qa`, read-only `bdb_ro` backend for BerkeleyDB); otherwise the scan says so with SCAN-9013
-  instead of silently reporting nothing.
+* `Packages` (BerkeleyDB hash, RHEL ≤ 8, CentOS 7): read here with `bdb` (hash pages and
+  overflow chains), the values decoded like the sqlite blobs.
+* `Packages.db` (ndb, older SUSE): not decoded here. When an `rpm` binary is installed it is
+  asked to read it (`rpm --root R --dbpath D -qa`); otherwise the scan says so with SCAN-9013
+  instead of silently reporting nothing. The binary is also the fallback for a BerkeleyDB
+  variant the decoder refuses (btree, checksummed pages), with its read-only `bdb_ro` backend.
 
-When the binary is present and the sqlite database was decoded, `rpm -qa` is run as a
+When the binary is present and a database was decoded, `rpm -qa` is run as a
 cross-check; a disagreement becomes a SCAN-9013 notice naming the packages that differ.
 
 Versions are `[epoch:]version-release` (rpm's EVR, what OSV rpm ecosystems use); the source
@@ -27,9 +29,11 @@ import sqlite3
 import struct
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hostwarden.scan.vuln.inventory import bdb
 from hostwarden.scan.vuln.inventory import rpmheader as rh
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package
 from hostwarden.scan.vuln.inventory.ospkg import OsInfo
@@ -147,17 +151,41 @@ def read_sqlite(path: Path, location: str) -> tuple[list[RpmRecord], list[str]]:
         raise InventoryError(location, f"not a readable rpm sqlite database: {exc}") from exc
     except OSError as exc:
         raise InventoryError(location, f"unreadable: {exc.strerror or exc}") from exc
+    return decode_headers((hnum, bytes(blob) if blob is not None else b"") for hnum, blob in rows)
+
+
+def decode_headers(rows: Iterable[tuple[int, bytes]]) -> tuple[list[RpmRecord], list[str]]:
+    """Records of (instance number, header blob) rows, and why the undecodable ones failed."""
     records: list[RpmRecord] = []
     damaged: list[str] = []
     for hnum, blob in rows:
         try:
-            record = record_from_header(bytes(blob) if blob is not None else b"")
+            record = record_from_header(blob)
         except (rh.HeaderError, TypeError, struct.error) as exc:
             damaged.append(f"header #{hnum}: {exc}")
             continue
         if record is not None:
             records.append(record)
     return records, damaged
+
+
+def read_bdb(path: Path, location: str) -> tuple[list[RpmRecord], list[str]]:
+    """Records of a BerkeleyDB `Packages` hash file (key: 4-byte instance number; record 0 is a counter)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_DB_BYTES:
+            raise InventoryError(location, f"larger than {MAX_DB_BYTES >> 20} MiB; not read")
+        with open(path, "rb") as fh:
+            rows = []
+            for key, blob in bdb.read_values(fh, size):
+                hnum = int.from_bytes(key[:4], "little") if len(key) == 4 else -1
+                if hnum != 0:
+                    rows.append((hnum, blob))
+    except bdb.BdbError as exc:
+        raise InventoryError(location, f"not a readable BerkeleyDB hash database: {exc}") from exc
+    except OSError as exc:
+        raise InventoryError(location, f"unreadable: {exc.strerror or exc}") from exc
+    return decode_headers(rows)
 
 
 def rpm_binary() -> str | None:
@@ -194,6 +222,40 @@ def query_binary(root: Path, dbdir: str, *, backend: str | None = None,
     return out
 
 
+def _database(folder: Path) -> tuple[str, Path] | None:
+    """The newest-format rpm database in a folder: sqlite, then BerkeleyDB, then ndb. Symlinks are
+    not followed: in an unpacked image they could point at the scanning host's files."""
+    for kind, name in (("sqlite", "rpmdb.sqlite"), ("bdb", "Packages"), ("ndb", "Packages.db")):
+        path = folder / name
+        if path.is_file() and not path.is_symlink():
+            return kind, path
+    return None
+
+
+def _read_one(root: Path, dbdir: str, kind: str, path: Path, location: str,
+              cross_check: bool) -> tuple[list[RpmRecord], list[InventoryError]]:
+    if kind == "ndb":
+        try:
+            return query_binary(root, dbdir, backend="ndb"), []
+        except InventoryError as exc:
+            raise InventoryError(location, f"ndb rpm database: not decoded by hostwarden and the rpm binary could "
+                                 f"not read it ({exc.reason}); install rpm to read it") from exc
+    backend = None if kind == "sqlite" else "bdb_ro"
+    try:
+        records, damaged = read_sqlite(path, location) if kind == "sqlite" else read_bdb(path, location)
+    except InventoryError as exc:
+        if kind != "bdb" or rpm_binary() is None:
+            raise
+        try:  # a BerkeleyDB variant this decoder does not know (btree, checksummed pages): ask rpm
+            return query_binary(root, dbdir, backend=backend), [exc]
+        except InventoryError:
+            raise exc from None
+    errors = [InventoryError(location, reason) for reason in damaged[:20]]
+    if cross_check and rpm_binary() is not None:
+        errors += _compare(root, dbdir, records, location, backend)
+    return records, errors
+
+
 def read_rpmdb(root: Path, os_info: OsInfo | None, *, cross_check: bool = True) -> tuple[list[Package],
                                                                                              list[InventoryError]]:
     """Every installed rpm package under root, with notices for what could not be read or disagrees."""
@@ -205,38 +267,25 @@ def read_rpmdb(root: Path, os_info: OsInfo | None, *, cross_check: bool = True) 
         folder = root / dbdir
         if not folder.is_dir() or folder.is_symlink():
             continue  # /var/lib/rpm is a symlink to /usr/lib/sysimage/rpm on Fedora: read it once
-        sqlite_db = folder / "rpmdb.sqlite"
-        legacy = [p for p in (folder / "Packages", folder / "Packages.db") if p.is_file()]
-        if sqlite_db.is_file() and not sqlite_db.is_symlink():  # a link could point out of an image's root
-            location = f"/{dbdir}/rpmdb.sqlite"
-            try:
-                records, damaged = read_sqlite(sqlite_db, location)
-            except InventoryError as exc:
-                errors.append(exc)
-                continue
-            errors += [InventoryError(location, reason) for reason in damaged[:20]]
-            if cross_check and rpm_binary() is not None:
-                errors += _compare(root, dbdir, records, location)
-        elif legacy:
-            location = f"/{dbdir}/{legacy[0].name}"
-            backend = "bdb_ro" if legacy[0].name == "Packages" else "ndb"
-            try:
-                records = query_binary(root, dbdir, backend=backend)
-            except InventoryError as exc:
-                kind = "BerkeleyDB" if backend == "bdb_ro" else "ndb"
-                errors.append(InventoryError(location, f"{kind} rpm database: not decoded by hostwarden and "
-                                             f"the rpm binary could not read it ({exc.reason}); install rpm "
-                                             "or scan a host with rpmdb.sqlite"))
-                continue
-        else:
+        found = _database(folder)
+        if found is None:
             continue
+        kind, path = found
+        location = f"/{dbdir}/{path.name}"
+        try:
+            records, notices = _read_one(root, dbdir, kind, path, location, cross_check)
+        except InventoryError as exc:
+            errors.append(exc)
+            continue
+        errors += notices
         packages += [r.package(ecosystem, location) for r in records if r.name not in SKIP_NAMES]
     return packages, errors
 
 
-def _compare(root: Path, dbdir: str, records: list[RpmRecord], location: str) -> list[InventoryError]:
+def _compare(root: Path, dbdir: str, records: list[RpmRecord], location: str,
+             backend: str | None) -> list[InventoryError]:
     try:
-        theirs = {r.key for r in query_binary(root, dbdir)}
+        theirs = {r.key for r in query_binary(root, dbdir, backend=backend)}
     except InventoryError as exc:
         return [InventoryError(location, f"cross-check skipped: {exc.reason}")]
     ours = {r.key for r in records}
