@@ -69,6 +69,9 @@ def test_header_decodes_strings_ints_and_skips_region_and_arrays():
     rec = rpm.record_from_header(blob)
     assert rec == rpm.RpmRecord("openssl-libs", 1, "3.0.7", "24.el9", "x86_64", "openssl-3.0.7-24.el9.src.rpm")
     assert rh.read_tags(blob)[1027] == ["/usr/bin/a", "/usr/bin/b"]
+    labelled = rpm.record_from_header(header({**pkg_tags("nodejs", "18.19.0", "1.module+el8.9.0+1"),
+                                              1011: "Rocky Enterprise Software Foundation", 5096: "nodejs:18:8090:abc"}))
+    assert (labelled.vendor, labelled.modularity_label) == ("Rocky Enterprise Software Foundation", "nodejs:18:8090:abc")
     assert 63 not in rh.read_tags(blob)
     # the 8-byte magic that precedes headers in .rpm files is accepted too
     assert rpm.record_from_header(rh.MAGIC + header(pkg_tags("a", "1", "1"), region=False)).name == "a"

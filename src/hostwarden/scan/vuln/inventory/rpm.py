@@ -30,7 +30,7 @@ import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hostwarden.scan.vuln.inventory import bdb
@@ -105,13 +105,18 @@ class RpmRecord:
     release: str
     arch: str
     sourcerpm: str
+    # Not printed by the `rpm -qa` cross-check, so not part of equality. The modularity label
+    # (`nodejs:18:8090…`) tells which module stream a RHEL 8+ package came from.
+    vendor: str = field(default="", compare=False)
+    modularity_label: str = field(default="", compare=False)
 
     def package(self, ecosystem: str, location: str) -> Package:
         src = split_nvr(self.sourcerpm)
         source_name, source_version = (src[0], evr(self.epoch, src[1], src[2])) if src else (None, None)
         return Package(self.name, evr(self.epoch, self.version, self.release), ecosystem, location,
-                       source_name, source_version, {"arch": self.arch, "sourcerpm": self.sourcerpm,
-                                                     "epoch": self.epoch})
+                       source_name, source_version,
+                       {"arch": self.arch, "sourcerpm": self.sourcerpm, "epoch": self.epoch, "vendor": self.vendor,
+                        "modularity_label": self.modularity_label})
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -125,10 +130,13 @@ def record_from_header(blob: bytes) -> RpmRecord | None:
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
         return None
     epoch = tags.get(rh.EPOCH)
-    release, arch, source = tags.get(rh.RELEASE, ""), tags.get(rh.ARCH, ""), tags.get(rh.SOURCERPM, "")
-    return RpmRecord(name, epoch if isinstance(epoch, int) else None, version,
-                     release if isinstance(release, str) else "", arch if isinstance(arch, str) else "",
-                     source if isinstance(source, str) else "")
+
+    def text(tag: int) -> str:
+        val = tags.get(tag, "")
+        return val if isinstance(val, str) else ""
+
+    return RpmRecord(name, epoch if isinstance(epoch, int) else None, version, text(rh.RELEASE), text(rh.ARCH),
+                     text(rh.SOURCERPM), text(rh.VENDOR), text(rh.MODULARITYLABEL))
 
 
 def read_sqlite(path: Path, location: str) -> tuple[list[RpmRecord], list[str]]:
