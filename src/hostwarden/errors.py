@@ -180,6 +180,12 @@ SCAN_IMAGE_INVALID = _register(
     "The image tarball is not a `docker save` archive or OCI layout, or a layer is damaged.",
     "Re-create it with `docker save IMAGE -o image.tar` (or `skopeo copy ... oci-archive:`).",
 )
+SCAN_ADVISORY_DB_VERSION = _register(
+    "SCAN-9016",
+    "advisory database from another version",
+    "The advisory database was written by a newer hostwarden (its schema version is unknown to this one).",
+    "Upgrade hostwarden, or move the file aside and re-import: `hostwarden vulndb import PATH` / `vulndb update`.",
+)
 
 SCAN_POLICY_INVALID = _register(
     "SCAN-9201",

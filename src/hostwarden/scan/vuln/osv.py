@@ -111,29 +111,6 @@ class _SortKey:
         return bool(self.v < other.v)
 
 
-def presort(entry: dict[str, Any], ecosystem: str) -> None:
-    """Sort each range's events by version once, at import, and mark it `_sorted`.
-
-    Matching then walks events in order and stops at the first one above the installed
-    version, parsing only what it needs. Ranges whose versions cannot be parsed are left
-    as they are and sorted at match time (where the failure becomes "not comparable").
-    """
-    scheme = versions.scheme_for(ecosystem)
-    if scheme is None:
-        return
-    for rng in entry.get("ranges") or []:
-        rtype = str(rng.get("type", "")).upper()
-        if rtype not in ("ECOSYSTEM", "SEMVER") or not isinstance(rng.get("events"), list):
-            continue
-        rscheme = "semver" if rtype == "SEMVER" and scheme != "go" else scheme
-        try:
-            ordered = _sorted_events(rscheme, rng["events"])
-        except (ValueError, TypeError, AttributeError):
-            continue
-        rng["events"] = [{kind: text} for kind, text, _ in ordered]
-        rng["_sorted"] = True
-
-
 def evaluate_range(scheme: str, installed: Any, events: list[dict[str, Any]], presorted: bool = False) -> Hit:
     """Apply one range's events to an already-parsed installed version."""
     if not presorted:
@@ -221,3 +198,131 @@ def is_malicious(record: dict[str, Any]) -> bool:
     """OSV's malicious-packages feed uses `MAL-` ids (and sometimes only a MAL alias)."""
     ids = [str(record.get("id", ""))] + [str(a) for a in record.get("aliases") or []]
     return any(i.startswith("MAL-") for i in ids)
+
+
+# --- the indexed form: events sorted and keyed once, at import ------------------------------
+# `compile_entry` turns an affected entry into plain JSON-able lists whose versions are already
+# order-preserving key texts (`versions.key_text`); `evaluate_compiled` then answers exactly
+# what `evaluate_affected` answers on the entry with string comparisons only. Entries that
+# cannot be indexed (rpm/apk/univers ecosystems, unparseable events, odd shapes) compile to
+# None and are evaluated from the stored record by `evaluate_affected` itself.
+_RANGE_TYPES = ("ECOSYSTEM", "SEMVER")
+
+
+class Unindexed(Exception):
+    """The installed version parses but has no key text (a number over 151 digits)."""
+
+
+def compile_entry(entry: dict[str, Any], ecosystem: str) -> list[Any] | None:
+    """`[scheme, ranges, versions, pep440 version keys]`, or None when it cannot be indexed.
+
+    Each range is `[type, scheme, events, limits]`; events are `[kind, text, key]` in the
+    order `_sorted_events` gives (kind `i`/`f`/`l`, key None for `introduced: "0"`), limits are
+    keys (None for `"*"`). Only `ECOSYSTEM`/`SEMVER` ranges are kept, as evaluation ignores others.
+    """
+    scheme = versions.scheme_for(ecosystem)
+    if scheme not in versions.INDEXABLE:
+        return None
+    ranges: list[Any] = []
+    try:
+        for rng in entry.get("ranges") or []:
+            rtype = str(rng.get("type", "")).upper()
+            if rtype not in _RANGE_TYPES:
+                continue
+            events = rng.get("events") or []
+            if not isinstance(events, list):
+                return None
+            rscheme = "semver" if rtype == "SEMVER" and scheme != "go" else scheme
+            ordered = _keyed_events(rscheme, events)
+            walk = [[kind[0], text, key] for kind, text, key in ordered if kind != "limit"]
+            limits = [key for kind, _, key in ordered if kind == "limit"]
+            ranges.append([rtype, rscheme, walk, limits])
+        listed = [str(v) for v in entry.get("versions") or []]
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+    listed_keys: list[str] = []
+    if scheme == "pep440":
+        for text in listed:
+            try:
+                listed_keys.append(versions.key_text(scheme, text))
+            except ValueError:
+                continue
+    return [scheme, ranges, listed, listed_keys]
+
+
+def _keyed_events(scheme: str, events: list[Any]) -> list[tuple[str, str, str | None]]:
+    """`_sorted_events` with key texts in place of parsed versions (the same order: the texts
+    order as the versions do, and both sorts are stable)."""
+    out: list[tuple[str, str, str | None]] = []
+    for event in events:
+        for kind in ("introduced", "fixed", "last_affected", "limit"):
+            if kind in event:
+                value = str(event[kind])
+                if kind == "introduced" and value == "0" or kind == "limit" and value == "*":
+                    out.append((kind, value, None))
+                else:
+                    out.append((kind, value, versions.key_text(scheme, value)))
+    lowest = [e for e in out if e[2] is None and e[0] == "introduced"]
+    rest = [e for e in out if not (e[2] is None and e[0] == "introduced")]
+    rest.sort(key=lambda e: (e[2] is None, e[2] or ""))
+    return lowest + rest
+
+
+def _installed_key(scheme: str, version: str) -> str | None:
+    try:
+        versions.parse(scheme, version)
+    except ValueError:
+        return None
+    try:
+        return versions.key_text(scheme, version)
+    except ValueError as exc:
+        raise Unindexed(version) from exc
+
+
+def _walk(installed: str, events: list[list[Any]], limits: list[str | None]) -> tuple[str | None, str | None] | None:
+    """`evaluate_range` on key texts: (fixed, last_affected) when affected, else None."""
+    if limits and not any(key is None or installed < key for key in limits):
+        return None
+    affected = False
+    fixed: str | None = None
+    last: str | None = None
+    for kind, text, key in events:
+        if kind == "i":
+            if key is None or installed >= key:
+                affected, fixed, last = True, None, None
+            else:
+                break
+        elif kind == "f":
+            if installed >= key:
+                affected = False
+            else:
+                fixed = text if affected else None
+                break
+        elif installed > key:  # last_affected
+            affected = False
+        else:
+            last = text if affected else None
+            break
+    return (fixed, last) if affected else None
+
+
+def evaluate_compiled(compiled: list[Any], ecosystem: str, version: str) -> Hit:
+    """`evaluate_affected` on a `compile_entry` result; raises `Unindexed` for the rare version
+    that parses but cannot be keyed (callers then evaluate the entry itself)."""
+    scheme, ranges, listed, listed_keys = compiled[0], compiled[1], compiled[2], compiled[3]
+    installed = _installed_key(scheme, version)
+    unknown = installed is None
+    if installed is not None:
+        for rtype, rscheme, events, limits in ranges:
+            inst = installed if rscheme == scheme else _installed_key(rscheme, version)
+            if inst is None:
+                unknown = True
+                continue
+            found = _walk(inst, events, limits)
+            if found is not None:
+                return Hit(Verdict.AFFECTED, found[0], found[1], rtype, f"{rtype} range")
+    if version in listed or (installed is not None and installed in listed_keys):
+        return Hit(Verdict.AFFECTED, None, None, None, "listed in versions")
+    if unknown and (ranges or not listed):
+        return Hit(Verdict.UNKNOWN, reason=f"version {version!r} not comparable in {ecosystem}")
+    return Hit(Verdict.NOT_AFFECTED)

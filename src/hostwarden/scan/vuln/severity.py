@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import shlex
+import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,7 @@ class Score:
     source: str  # advisory id the score came from, or "none"
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def score_vector(kind: str, vector: str) -> tuple[float, str]:
     """Base score and CVSS version of one OSV `severity` entry; raises ValueError when unreadable."""
     try:
@@ -116,17 +118,33 @@ def fix_command(ecosystem: str, name: str, binary: str | None, fixed: str | None
     """The command that installs the first fixed version, in the package manager's own words."""
     if not fixed:
         return None
-    eco = ecosystem.split(":", 1)[0].lower()
-    template = _FIX_TEMPLATES.get(eco)
+    template = _FIX_TEMPLATES.get(ecosystem.split(":", 1)[0].lower())
     if template is None:
         return None
-    q = shlex.quote
-    return template.format(
-        target_eq=q(f"{binary or name}={fixed}"), target_ge=q(f"{binary or name}>={fixed}"),
-        target_dash=q(f"{binary or name}-{fixed}"), name=q(name), fixed=q(fixed), name_ge=q(f"{name}>={fixed}"),
-        name_at=q(f"{name}@{fixed}"), go_at=q(f"{name}@v{fixed.lstrip('v')}"), composer=q(f"{name}:^{fixed}"),
-        raw_name=name, raw_fixed=fixed,
-    )
+    target = binary or name
+    # only the fields the template uses: shlex.quote on every field cost ~20 µs a finding
+    return template.format(**{f: _FIX_FIELDS[f](name, target, fixed) for f in _template_fields(template)})
+
+
+@functools.cache
+def _template_fields(template: str) -> tuple[str, ...]:
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+
+_q = shlex.quote
+_FIX_FIELDS: dict[str, Callable[[str, str, str], str]] = {
+    "target_eq": lambda name, target, fixed: _q(f"{target}={fixed}"),
+    "target_ge": lambda name, target, fixed: _q(f"{target}>={fixed}"),
+    "target_dash": lambda name, target, fixed: _q(f"{target}-{fixed}"),
+    "name": lambda name, target, fixed: _q(name),
+    "fixed": lambda name, target, fixed: _q(fixed),
+    "name_ge": lambda name, target, fixed: _q(f"{name}>={fixed}"),
+    "name_at": lambda name, target, fixed: _q(f"{name}@{fixed}"),
+    "go_at": lambda name, target, fixed: _q(f"{name}@v{fixed.lstrip('v')}"),
+    "composer": lambda name, target, fixed: _q(f"{name}:^{fixed}"),
+    "raw_name": lambda name, target, fixed: name,
+    "raw_fixed": lambda name, target, fixed: fixed,
+}
 
 
 _FIX_TEMPLATES = {

@@ -61,3 +61,73 @@ def semver_key(v: semver.Version) -> tuple:
         return v.major, v.minor, v.patch, 1, ()
     idents = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(v.prerelease).split("."))
     return v.major, v.minor, v.patch, 0, idents
+
+
+# --- order-preserving text ----------------------------------------------------------------
+# Why: the advisory database stores each event's sort key at import so matching never parses
+# an advisory version again. A key is encoded as hex text whose plain string order equals the
+# tuple order of the key (FoundationDB tuple-layer style): each element carries a type tag, a
+# tuple ends with a tag lower than any element (so a prefix sorts first, as in Python), an int's
+# tag holds its sign and byte length (0x80 + n for n bytes >= 0, 0x7F - n below 0, bytes
+# complemented), strings are UTF-8 (code-point order) with NUL escaped. packaging < 26 puts
+# Infinity / NegativeInfinity sentinels in its keys; they get the highest / lowest tags. Equal
+# keys encode equally, so `==` keeps working too.
+_END, _NEG_INF, _STR, _TUPLE, _INF = 0x00, 0x01, 0x02, 0x05, 0xFF
+_MAX_INT_BYTES = 0x3F  # 151 decimal digits; longer numbers are not indexed (ValueError)
+
+
+def _encode_int(value: int) -> bytes:
+    magnitude = abs(value)
+    size = (magnitude.bit_length() + 7) // 8
+    if size > _MAX_INT_BYTES:
+        raise ValueError("version number too large to index")
+    body = magnitude.to_bytes(size, "big")
+    if value >= 0:
+        return bytes((0x80 + size,)) + body
+    # a larger magnitude sorts first: fewer-byte tags above, complemented bytes
+    return bytes((0x7F - size,)) + bytes(0xFF - b for b in body)
+
+
+# Encodings of the elements met most (small ints, dpkg's (sign, zeros, weight) tokens), so most
+# of a key is dictionary look-ups. (Never keyed by str: "1" == 1 is False, but 1 == True is not a
+# risk either, as `type(item) in (int, tuple)` keeps bools out.)
+_KNOWN: dict[object, bytes] = {n: _encode_int(n) for n in range(-512, 1024)}
+
+
+def _encode(value: object) -> bytes:
+    out = bytearray()
+    _encode_into(value, out)
+    return bytes(out)
+
+
+def _encode_into(value: object, out: bytearray) -> None:
+    kind = type(value)
+    if kind is tuple:
+        out.append(_TUPLE)
+        for item in value:
+            known = _KNOWN.get(item) if type(item) in (int, tuple) else None
+            if known is None:
+                known = _encode(item)
+                if len(_KNOWN) < 50_000:
+                    _KNOWN[item] = known
+            out += known
+        out.append(_END)
+    elif kind is int:
+        out += _KNOWN.get(value) or _encode_int(value)
+    elif kind is str:
+        out.append(_STR)
+        out += value.encode("utf-8").replace(b"\x00", b"\x00\xff")
+        out.append(_END)
+    elif kind.__name__ == "InfinityType":
+        out.append(_INF)
+    elif kind.__name__ == "NegativeInfinityType":
+        out.append(_NEG_INF)
+    else:
+        raise ValueError(f"cannot index a {kind.__name__} in a version key")
+
+
+def ordered_text(key: object) -> str:
+    """Hex text of `key` whose string order (and equality) is the key's tuple order."""
+    out = bytearray()
+    _encode_into(key, out)
+    return out.hex()

@@ -31,7 +31,7 @@ from univers import rpm as _rpm
 from univers.versions import ComposerVersion, MavenVersion, NugetVersion, RubygemsVersion
 
 from hostwarden.scan.vuln import apk
-from hostwarden.scan.vuln.sortkeys import dpkg_key, semver_key
+from hostwarden.scan.vuln.sortkeys import dpkg_key, ordered_text, semver_key
 
 
 @functools.total_ordering
@@ -248,3 +248,21 @@ def compare(scheme: str, a: str, b: str) -> int:
     """Sign (-1, 0, 1) of comparing two versions under one scheme."""
     pa, pb = parse(scheme, a), parse(scheme, b)
     return (pa > pb) - (pa < pb)
+
+
+# Schemes whose parsed form is a plain key (a tuple, or packaging's `_key`) that `ordered_text`
+# can store in the database; the others (rpm, apk, univers) compare through Python methods.
+INDEXABLE = frozenset({"dpkg", "semver", "go", "pep440"})
+
+
+@functools.lru_cache(maxsize=200_000)
+def key_text(scheme: str, version: str) -> str:
+    """Order-preserving text of `version` (see `sortkeys.ordered_text`); ValueError when unorderable.
+
+    Only for `INDEXABLE` schemes: comparing two such texts as strings gives exactly the answer
+    of comparing the parsed versions, which is what lets matching skip parsing advisories.
+    """
+    if scheme not in INDEXABLE:
+        raise ValueError(f"scheme {scheme!r} has no stored key")
+    parsed = parse(scheme, version)
+    return ordered_text(parsed._key if isinstance(parsed, _Pep440) else parsed)
