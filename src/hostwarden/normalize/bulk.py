@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from hostwarden.normalize.base import ParseContext
-from hostwarden.normalize.patterns import Pattern, group_to_field, sql_cast, sql_string
+from hostwarden.normalize.patterns import Pattern, group_to_field, sql_cast, sql_string, table_kind
 from hostwarden.normalize.syslog import (
     FAST_3164,
     FAST_3164_UNSAFE,
@@ -99,17 +99,34 @@ def _pattern_table(numbered: list[_Numbered]) -> pa.Table:
 
 
 def _case_pattern(q: _Sql, numbered: list[_Numbered], family_of: dict[int, str]) -> str:
-    whens = []
-    for n in numbered:
-        conds = []
-        fam = family_of.get(n.k)
-        if fam is not None:
-            conds.append(f"fam = {q.p(fam)}")
-        if n.pattern.prefix:
-            conds.append(f"starts_with(msg, {q.p(n.pattern.prefix)})")
+    """The first matching pattern index, as PatternSet.match picks it.
+
+    Nested by program family: a line only tries its own family's patterns (then the generic
+    ones), instead of walking every WHEN of every family.
+    """
+
+    def when(n: _Numbered) -> str:
+        conds = [f"starts_with(msg, {q.p(n.pattern.prefix)})"] if n.pattern.prefix else []
         conds.append(f"regexp_matches(msg, {sql_string(n.pattern.regex)})")
-        whens.append(f"WHEN {' AND '.join(conds)} THEN {n.k}")
-    return "CASE " + " ".join(whens) + " END" if whens else "NULL"
+        return f"WHEN {' AND '.join(conds)} THEN {n.k}"
+
+    families: dict[str, list[_Numbered]] = {}
+    generic: list[_Numbered] = []
+    for n in numbered:
+        fam = family_of.get(n.k)
+        (families.setdefault(fam, []) if fam is not None else generic).append(n)
+    parts = []
+    if families:
+        inner = " ".join(
+            f"WHEN {q.p(fam)} THEN CASE {' '.join(when(n) for n in members)} END"
+            for fam, members in families.items()
+        )
+        parts.append(f"CASE fam {inner} END")
+    if generic:
+        parts.append(f"CASE {' '.join(when(n) for n in generic)} END")
+    if not parts:
+        return "NULL"
+    return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
 
 class BulkSyslog:
@@ -154,7 +171,7 @@ class BulkSyslog:
             con.execute(self._dispatch_sql(q, ctx), q.params).fetchall()
             present = {row[0] for row in con.execute("SELECT DISTINCT k FROM hw_stage").fetchall()}
             q = _Sql()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {self._extract_sql(q, present)}", q.params).fetchall()
+            con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS {self._extract_sql(q, present)}", q.params).fetchall()
             _fill_sessions(con, out)
             return out
         finally:

@@ -134,3 +134,8 @@ def sql_string(value: str) -> str:
 def sql_list(values: Iterable[str]) -> str:
     items = [sql_string(v) for v in values]
     return "[" + ", ".join(items) + "]::VARCHAR[]" if items else "NULL::VARCHAR[]"
+
+
+def table_kind(name: str) -> str:
+    """A qualified name (`stage_db.batch`) lives in an attached database; a bare one is TEMP."""
+    return "TABLE" if "." in name else "TEMP TABLE"

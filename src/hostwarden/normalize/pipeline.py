@@ -9,7 +9,10 @@ ends up in the store, understood or tagged `parse_failure`.
 from __future__ import annotations
 
 import importlib
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +21,9 @@ import pyarrow as pa
 
 from hostwarden.collect.chunks import Chunk
 from hostwarden.normalize.base import ParseContext, Parser
+from hostwarden.normalize.patterns import table_kind
 from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, to_arrow
+from hostwarden.store.hot import STAGE
 
 SNIFF_LINES = 50
 
@@ -156,7 +161,7 @@ class SourceNormalizer:
         table = to_arrow(events)
         con.register("hw_rows", table)
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM hw_rows").fetchall()
+            con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS SELECT * FROM hw_rows").fetchall()
         finally:
             con.unregister("hw_rows")
         return out
@@ -202,29 +207,74 @@ def ingest_chunks(
     tenant: str = DEFAULT_TENANT,
     stats: IngestStats | None = None,
     on_stored: Any = None,
+    overlap: bool = False,
 ) -> IngestStats:
     """Normalize and store chunks (of any number of sources). `on_stored(chunk)` runs after each
-    chunk is durably stored: collectors save their checkpoint there (at-least-once + dedupe)."""
+    chunk is durably stored: collectors save their checkpoint there (at-least-once + dedupe).
+
+    With `overlap` (a backlog: files, not a live tail) one thread parses chunk n+1 while this
+    one appends chunk n. DuckDB's inserts run on one core and a chunk's parse mostly on one
+    too, so on two cores this hides most of the parse. Chunks are still stored, counted and
+    checkpointed strictly in order, and a parse error surfaces when its chunk's turn comes.
+    """
     stats = stats or IngestStats()
-    normalizers: dict[str, SourceNormalizer] = {}
-    for chunk in chunks:
-        norm = normalizers.get(chunk.source)
+    parser = _ChunkParser(ctx, hint)
+    if not overlap:
+        for chunk in chunks:
+            _store_parsed(store, chunk, parser.parse(chunk, store.con, STAGED_OUT), tenant, stats, on_stored)
+        return stats
+    pending: deque[tuple[Chunk, Future[str]]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hw-parse") as pool:
+        cursor = store.con.cursor()  # the parser thread's own connection to the same database
+        try:
+            for seq, chunk in enumerate(chunks):
+                out = f"{STAGE}.batch_{seq}"
+                pending.append((chunk, pool.submit(parser.parse, chunk, cursor, out)))
+                if len(pending) > 1:
+                    done, future = pending.popleft()
+                    _store_parsed(store, done, future.result(), tenant, stats, on_stored)
+            while pending:
+                done, future = pending.popleft()
+                _store_parsed(store, done, future.result(), tenant, stats, on_stored)
+        finally:
+            for _, future in pending:  # an earlier failure: let the parser finish, then drop its output
+                with suppress(Exception):  # the original error is the one to report
+                    store.con.execute(f"DROP TABLE IF EXISTS {future.result()}").fetchall()
+            pool.submit(cursor.close).result()
+    return stats
+
+
+STAGED_OUT = f"{STAGE}.batch"
+
+
+class _ChunkParser:
+    """Sniffs each source on its first chunk and keeps one SourceNormalizer per source."""
+
+    def __init__(self, ctx: ParseContext | None, hint: str | None) -> None:
+        self.ctx = ctx
+        self.hint = hint
+        self.normalizers: dict[str, SourceNormalizer] = {}
+
+    def parse(self, chunk: Chunk, con: Any, out: str) -> str:
+        norm = self.normalizers.get(chunk.source)
         if norm is None:
             sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
-            chosen = sniff(sample, hint or hint_for_path(chunk.source))
-            norm = SourceNormalizer(chunk.source, chosen, ctx or context_for(chunk.source))
-            normalizers[chunk.source] = norm
-        out = norm.normalize_into(chunk, store.con)
-        try:
-            counts = store.con.execute(
-                f'SELECT "event.dataset", count(*), count(*) FILTER (WHERE list_contains(tags, \'parse_failure\')) '
-                f"FROM {out} GROUP BY 1"
-            ).fetchall()
-            stored = store.append_table(out, source=chunk.source, tenant=tenant)
-        finally:
-            store.con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
-        stats.add_counts(counts, stored)
-        stats.lines += chunk.data.count(b"\n") + (0 if not chunk.data or chunk.data.endswith(b"\n") else 1)
-        if on_stored is not None:
-            on_stored(chunk)
-    return stats
+            chosen = sniff(sample, self.hint or hint_for_path(chunk.source))
+            norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source))
+            self.normalizers[chunk.source] = norm
+        return norm.normalize_into(chunk, con, out)
+
+
+def _store_parsed(store: Any, chunk: Chunk, out: str, tenant: str, stats: IngestStats, on_stored: Any) -> None:
+    try:
+        counts = store.con.execute(
+            f'SELECT "event.dataset", count(*), count(*) FILTER (WHERE list_contains(tags, \'parse_failure\')) '
+            f"FROM {out} GROUP BY 1"
+        ).fetchall()
+        stored = store.append_table(out, source=chunk.source, tenant=tenant)
+    finally:
+        store.con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
+    stats.add_counts(counts, stored)
+    stats.lines += chunk.data.count(b"\n") + (0 if not chunk.data or chunk.data.endswith(b"\n") else 1)
+    if on_stored is not None:
+        on_stored(chunk)

@@ -29,6 +29,9 @@ from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, SCHEMA_VERSI
 STORE_FILE = "events.duckdb"
 
 
+STAGE = "hw_stage_db"  # in-memory schema for parsed batches awaiting append
+
+
 def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     # DuckDB 2 refuses new work on a connection with a half-read result: always drain it.
     rows = result.fetchall()
@@ -93,7 +96,10 @@ class HotStore:
                 raise HostwardenError(LOG_STORE_CORRUPT, f"cannot open {self.path}: {exc}") from exc
         # Bound DuckDB's cache so a million-line ingest stays a small process (it spills if needed).
         con.execute(f"SET memory_limit='{self.memory_limit_mb}MB'").fetchall()
+        # Parsed batches wait here between the parser thread and the writer: unlike TEMP
+        # tables, an attached in-memory database is visible to every cursor of this store.
         if not self.read_only:
+            con.execute(f"ATTACH ':memory:' AS {STAGE}").fetchall()
             self._migrate(con)
         else:
             self._check_version(con)
