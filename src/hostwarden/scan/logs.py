@@ -57,7 +57,8 @@ class LogScanner:
                 for path in files:
                     reader = FileReader(path, MemoryCheckpoints())
                     try:
-                        ingest_chunks(store, reader.read_chunks(), ctx=context_for(str(path), _mtime(path)), stats=stats)
+                        ingest_chunks(store, reader.read_chunks(), ctx=context_for(str(path), _mtime(path)), stats=stats,
+                                      overlap=True)
                     except OSError as exc:
                         ctx.notice("LOG-4102", f"cannot read {path}: {exc}")
                     ctx.notices.extend(getattr(reader, "notices", []))

@@ -1,0 +1,93 @@
+"""The overlapped ingest (parser thread + writer) stores exactly what the sequential one does.
+
+Why: `ingest --overlap` reorders *work* across two threads; it must not reorder *results*:
+the same rows, the same counts, checkpoints committed strictly in chunk order, and a parser
+failure reported instead of silently skipping a chunk.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hostwarden.collect.chunks import Chunk
+from hostwarden.normalize import pipeline
+from hostwarden.normalize.pipeline import context_for, ingest_chunks
+from hostwarden.store.hot import STAGE, HotStore
+
+AUTH = b"".join(
+    (f"Nov 28 10:{i // 60 % 60:02d}:{i % 60:02d} web01 sshd[{100 + i % 7}]: "
+     + ("Failed password for invalid user u{0} from 198.51.100.{0} port 22 ssh2" if i % 3 else
+        "Connection closed by 203.0.113.{0} port 4000 [preauth]").format(i % 200)
+     + "\n").encode()
+    for i in range(9000)
+) + b"garbage line without any framing\n"
+ACCESS = b"".join(
+    f'192.0.2.{i % 100} - - [28/Nov/2026:10:00:{i % 60:02d} +0000] "GET /p?q={i} HTTP/1.1" {200 + i % 3 * 100} 12 "-" "curl/8"\n'.encode()
+    for i in range(3000)
+)
+
+
+def _chunks(source: str, data: bytes, size: int) -> list[Chunk]:
+    out, start = [], 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + size) + 1 or len(data)
+        out.append(Chunk(source, start, data[start:end]))
+        start = end
+    return out
+
+
+def _interleaved() -> list[Chunk]:
+    auth, access = _chunks("/var/log/auth.log", AUTH, 200_000), _chunks("/var/log/nginx/access.log", ACCESS, 90_000)
+    mixed: list[Chunk] = []
+    for i in range(max(len(auth), len(access))):
+        mixed += auth[i:i + 1] + access[i:i + 1]
+    return mixed
+
+
+def _rows(store: HotStore) -> list[tuple]:
+    return store.query(
+        'SELECT "event.id", "log.file.path", "log.offset", "event.dataset", "event.action", "source.ip", '
+        '"user.name", tags FROM events ORDER BY "log.file.path", "log.offset"'
+    )
+
+
+def test_overlap_stores_the_same_rows_counts_and_checkpoint_order(tmp_path):
+    chunks = _interleaved()
+    assert len(chunks) >= 6  # enough for the parser to run ahead of the writer
+    results = {}
+    for overlap in (False, True):
+        seen: list[tuple[str, int]] = []
+        with HotStore(tmp_path / str(overlap)) as store:
+            stats = ingest_chunks(store, iter(chunks), ctx=context_for("x", 1.8e9), overlap=overlap,
+                                  on_stored=lambda c, seen=seen: seen.append((c.source, c.base_offset)))
+            results[overlap] = (_rows(store), stats.stored, stats.lines, stats.parse_failures, stats.by_dataset, seen)
+            leftovers = store.query(f"SELECT count(*) FROM duckdb_tables() WHERE database_name = '{STAGE}'")
+            assert leftovers == [(0,)]  # staged batches are dropped once appended
+    sequential, overlapped = results[False], results[True]
+    assert overlapped == sequential
+    rows, stored, lines, failures, by_dataset, seen = overlapped
+    assert stored == lines == 12001 and failures == 1
+    assert by_dataset["sshd"] == 9000 and by_dataset["web.access"] == 3000
+    assert seen == [(c.source, c.base_offset) for c in chunks]  # committed strictly in order
+
+
+def test_a_parser_failure_surfaces_and_earlier_chunks_stay_stored(tmp_path, monkeypatch):
+    chunks = _chunks("/var/log/auth.log", AUTH, 100_000)
+    real = pipeline._ChunkParser.parse
+    calls = {"n": 0}
+
+    def failing(self, chunk, con, out):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("parser broke on chunk 3")
+        return real(self, chunk, con, out)
+
+    monkeypatch.setattr(pipeline._ChunkParser, "parse", failing)
+    stored: list[int] = []
+    with HotStore(tmp_path) as store:
+        with pytest.raises(RuntimeError, match="chunk 3"):
+            ingest_chunks(store, iter(chunks), overlap=True, on_stored=lambda c: stored.append(c.base_offset))
+        assert stored == [chunks[0].base_offset, chunks[1].base_offset]
+        expected = sum(c.data.count(b"\n") for c in chunks[:2])
+        assert store.count_rows() == expected
+        assert store.query(f"SELECT count(*) FROM duckdb_tables() WHERE database_name = '{STAGE}'") == [(0,)]
