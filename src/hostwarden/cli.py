@@ -138,7 +138,7 @@ def ingest(
                 progress.update(task, advance=len(chunk.data))
 
             try:
-                ingest_chunks(store, reader.read_chunks(), ctx=context_for(path, Path(path).stat().st_mtime),
+                ingest_chunks(store, reader.read_chunks(), ctx=context_for(path, Path(path).stat().st_mtime), overlap=True,
                               hint=dataset, tenant=cfg.tenant, stats=stats, on_stored=advance)
             except HostwardenError as exc:
                 stats.notices.append({"code": exc.code.code, "message": exc.message})
