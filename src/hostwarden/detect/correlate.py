@@ -12,7 +12,9 @@ success" is how the built-in pack finds a login after brute force.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count, islice
@@ -24,6 +26,8 @@ from hostwarden.detect.matcher import _number, get_value
 MAX_KEPT_EVENTS = 20
 # Fields an entry keeps when its window is saved (what evidence, excerpts and sequence alerts read).
 SAVED_FIELDS = ("event.id", "@timestamp", "event.original", "event.action", "host.name", "source.ip", "user.name")
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq, "neq": operator.ne}
 _TOUCH = count()  # a process-wide use order, so groups of different windows compare for LRU eviction
 
 
@@ -87,9 +91,10 @@ class _Group:
     def _count(self, e: _Entry, sign: int) -> None:
         self.refs[e.ref] += sign
         if e.value is not None:
-            self.values[str(e.value).lower()] += sign
-            if self.values[str(e.value).lower()] <= 0:
-                del self.values[str(e.value).lower()]
+            text = str(e.value).lower()
+            self.values[text] += sign
+            if self.values[text] <= 0:
+                del self.values[text]
             n = _number(e.value)
             if n is not None:
                 self.total += sign * n
@@ -110,6 +115,13 @@ class Window:
         self.groups: dict[tuple[Any, ...], _Group] = {}
         self.opened: dict[tuple[Any, ...], float] = {}
         self.closing = self.corr.type in ("event_count", "value_count", "value_sum") and self.corr.holds(0)
+        # Resolved once (the streaming path adds matches at line rate): which ref a rule is, the
+        # fields each ref's group key and value are read from, the condition as plain compares.
+        self._refs: dict[str, int | None] = {}
+        self._key_fields = [tuple(self._field(g, r) for g in self.corr.group_by) for r in range(len(ref_ids))]
+        self._value_fields = [self._field(self.corr.field, r) if self.corr.field else None for r in range(len(ref_ids))]
+        tests = [(_COMPARE[op], bound) for op, bound in self.corr.condition]
+        self._cond: Callable[[float], bool] = lambda v: all(cmp(v, bound) for cmp, bound in tests)
 
     def _field(self, name: str, ref: int) -> str:
         alias = self.corr.aliases.get(name)
@@ -120,15 +132,20 @@ class Window:
         return name
 
     def _ref(self, m: Match) -> int | None:
-        ids = {m.rule.id, m.rule.name}
-        return next((i for i, refs in enumerate(self.ref_ids) if ids & refs), None)
+        rid = m.rule.id
+        if rid not in self._refs:
+            ids = {m.rule.id, m.rule.name}
+            self._refs[rid] = next((i for i, refs in enumerate(self.ref_ids) if ids & refs), None)
+        return self._refs[rid]
 
     def add(self, m: Match) -> list[Match]:
         ref = self._ref(m)
         if ref is None:
             return []
-        key = tuple(get_value(m.event, self._field(g, ref)) for g in self.corr.group_by)
-        value = get_value(m.event, self._field(self.corr.field, ref)) if self.corr.field else None
+        event = m.event
+        key = tuple(get_value(event, f) for f in self._key_fields[ref])
+        value_field = self._value_fields[ref]
+        value = get_value(event, value_field) if value_field else None
         fired: list[Match] = []
         if self.closing:
             start = self.opened.get(key)
@@ -243,14 +260,14 @@ class Window:
     def _holds(self, group: _Group) -> bool:
         t = self.corr.type
         if t == "event_count":
-            return self.corr.holds(len(group.entries))
+            return self._cond(len(group.entries))
         if t == "value_count":
-            return self.corr.holds(len(group.values))
+            return self._cond(len(group.values))
         if t in ("value_sum", "value_avg"):
             if not group.numbers:
                 return False
-            return self.corr.holds(group.total if t == "value_sum" else group.total / group.numbers)
-        return self.corr.holds(sum(1 for c in group.refs.values() if c > 0))  # temporal
+            return self._cond(group.total if t == "value_sum" else group.total / group.numbers)
+        return self._cond(sum(1 for c in group.refs.values() if c > 0))  # temporal
 
     def _fire(self, key: tuple[Any, ...], group: _Group, time: float) -> Match:
         values = dict(zip(self.corr.group_by, key, strict=True))

@@ -20,6 +20,7 @@ from typing import Any
 
 from hostwarden.detect.alerts import AlertBook
 from hostwarden.detect.correlate import Match, Window, epoch
+from hostwarden.detect.dispatch import Dispatch
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
 from hostwarden.schema import DEFAULT_TENANT
@@ -67,6 +68,7 @@ class Engine:
             for target in refs:
                 listeners.setdefault(target.id, []).append(window)
         self.ruleset, self.windows, self.listeners, self.signatures = ruleset, windows, listeners, signatures
+        self.dispatch = Dispatch(ruleset.base_rules)
 
     def swap(self, ruleset: RuleSet) -> int:
         """Run `ruleset` from now on (a hot reload). Windows of correlations whose signature is
@@ -86,7 +88,7 @@ class Engine:
         out: list[dict[str, Any]] = []
         t = epoch(event.get("@timestamp"))
         checks = self.ruleset.checks
-        for rule in self.ruleset.base_rules:
+        for rule in self.dispatch.candidates(event):
             if checks[rule.id](event):
                 out.extend(self.on_match(Match(rule, t, event)))
         self.book.follow_up(event, t)
