@@ -22,7 +22,7 @@ import pyarrow as pa
 from hostwarden.collect.chunks import Chunk
 from hostwarden.normalize.base import ParseContext, Parser
 from hostwarden.normalize.patterns import table_kind
-from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, to_arrow
+from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, to_arrow
 from hostwarden.store.hot import STAGE
 
 SNIFF_LINES = 50
@@ -131,28 +131,13 @@ class SourceNormalizer:
         self.parser_name = parser_name
         self.ctx = ctx
         self.parser: Parser = available_parsers()[parser_name]()
-        self._bulk = _bulk_syslog() if parser_name == "syslog" else None
+        self._bulk = _bulk_plan(parser_name)
 
     def normalize_into(self, chunk: Chunk, con: Any, out: str = "hw_out", *, bulk_min_lines: int = 2000) -> str:
-        """Parse a chunk into temp table `out` on `con`; returns its name."""
+        """Parse a chunk into table `out` on `con` (TEMP, or in the stage DB when qualified)."""
         if self._bulk is not None and chunk.data.count(b"\n") >= bulk_min_lines:
             self._bulk.parse(con, chunk.to_arrow(), self.ctx, out)
-            failed = con.execute(
-                f"SELECT \"log.offset\" FROM {out} WHERE list_contains(tags, 'parse_failure') LIMIT 100001"
-            ).fetchall()
-            if failed and len(failed) <= 100_000:
-                wanted = {row[0] for row in failed}
-                lines = {ln.offset: ln for ln in chunk.lines() if ln.offset in wanted}
-                fixed = [ev for ev in reparse_failures(
-                    [{"log.offset": o, "tags": ["parse_failure"]} for o in sorted(wanted)], lines, self.ctx, "syslog")
-                    if "parse_failure" not in (ev.get("tags") or [])]
-                if fixed:
-                    con.register("hw_fixed", to_arrow(fixed))
-                    try:
-                        con.execute(f'DELETE FROM {out} WHERE "log.offset" IN (SELECT "log.offset" FROM hw_fixed)').fetchall()
-                        con.execute(f"INSERT INTO {out} BY NAME SELECT * FROM hw_fixed").fetchall()
-                    finally:
-                        con.unregister("hw_fixed")
+            self._redo_per_line(chunk, con, out)
             return out
         lines = chunk.lines()
         events = self.parser.parse_batch(lines, self.ctx)
@@ -166,6 +151,42 @@ class SourceNormalizer:
             con.unregister("hw_rows")
         return out
 
+    def _redo_per_line(self, chunk: Chunk, con: Any, out: str) -> None:
+        """Lines the columnar plan left to the per-line parsers: the syslog plan's parse failures
+        (another parser may know them: mixed files), the access plan's `needs_line` rows (its
+        own parser first, always). Past 100,000 syslog failures in one chunk the file is not what
+        was sniffed, and they stay failures rather than crawling through every other parser."""
+        redo_self = self.parser_name != "syslog"  # the syslog plan is exact; the access plan defers
+        tag = "needs_line" if redo_self else "parse_failure"
+        limit = "" if redo_self else "LIMIT 100001"
+        failed = con.execute(f'SELECT "log.offset" FROM {out} WHERE list_contains(tags, $1) {limit}', [tag]).fetchall()
+        if not failed or (not redo_self and len(failed) > 100_000):
+            return
+        wanted = {row[0] for row in failed}
+        lines = {ln.offset: ln for ln in chunk.lines() if ln.offset in wanted}
+        ordered = [lines[o] for o in sorted(lines)]
+        if redo_self:
+            events = reparse_failures(self.parser.parse_batch(ordered, self.ctx), lines, self.ctx, self.parser_name)
+        else:
+            events = [ev for ev in reparse_failures(
+                [{"log.offset": ln.offset, "tags": ["parse_failure"]} for ln in ordered], lines, self.ctx, "syslog")
+                if "parse_failure" not in (ev.get("tags") or [])]
+        if not events:
+            return
+        fixed = to_arrow(events)
+        con.register("hw_fixed", fixed)
+        try:
+            # The plan's table holds only the columns it fills; the line parsers may fill others.
+            have = {row[0] for row in con.execute(f"DESCRIBE {out}").fetchall()}
+            used = [f for f in FIELDS if f.name not in have and fixed.column(f.name).null_count < fixed.num_rows]
+            for spec in used:
+                con.execute(f'ALTER TABLE {out} ADD COLUMN "{spec.name}" {spec.sql}').fetchall()
+            columns = ", ".join(f'"{name}"' for name in [*have, *(f.name for f in used)])
+            con.execute(f'DELETE FROM {out} WHERE "log.offset" IN (SELECT "log.offset" FROM hw_fixed)').fetchall()
+            con.execute(f"INSERT INTO {out} BY NAME SELECT {columns} FROM hw_fixed").fetchall()
+        finally:
+            con.unregister("hw_fixed")
+
     def normalize(self, chunk: Chunk, con: Any) -> pa.Table:
         """The same, as an Arrow table (for streaming consumers and tests)."""
         name = self.normalize_into(chunk, con, "hw_norm")
@@ -175,16 +196,23 @@ class SourceNormalizer:
             con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
 
 
-_BULK = None
+_BULK: dict[str, Any] = {}
 
 
-def _bulk_syslog() -> Any:
-    global _BULK
-    if _BULK is None:
-        from hostwarden.normalize.bulk import BulkSyslog
+def _bulk_plan(parser_name: str) -> Any:
+    """The columnar plan for a parser, compiled once per process; None when it has none."""
+    if parser_name not in ("syslog", "web.access"):
+        return None
+    if parser_name not in _BULK:
+        if parser_name == "syslog":
+            from hostwarden.normalize.bulk import BulkSyslog
 
-        _BULK = BulkSyslog()
-    return _BULK
+            _BULK[parser_name] = BulkSyslog()
+        else:
+            from hostwarden.normalize.bulk_web import BulkAccess
+
+            _BULK[parser_name] = BulkAccess()
+    return _BULK[parser_name]
 
 
 def _with_source(table: pa.Table, source: str) -> pa.Table:

@@ -144,7 +144,7 @@ def event_from_groups(g: dict[str, str | None], ctx: ParseContext) -> dict[str, 
         ev["http.response.status_code"] = int(status)
         ev["event.outcome"] = "failure" if int(status) >= 400 else "success"
     size = g.get("http__response__body__bytes")
-    if size and size != "-":
+    if size and size != "-" and int(size) < 1 << 63:  # a forged size past BIGINT is dropped, not fatal
         ev["http.response.body.bytes"] = int(size)
     for group, field in (("http__request__referrer", "http.request.referrer"),
                          ("user_agent__original", "user_agent.original")):
