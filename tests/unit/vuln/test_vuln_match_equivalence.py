@@ -267,7 +267,10 @@ def test_key_text_orders_like_parsed_versions(eco):
 
     scheme = versions.scheme_for(eco)
     rng = random.Random(eco)
-    pool = {version(rng, eco) for _ in range(300)} | {"0", "0.0.0", "1", "10", "99999999999999999999.1"}
+    pool = {version(rng, eco) for _ in range(300)} | {
+        "0", "0.0.0", "1", "10", "99999999999999999999.1", "1.0a", "1.0~~a", "0:1.0", "1.0-1~bpo11+1", "1.0~",
+        "2:1.0.0+git20200101.abcdef-3", "1.0-0", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-0.3.7", "v1.2.3",
+        "1.0.0+build.5", "1.0.post1.dev2", "1.0rc1+ubuntu.1", "1.0+ubuntu-1", "1!1.0", "1.0.0a0", "A.1"}
     parsed = {}
     for text in pool:
         try:

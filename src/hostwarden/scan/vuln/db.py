@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hostwarden.errors import SCAN_ADVISORY_DB_VERSION, HostwardenError
 from hostwarden.scan.vuln import severity
@@ -37,12 +37,14 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS advisories (
   id TEXT PRIMARY KEY, modified TEXT, published TEXT, withdrawn TEXT, summary TEXT,
   aliases TEXT, severity TEXT, brief TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS advisories_modified ON advisories (modified);
 CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS affected (
   eco_key TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, advisory_id TEXT NOT NULL,
   ecosystem TEXT NOT NULL, idx INTEGER NOT NULL, withdrawn INTEGER NOT NULL, malicious INTEGER NOT NULL,
   compiled TEXT, PRIMARY KEY (eco_key, name, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_adv ON affected (advisory_id);
+CREATE INDEX IF NOT EXISTS affected_eco ON affected (ecosystem, advisory_id);
 CREATE TABLE IF NOT EXISTS aliases (
   alias TEXT NOT NULL, advisory_id TEXT NOT NULL, PRIMARY KEY (alias, advisory_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS aliases_adv ON aliases (advisory_id);
@@ -73,9 +75,11 @@ class AffectedRow:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One affected entry for a wanted package, as matching reads it (`compiled` still JSON)."""
+class Candidate(NamedTuple):
+    """One affected entry for a wanted package, as matching reads it (`compiled` still JSON).
+
+    A named tuple rather than a dataclass: 20,000 of them are made straight from SQLite rows.
+    """
 
     advisory_id: str
     ecosystem: str
@@ -97,6 +101,15 @@ class Brief:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# `json.loads` minus its wrapper and two whitespace regex calls: ~30% off for the 30,000 small
+# documents a large scan decodes. Only for text this module wrote (no surrounding whitespace).
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def decode_json(text: str) -> Any:
+    return _raw_decode(text)[0]
 
 
 def _dumps(value: Any) -> str:
@@ -322,8 +335,8 @@ class AdvisoryDB:
     def candidates(self, keys: Iterable[tuple[str, str]]) -> list[Candidate]:
         """Every affected entry of a not-withdrawn advisory for (ecosystem_key, package_key) pairs."""
         self._fill(_WANTED, sorted(set(keys)))
-        return [Candidate(*row) for row in self.conn.execute(
-            "SELECT a.advisory_id, a.ecosystem, a.name, a.idx, a.malicious, a.compiled " + self._CANDIDATES)]
+        return list(map(Candidate._make, self.conn.execute(
+            "SELECT a.advisory_id, a.ecosystem, a.name, a.idx, a.malicious, a.compiled " + self._CANDIDATES)))
 
     def briefs(self, ids: Iterable[str]) -> dict[str, Brief]:
         """Aliases, summary, references and upstream ids of many advisories, in one join."""
@@ -332,7 +345,7 @@ class AdvisoryDB:
         for rid, summary, brief in self.conn.execute(
             "SELECT d.id, d.summary, d.brief FROM wanted_ids w CROSS JOIN advisories d ON d.id = w.id"
         ):
-            aliases, refs, upstream = json.loads(brief)
+            aliases, refs, upstream = decode_json(brief)
             out[rid] = Brief(aliases, summary, refs, upstream)
         return out
 

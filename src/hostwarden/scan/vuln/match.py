@@ -8,13 +8,12 @@ normalised name in their ecosystem.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from hostwarden.scan.vuln import osv, severity
-from hostwarden.scan.vuln.db import AdvisoryDB, Brief, Candidate
+from hostwarden.scan.vuln.db import AdvisoryDB, Brief, Candidate, decode_json
 from hostwarden.scan.vuln.inventory.model import Package
 
 _STATUS_WORDS = {
@@ -98,7 +97,7 @@ def match_packages(db: AdvisoryDB, packages: list[Package]) -> MatchResult:
     seen: set[tuple[str, str, str, str]] = set()
     hits: list[_Hit] = []
     for row in db.candidates(by_key):
-        facts = json.loads(row.compiled) if row.compiled is not None else None
+        facts = decode_json(row.compiled) if row.compiled is not None else None
         for pkg in by_key.get((osv.ecosystem_key(row.ecosystem), row.name), ()):
             hit, status, score = ctx.evaluate(row, facts, pkg)
             if hit.verdict is osv.Verdict.UNKNOWN:

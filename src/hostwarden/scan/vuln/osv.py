@@ -268,15 +268,27 @@ def _keyed_events(scheme: str, events: list[Any]) -> list[tuple[str, str, str | 
     return lowest + rest
 
 
+_INSTALLED: dict[tuple[str, str], str | None] = {}
+
+
 def _installed_key(scheme: str, version: str) -> str | None:
+    """Key text of an installed version, None when unorderable; looked up once per candidate."""
+    try:
+        return _INSTALLED[scheme, version]
+    except KeyError:
+        pass
     try:
         versions.parse(scheme, version)
     except ValueError:
-        return None
-    try:
-        return versions.key_text(scheme, version)
-    except ValueError as exc:
-        raise Unindexed(version) from exc
+        key = None
+    else:
+        try:
+            key = versions.key_text(scheme, version)
+        except ValueError as exc:
+            raise Unindexed(version) from exc
+    if len(_INSTALLED) < 200_000:
+        _INSTALLED[scheme, version] = key
+    return key
 
 
 def _walk(installed: str, events: list[list[Any]], limits: list[str | None]) -> tuple[str | None, str | None] | None:

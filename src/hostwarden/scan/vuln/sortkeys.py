@@ -131,3 +131,37 @@ def ordered_text(key: object) -> str:
     out = bytearray()
     _encode_into(key, out)
     return out.hex()
+
+
+def _dpkg_part_into(text: str, out: bytearray) -> None:
+    """`_part_key`'s tokens, compactly: one byte for sign and zero count, then the value.
+
+    (1, -z, v) becomes 0xBF - z then v, (-1, z, v) becomes 0x10 + z then v, and the end token
+    (0,) the single byte 0x80 between them, so byte order is token order (more zeros before a
+    positive value sort lower, before a negative one higher). About 3 bytes a token instead of 8.
+    """
+    zeros = 0
+    for nondigit, digits in _RUNS.findall(text):
+        if not (nondigit or digits):
+            continue
+        values = [_weight(c) for c in nondigit]
+        values.append(0)
+        values.append(int(digits) if digits else 0)
+        for value in values:
+            if value == 0:
+                zeros += 1
+                continue
+            if zeros > 0x3E:
+                raise ValueError("too many zero parts in a row to index")
+            out.append(0xBF - zeros if value > 0 else 0x10 + zeros)
+            out += _KNOWN.get(value) or _encode_int(value)
+            zeros = 0
+    out.append(0x80)
+
+
+def dpkg_text(epoch: int, upstream: str, revision: str) -> str:
+    """Order-preserving hex text of `dpkg_key(epoch, upstream, revision)` (same order, shorter)."""
+    out = bytearray(_KNOWN.get(epoch) or _encode_int(epoch))
+    _dpkg_part_into(upstream, out)
+    _dpkg_part_into(revision, out)
+    return out.hex()

@@ -31,7 +31,7 @@ from univers import rpm as _rpm
 from univers.versions import ComposerVersion, MavenVersion, NugetVersion, RubygemsVersion
 
 from hostwarden.scan.vuln import apk
-from hostwarden.scan.vuln.sortkeys import dpkg_key, ordered_text, semver_key
+from hostwarden.scan.vuln.sortkeys import dpkg_key, dpkg_text, ordered_text, semver_key
 
 
 @functools.total_ordering
@@ -264,5 +264,7 @@ def key_text(scheme: str, version: str) -> str:
     """
     if scheme not in INDEXABLE:
         raise ValueError(f"scheme {scheme!r} has no stored key")
+    if scheme == "dpkg":  # the most common key at import: encoded straight from the string
+        return dpkg_text(*dpkg_split(version))
     parsed = parse(scheme, version)
     return ordered_text(parsed._key if isinstance(parsed, _Pep440) else parsed)
