@@ -326,7 +326,7 @@ def scan(
     cfg = _config(config, data_dir)
     options: dict[str, Any] = {**cfg.scan.options, "advisories": str(advisories) if advisories else None,
                                "advisory_max_age_days": cfg.scan.advisory_max_age_days,
-                               "cpu_cap": cfg.scan.cpu_cap_percent / 100}
+                               "cpu_cap": cfg.scan.cpu_cap_percent / 100, "advisory_dir": str(cfg.data_dir)}
     names = [n.strip() for n in only.split(",")] if only else None
     if image is not None:
         import tempfile

@@ -145,3 +145,21 @@ def test_iter_records_reads_list_documents(tmp_path):
     errors = []
     assert [r["id"] for r in iter_records([tmp_path / "many.json"], errors)] == ["A-1", "A-2"]
     assert errors == []
+
+
+def test_scan_finds_the_advisory_database_of_the_configured_data_dir(tmp_path):
+    """`scan --config` with a data_dir and no --data-dir must use that dir's advisories."""
+    from hostwarden.cli import app as main_app
+
+    data = tmp_path / "configured"
+    records = [osv_record("PYSEC-CFG-1", "PyPI", "django", [{"introduced": "0"}, {"fixed": "4.2.1"}], severity=CRITICAL)]
+    assert invoke("import", write_records(tmp_path / "adv", records), "--data-dir", data).exit_code == 0
+    (tmp_path / "hw.toml").write_text(f'data_dir = "{data}"\n', encoding="utf-8")
+    root = tmp_path / "root"
+    (root / "srv").mkdir(parents=True)
+    (root / "srv" / "requirements.txt").write_text("django==4.2.0\n", encoding="utf-8")
+    result = runner.invoke(main_app, ["scan", "--root", str(root), "--only", "vuln", "--format", "json",
+                                      "--config", str(tmp_path / "hw.toml")])
+    assert result.exit_code == 0, result.output
+    ids = {f.get("vulnerability.id") for f in json.loads(result.stdout)["findings"]}
+    assert "PYSEC-CFG-1" in ids

@@ -46,7 +46,9 @@ def open_advisories(ctx: ScanContext) -> AdvisoryDB | None:
         for err in errors[:20]:
             ctx.notice(SCAN_ADVISORY_INVALID.code, f"{err.source}: {err.reason}")
         return db
-    data_dir = ctx.data_dir or _default_data_dir()
+    # The CLI passes the configured data dir as `advisory_dir` (its --config may move it) while
+    # leaving ctx.data_dir unset, so scanned logs go to a scratch store, not the user's one.
+    data_dir = ctx.data_dir or ctx.options.get("advisory_dir") or _default_data_dir()
     path = Path(data_dir) / DB_NAME
     if not path.exists():
         return None
