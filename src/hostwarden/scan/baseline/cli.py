@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hostwarden.errors import HostwardenError
+from hostwarden.cliutil import user_errors
+from hostwarden.errors import SCAN_ROOT_INVALID, HostwardenError
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import ordered, run_policy, score
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy
@@ -23,15 +24,11 @@ PolicyOpt = Annotated[list[Path] | None, typer.Option("--policy", help="Policy f
 
 
 def _policies(files: list[Path] | None) -> list[Policy]:
-    try:
-        return [load_policy(p) for p in (files or builtin_policy_files())]
-    except HostwardenError as exc:
-        typer.echo(str(exc), err=True)
-        typer.echo(f"fix: {exc.code.fix}", err=True)
-        raise typer.Exit(2) from exc
+    return [load_policy(p) for p in (files or builtin_policy_files())]
 
 
 @app.command("list")
+@user_errors
 def list_checks(policy: PolicyOpt = None,
                 fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
     """One row per loaded check: id, title, severity, CIS and MLPS mapping."""
@@ -48,13 +45,13 @@ def list_checks(policy: PolicyOpt = None,
 
 
 @app.command("run")
+@user_errors
 def run(root: Annotated[Path, typer.Option(help="Folder to check: / for this machine.")] = Path("/"),
         policy: PolicyOpt = None,
         fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
     """Evaluate the policies; failures first, each with its evidence and fix. Exit 1 when a check fails."""
     if not root.is_dir():
-        typer.echo(f"SCAN-9001: {root} is not a readable folder", err=True)
-        raise typer.Exit(2)
+        raise HostwardenError(SCAN_ROOT_INVALID, f"{root} is not a readable folder")
     ctx = ScanContext(root=root, live=root.resolve() == Path("/"))
     report = []
     failed = False

@@ -11,8 +11,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hostwarden.cliutil import user_errors
 from hostwarden.errors import SCAN_ADVISORY_DOWNLOAD, SCAN_ADVISORY_INVALID, HostwardenError
 from hostwarden.scan.vuln.db import AdvisoryDB
 from hostwarden.scan.vuln.freshness import assess
@@ -34,19 +33,6 @@ OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default from config).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
-
-
-def _errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except HostwardenError as exc:
-            err_console.print(f"[bold red]{exc.code.code}[/bold red] {escape(exc.message)}", soft_wrap=True)
-            err_console.print(f"  cause: {escape(exc.code.cause)}\n  fix:   {escape(exc.code.fix)}", soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _settings(config: Path | None, data_dir: Path | None) -> tuple[Path, float]:
@@ -78,7 +64,7 @@ def _report_import(stats: Any, errors: list[LoadError], seconds: float, fmt: str
 
 
 @app.command("import")
-@_errors
+@user_errors
 def import_(
     paths: Annotated[list[Path], typer.Argument(help="OSV JSON/YAML files, folders of them, or all.zip exports.")],
     config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt = "table",
@@ -98,7 +84,7 @@ def import_(
 
 
 @app.command("import-kev")
-@_errors
+@user_errors
 def import_kev(
     path: Annotated[Path, typer.Argument(help="CISA known_exploited_vulnerabilities.json")],
     config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt = "table",
@@ -120,7 +106,7 @@ def import_kev(
 
 
 @app.command()
-@_errors
+@user_errors
 def status(
     config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt = "table",
     max_age_days: Annotated[float | None, typer.Option(help="Warn past this age (default from config: 2).")] = None,
@@ -160,7 +146,7 @@ def download(url: str, timeout: float = 60.0) -> bytes:
 
 
 @app.command()
-@_errors
+@user_errors
 def update(
     source: Annotated[str, typer.Option(help="A zip URL, or a base URL holding ECOSYSTEM/all.zip.")] = OSV_BUCKET,
     ecosystem: Annotated[list[str] | None, typer.Option(help="Ecosystems to fetch from a base URL.")] = None,
