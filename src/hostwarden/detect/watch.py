@@ -1,12 +1,13 @@
 """`hostwarden watch`: follow log files and raise alerts the moment their lines are written.
 
-One loop on one thread, so the order of lines is the order of detection and no lock is needed:
+Detection is one loop on one thread, so the order of lines is the order of detection:
 
     poll the files (the rotation-safe tailer) → parse each new chunk (the source's parser,
     chosen by the same sniffing as `ingest`) → every event through `Engine.feed` → each new
-    alert printed and flushed at once → the chunk's events and the new alerts stored
+    alert printed and flushed at once → the chunk's events and the alerts handed to the store
+    thread (`sink`)
 
-Alerts are printed before the chunk is stored: the store write is the slow step and the alert
+Alerts are printed before anything is stored: the store write is the slow step and the alert
 must not wait for it. Around that, on timers: rule files are checked for changes (`reload`),
 state that can no longer matter is expired, and the state is saved (`state`) together with the
 tail checkpoints of every chunk stored since the last save, so a restart — clean or not —
@@ -15,6 +16,7 @@ resumes with correlation windows and tail positions that agree.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -27,11 +29,11 @@ from typing import Any, TextIO
 from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.tailer import FileTailer
 from hostwarden.config import Config
-from hostwarden.detect.alerts import ALERT_SOURCE
 from hostwarden.detect.correlate import epoch
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.reload import RuleReloader
 from hostwarden.detect.settings import DetectSettings
+from hostwarden.detect.sink import LockedCheckpoints, StoreSink
 from hostwarden.detect.state import WatchCounters, load_state, save_state, write_status
 from hostwarden.errors import CSA_RULE_INVALID, HostwardenError
 from hostwarden.normalize.base import ParseContext, Parser
@@ -43,7 +45,7 @@ from hostwarden.normalize.pipeline import (
     reparse_failures,
     sniff,
 )
-from hostwarden.schema import event_id, to_arrow
+from hostwarden.schema import event_id
 from hostwarden.store.hot import HotStore
 
 POLL_SECONDS = 0.02  # idle wait between polls of the files: bounds the line → alert delay
@@ -100,7 +102,6 @@ class Watch:
                                      interval=self.settings.reload_interval_seconds)
         self.counters = WatchCounters(max_groups=self.settings.max_groups)
         self.sources: dict[str, _Source] = {}
-        self.pending: list[Chunk] = []  # stored chunks whose checkpoint waits for the next state save
         self.now = 0.0  # newest event time seen: the clock windows expire by
 
     # -- life cycle ------------------------------------------------------------------------
@@ -112,12 +113,17 @@ class Watch:
                              eager=False, max_groups=self.settings.max_groups, streaming=True)
         with HotStore(self.cfg.data_dir, lock_timeout=self.cfg.lock_timeout_seconds) as store:
             self.store = store
+            # One DuckDB thread: the store writes a batch a second in the background, and must
+            # not take the second core from detection to do it faster.
+            store.con.execute("SET threads = 1").fetchall()
             saved = load_state(store)
             if saved is not None:
                 self.engine.restore(saved.get("engine") or {})
                 self.counters.events = int((saved.get("counters") or {}).get("events") or 0)
-            self.tailer = FileTailer(self.paths, store, poll_interval=self.poll_seconds, chunk_bytes=CHUNK_BYTES,
-                                     start_at_end=self.from_end)
+            self.sink = StoreSink(store, self.cfg.tenant, commit=lambda chunk: self.tailer.commit(chunk))
+            self.tailer = FileTailer(self.paths, LockedCheckpoints(store, self.sink.lock), poll_interval=self.poll_seconds,
+                                     chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end)
+            self.sink.start()
             self.counters.running = True
             self._update_counters()
             write_status(self.cfg.data_dir, self.counters)
@@ -128,7 +134,9 @@ class Watch:
             finally:
                 self.tailer.close()
                 self.counters.running = False
-                self._save()
+                if self.sink.is_alive():
+                    self._save(wait=True)
+                self.sink.close()
         return self.counters
 
     def _loop(self, stop: threading.Event) -> None:
@@ -148,8 +156,7 @@ class Watch:
                 self.engine.expire(self.now)  # absence windows judged at their end may raise alerts
                 new = self.engine.book.drain_new()
                 self._emit(new, None)
-                if new:
-                    self.store.append(to_arrow(new), source=ALERT_SOURCE, tenant=self.cfg.tenant)
+                self.sink.alerts(new)
                 next_expire = now + EXPIRE_SECONDS
             if now >= next_save:
                 self._save()
@@ -177,10 +184,8 @@ class Watch:
         self.counters.events += len(events)
         if events:
             self.now = max(self.now, epoch(events[-1].get("@timestamp")))
-        self.store.append(to_arrow(events), source=chunk.source, tenant=self.cfg.tenant)
-        if raised:
-            self.store.append(to_arrow(raised), source=ALERT_SOURCE, tenant=self.cfg.tenant)
-        self.pending.append(chunk)
+        self.sink.events(chunk.source, events, chunk)
+        self.sink.alerts(raised)
 
     def _emit(self, alerts: list[dict[str, Any]], trigger: dict[str, Any] | None) -> None:
         if not alerts:
@@ -206,22 +211,23 @@ class Watch:
                   f"{kept} correlation windows kept")
         write_status(self.cfg.data_dir, self._update_counters())
 
-    def _save(self) -> None:
+    def _save(self, *, wait: bool = False) -> None:
         """Checkpoints of the stored chunks, the engine snapshot and updated alert details, in
-        one transaction: after a crash they agree (see `state`)."""
-        counters = self._update_counters()
-        counters.saved = time.time()
+        one transaction: after a crash they agree (see `state`). The snapshot is taken here,
+        between two events; the store thread writes it after the chunks fed before it."""
+        counters = dataclasses.replace(self._update_counters())  # a copy: this thread goes on counting
         snapshot = self.engine.snapshot()
-        updated = self.engine.book.drain_dirty()
-        with self.store.transaction() as con:
-            for chunk in self.pending:
-                self.tailer.commit(chunk)
-            for alert in updated:
-                con.execute('UPDATE events SET "hostwarden.detail" = ? WHERE "event.id" = ?',
-                            [alert["hostwarden.detail"], alert["event.id"]]).fetchall()
-            save_state(self.store, snapshot, counters)
-        self.pending.clear()
-        write_status(self.cfg.data_dir, counters)
+        updated = [(a["hostwarden.detail"], a["event.id"]) for a in self.engine.book.drain_dirty()]
+        store, data_dir = self.store, self.cfg.data_dir
+
+        def work(con: Any) -> None:
+            for detail, alert_id in updated:
+                con.execute('UPDATE events SET "hostwarden.detail" = ? WHERE "event.id" = ?', [detail, alert_id]).fetchall()
+            counters.saved = time.time()
+            save_state(store, snapshot, counters)
+            write_status(data_dir, counters)
+
+        self.sink.save(work, wait=wait)
 
     def _update_counters(self) -> WatchCounters:
         c = self.counters

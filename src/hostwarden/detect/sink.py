@@ -1,0 +1,183 @@
+"""The store side of `watch`, on its own thread, so an alert never waits for a store write.
+
+The detecting thread hands over, in order, the events of each chunk, the alerts it raised and,
+now and then, a state save. This thread gathers events for up to FLUSH_SECONDS and then appends
+them, one append per source: an append has a fixed cost of several DuckDB statements, so one
+a second costs far less than one per 20 ms poll, and leaves the CPU to detection. (The store
+is behind by at most that second; alerts are not.) Order is
+kept, so a save — tail checkpoints of the stored chunks, the engine snapshot, updated alert
+details, in one transaction — always comes after the chunks it covers are stored.
+
+Every use of the store connection, including the tailer reading a checkpoint when it opens a
+file, goes through `lock`: a DuckDB connection is not for two threads at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hostwarden.collect.checkpoint import Checkpoint
+from hostwarden.collect.chunks import Chunk
+from hostwarden.detect.alerts import ALERT_SOURCE
+from hostwarden.schema import to_arrow
+
+QUEUE_MAX = 2048  # messages; past it the detecting thread waits (backpressure, nothing dropped)
+COALESCE_EVENTS = 50_000  # events gathered into one append at most
+FLUSH_SECONDS = 1.0  # events wait at most this long for their append
+
+
+@dataclass
+class _Events:
+    source: str
+    events: list[dict[str, Any]]
+    chunk: Chunk
+
+
+@dataclass
+class _Alerts:
+    alerts: list[dict[str, Any]]
+
+
+@dataclass
+class _Save:
+    work: Callable[[Any], None]  # runs inside the transaction, with the connection
+    commits: list[Chunk] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_FLUSH = _Alerts([])  # "the flush deadline passed" (never queued: `_run` makes it on a timeout)
+
+
+class LockedCheckpoints:
+    """The tailer's checkpoint store, with every call under the store lock."""
+
+    def __init__(self, store: Any, lock: threading.RLock) -> None:
+        self.store, self.lock = store, lock
+
+    def load_checkpoint(self, key: str) -> Checkpoint | None:
+        with self.lock:
+            return self.store.load_checkpoint(key)  # type: ignore[no-any-return]
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        with self.lock:
+            self.store.save_checkpoint(cp)
+
+
+class StoreSink(threading.Thread):
+    """Writes events, alerts and saves to the store in the order they were handed over."""
+
+    def __init__(self, store: Any, tenant: str, commit: Callable[[Chunk], None]) -> None:
+        super().__init__(name="hostwarden-watch-store", daemon=True)
+        self.store, self.tenant, self.commit = store, tenant, commit
+        self.lock = threading.RLock()  # re-entered: a save commits checkpoints through LockedCheckpoints
+        self.queue: queue.Queue[_Events | _Alerts | _Save | None] = queue.Queue(QUEUE_MAX)
+        self.error: BaseException | None = None
+        self.stored = 0
+        self._uncommitted: list[Chunk] = []
+
+    # -- the detecting thread's side -------------------------------------------------------
+    def events(self, source: str, events: list[dict[str, Any]], chunk: Chunk) -> None:
+        self._put(_Events(source, events, chunk))
+
+    def alerts(self, alerts: list[dict[str, Any]]) -> None:
+        if alerts:
+            self._put(_Alerts(list(alerts)))
+
+    def save(self, work: Callable[[Any], None], *, wait: bool = False) -> None:
+        """Queue a state save (commits the checkpoints of every chunk stored before it)."""
+        item = _Save(work)
+        self._put(item)
+        if wait:
+            while not item.done.wait(0.1):
+                if not self.is_alive():
+                    break
+        self._raise()
+
+    def close(self) -> None:
+        self._put(None)
+        self.join()
+        self._raise()
+
+    def _put(self, item: _Events | _Alerts | _Save | None) -> None:
+        self._raise()
+        while True:
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if not self.is_alive():
+                    self._raise()
+                    return
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    # -- this thread -----------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # handed to the detecting thread on its next call
+            self.error = exc
+
+    def _run(self) -> None:
+        batch: list[_Events] = []
+        alerts: list[dict[str, Any]] = []
+        size = 0
+        due = 0.0
+        while True:
+            timeout = max(0.0, due - time.monotonic()) if batch or alerts else None
+            try:
+                item = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                item = _FLUSH
+            if isinstance(item, _Events):
+                if not batch and not alerts:
+                    due = time.monotonic() + FLUSH_SECONDS
+                batch.append(item)
+                size += len(item.events)
+                if size < COALESCE_EVENTS:
+                    continue
+            elif isinstance(item, _Alerts) and item is not _FLUSH:
+                if not batch and not alerts:
+                    due = time.monotonic() + FLUSH_SECONDS
+                alerts.extend(item.alerts)
+                continue
+            # a flush is due, or a save / the end needs everything before it stored
+            self._store_events(batch, alerts)
+            batch, alerts, size = [], [], 0
+            if isinstance(item, _Save):
+                self._save(item)
+            elif item is None:
+                return
+
+    def _store_events(self, batch: list[_Events], alerts: list[dict[str, Any]]) -> None:
+        """Events first, then the alerts that name them, then the chunks count as stored."""
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for item in batch:
+            by_source.setdefault(item.source, []).extend(item.events)
+        for source, events in by_source.items():
+            self._append(events, source)
+        self._append(alerts, ALERT_SOURCE)
+        self._uncommitted.extend(item.chunk for item in batch)
+
+    def _append(self, rows: list[dict[str, Any]], source: str) -> None:
+        if not rows:
+            return
+        table = to_arrow(rows)
+        with self.lock:
+            self.stored += self.store.append(table, source=source, tenant=self.tenant)
+
+    def _save(self, item: _Save) -> None:
+        with self.lock:
+            with self.store.transaction() as con:
+                for chunk in self._uncommitted:
+                    self.commit(chunk)  # the tailer writes through LockedCheckpoints: same thread
+                item.work(con)
+            self._uncommitted.clear()
+        item.done.set()
