@@ -8,19 +8,32 @@ through the same engine (correlation, chaining, suppression) as the streaming pa
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hostwarden.detect.alerts import ALERT_SOURCE, FOLLOW_UP_ACTIONS, FOLLOW_UP_MAX, FOLLOW_UP_SECONDS
+import pyarrow.compute as pc
+
+from hostwarden.detect.alerts import (
+    ALERT_SOURCE,
+    FOLLOW_UP_ACTIONS,
+    FOLLOW_UP_MAX,
+    FOLLOW_UP_SECONDS,
+    KEY_FIELDS,
+)
+from hostwarden.detect.bulkcorrelate import Firing, as_match, eligible, firings, record_compressed
 from hostwarden.detect.correlate import Match, epoch
 from hostwarden.detect.duckdb import compile_sql
 from hostwarden.detect.engine import Engine
+from hostwarden.detect.ir import Rule
+from hostwarden.detect.prefilter import plan, profiles_sql
 from hostwarden.detect.ruleset import RuleSet
-from hostwarden.schema import DEFAULT_TENANT, to_arrow
+from hostwarden.schema import DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
 
 RULES_PER_SCAN = 128  # keeps one statement's text and parameter list reasonable
+BATCH_ROWS = 65_536  # rows per Arrow batch streamed back: bounds memory whatever the file size
 
 
 @dataclass
@@ -45,27 +58,116 @@ def _scope(tenant: str, since: datetime | None, until: datetime | None, paths: l
     return " AND ".join(clauses), params
 
 
+def needed_columns(ruleset: RuleSet) -> list[str]:
+    """The event columns anything after the match reads: ordering, alert keys and evidence,
+    and every correlation's group-by/value fields (`labels` when one is not a schema field).
+    Fetching only these instead of `SELECT *` keeps matched rows cheap to bring to Python."""
+    names = {"@timestamp", "log.file.path", "log.offset", "event.id", "event.original", *KEY_FIELDS}
+    for rule in ruleset.correlations:
+        corr = rule.correlation
+        assert corr is not None
+        names.update(corr.group_by)
+        if corr.field:
+            names.add(corr.field)
+        names.update(v for alias in corr.aliases.values() for v in alias.values())
+    if any(n not in FIELD_BY_NAME for n in names):
+        names = {n for n in names if n in FIELD_BY_NAME} | {"labels"}
+    return sorted(names)
+
+
+def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: list[str | None], scope: str,
+                scope_params: list[Any], columns: list[str],
+                found: list[tuple[float, str, int, int, dict[str, Any]]]) -> None:
+    """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them."""
+    for start in range(0, len(idxs), RULES_PER_SCAN):
+        chunk = idxs[start:start + RULES_PER_SCAN]
+        compiled = [compile_sql(rules[i].detection) for i in chunk]  # type: ignore[arg-type]
+        flags = ", ".join(f"{c.text} AS hw_r{j}" for j, c in enumerate(compiled))
+        cols = ", ".join(quote_ident(c) for c in columns)
+        where = f'{scope} AND list_contains(?, COALESCE("event.dataset", \'\'))'
+        params = [p for c in compiled for p in c.params] + scope_params + [[d or "" for d in datasets]]
+        sql = f"SELECT {cols}, {flags} FROM events WHERE {where}"  # noqa: S608 - identifiers are ours
+        reader = store.con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            hits = [batch.column(len(columns) + j) for j in range(len(compiled))]
+            any_hit = functools.reduce(pc.or_, hits)
+            keep = pc.indices_nonzero(pc.fill_null(any_hit, False))
+            if not len(keep):
+                continue
+            rows = batch.select(columns).take(keep).to_pylist()
+            for j, flag in enumerate(hits):
+                for pos in pc.indices_nonzero(pc.fill_null(pc.take(flag, keep), False)).to_pylist():
+                    row = rows[pos]
+                    found.append((epoch(row.get("@timestamp")), str(row.get("log.file.path") or ""),
+                                  int(row.get("log.offset") or 0), chunk[j], row))
+
+
 def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT, since: datetime | None = None,
                   until: datetime | None = None, paths: list[str] | None = None) -> list[tuple[int, dict[str, Any]]]:
-    """(rule index in ruleset.base_rules, event) for every match, in event time order."""
+    """(rule index in ruleset.base_rules, event) for every match, in event time order.
+
+    Rules are first sorted by the datasets they can apply to (`detect.prefilter`), so each row is
+    tested only against rules whose logsource fits it, in one pass per group of datasets.
+    """
     rules = ruleset.base_rules
     scope, scope_params = _scope(tenant, since, until, paths)
+    profiles = store.con.execute(profiles_sql(scope), scope_params).fetchall()
+    groups = plan([r.detection for r in rules], profiles)
+    columns = needed_columns(ruleset)
     found: list[tuple[float, str, int, int, dict[str, Any]]] = []
-    for start in range(0, len(rules), RULES_PER_SCAN):
-        chunk = rules[start:start + RULES_PER_SCAN]
-        compiled = [compile_sql(r.detection) for r in chunk if r.detection is not None]
-        flags = ", ".join(f"{c.text} AS hw_r{i}" for i, c in enumerate(compiled))
-        any_rule = " OR ".join(f"hw_r{i}" for i in range(len(compiled)))
-        params = [p for c in compiled for p in c.params] + scope_params
-        sql = (f"SELECT * FROM (SELECT *, {flags} FROM events WHERE {scope}) WHERE {any_rule}")  # noqa: S608
-        table = store.con.sql(sql, params=params).to_arrow_table()
-        for row in table.to_pylist():
-            hits = [i for i in range(len(compiled)) if row.pop(f"hw_r{i}")]
-            for i in hits:
-                found.append((epoch(row.get("@timestamp")), str(row.get("log.file.path") or ""),
-                              int(row.get("log.offset") or 0), start + i, row))
+    for idxs, datasets in groups.items():
+        _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, found)
     found.sort(key=lambda f: (f[0], f[1], f[2], f[3]))
     return [(idx, row) for _, _, _, idx, row in found]
+
+
+def run_engine(ruleset: RuleSet, rows: list[tuple[int, dict[str, Any]]], *, suppress_window: float = 3600.0,
+               tenant: str = DEFAULT_TENANT, bulk: bool = True) -> list[dict[str, Any]]:
+    """Matches (in time order) → alerts, through the engine; with `bulk`, the count and
+    distinct-count correlations are evaluated for the whole batch at once (`detect.bulkcorrelate`),
+    which gives the same alerts. Alerts are listed in the order they were opened."""
+    engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant, eager=False)
+    rules = ruleset.base_rules
+    stream = [Match(rules[idx], epoch(row.get("@timestamp")), row) for idx, row in rows]
+    bulk_windows = [w for w in engine.windows.values() if bulk and eligible(ruleset, w)]
+    for w in bulk_windows:  # the engine no longer sees these windows' inputs
+        for listening in engine.listeners.values():
+            if w in listening:
+                listening.remove(w)
+    chained = {w.rule.id: w for w in bulk_windows if engine.listeners.get(w.rule.id) or w.rule.id in ruleset.silent}
+    # firings handed back to the engine at their place in the stream (they feed other windows)
+    handed: dict[int, list[Match]] = {}
+    opened: list[tuple[int, int, dict[str, Any]]] = []  # (position, phase, alert)
+    phase = {r.id: i + 1 for i, r in enumerate(ruleset.rules) if r.correlation is not None}
+    for w in bulk_windows:
+        if w.rule.id in chained:
+            if engine.listeners.get(w.rule.id):
+                for f in firings(w, stream):
+                    handed.setdefault(f.pos, []).append(as_match(w, f))
+            continue
+        by_group: dict[tuple[Any, ...], list[Firing]] = {}
+        for f in firings(w, stream):
+            by_group.setdefault(f.key, []).append(f)
+        for fired in by_group.values():
+            opened.extend((pos, phase[w.rule.id], a) for pos, a in record_compressed(engine.book, w, fired,
+                                                                                       suppress_window))
+    book = engine.book
+    idle = {r.id for r in rules if r.id in ruleset.silent and not engine.listeners.get(r.id)}  # nothing to do
+    for pos, m in enumerate(stream):
+        before = len(book.all)
+        if m.rule.id not in idle:
+            engine.on_match(m)
+        for fired in sorted(handed.get(pos, ()), key=lambda f: phase[f.rule.id]):
+            engine.on_match(fired)
+        if len(book.all) > before:
+            opened.extend((pos, phase.get(a["rule.id"], 0), a) for a in book.all[before:])
+    engine.flush()
+    alerts = engine.alerts  # serializes every detail once
+    if bulk_windows:
+        ordered = sorted(opened, key=lambda o: (o[0], o[1]))
+        seen = {id(o[2]) for o in ordered}
+        alerts = [o[2] for o in ordered] + [a for a in alerts if id(a) not in seen]
+    return alerts
 
 
 def _attach_follow_up(store: Any, alert: dict[str, Any], tenant: str) -> None:
@@ -102,13 +204,8 @@ def detect_store(
     Re-running over the same events yields the same alert ids (rule + key + first time), which
     the store deduplicates, so a repeated backfill never doubles alerts.
     """
-    engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant, eager=False)
     rows = matching_rows(store, ruleset, tenant=tenant, since=since, until=until, paths=paths)
-    rules = ruleset.base_rules
-    for idx, row in rows:
-        engine.on_match(Match(rules[idx], epoch(row.get("@timestamp")), row))
-    engine.flush()
-    alerts = engine.alerts  # serialized once; follow-ups are added to that JSON below
+    alerts = run_engine(ruleset, rows, suppress_window=suppress_window, tenant=tenant)
     for alert in alerts:
         if alert.get("event.severity") == 1 and alert.get("user.name"):
             _attach_follow_up(store, alert, tenant)

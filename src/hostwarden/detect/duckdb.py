@@ -61,8 +61,7 @@ def _value_test(pred: Pred, x: str, sql_type: str) -> Sql:
     if op == "regex":
         return Sql(f"regexp_matches({_text(x, sql_type)}, ?)", [inline_flags(str(value), pred.flags)])
     if op == "glob":
-        pattern = inline_flags(glob_to_regex(str(value)), "" if pred.cased else "i")
-        return Sql(f"regexp_full_match({_text(x, sql_type)}, ?)", [pattern])
+        return Sql(f"regexp_matches({_text(x, sql_type)}, ?)", [glob_search(str(value), pred.cased)])
     if op in ("lt", "lte", "gt", "gte"):
         sym = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
         if sql_type in _NUMERIC_SQL:
@@ -104,6 +103,77 @@ def _pred(pred: Pred) -> Sql:
     return Sql(f"COALESCE({test.text}, FALSE)", test.params)
 
 
+def _glob_core(glob: str) -> str:
+    """A wildcard as an RE2 *search* pattern equal to `glob_to_regex`'s full match.
+
+    Why: most Sigma wildcards are `*text*`, and a full match of `(?s).*text.*` makes RE2 try
+    every start; searching for `text` is the same test (the `.*` at either end with `(?s)` takes
+    any prefix or suffix) and far faster. An end without `*` is anchored with `\\A` / `\\z`.
+    """
+    body = glob_to_regex(glob).removeprefix("(?s)")
+    star = ".*"
+    head = body.startswith(star)
+    # glob_to_regex escapes every literal `.` and `*`, so a trailing `.*` is always a wildcard
+    tail = body.endswith(star) and (len(body) > len(star) or not head)
+    middle = body[len(star) if head else 0:len(body) - len(star) if tail else len(body)]
+    return ("" if head else "\\A") + middle + ("" if tail else "\\z")
+
+
+def glob_search(glob: str, cased: bool) -> str:
+    """`_glob_core` with the flags the full-match form had: `s`, plus `i` unless cased."""
+    return inline_flags("(?s)" + _glob_core(glob), "" if cased else "i")
+
+
+_ANCHORS = {"eq": ("^", "$"), "contains": ("", ""), "startswith": ("^", ""), "endswith": ("", "$")}
+
+
+def _literal_regex(text: str) -> str:
+    """`text` as an RE2 pattern matching exactly itself (every ASCII non-alphanumeric escaped)."""
+    return "".join(ch if ch.isalnum() or ord(ch) > 127 else f"\\x{{{ord(ch):02x}}}" for ch in text)
+
+
+def _mergeable(node: Node) -> tuple[str, str] | None:
+    """(column, kind) of a test that can join an alternation on a plain text column: kind
+    `lower` for case-insensitive eq/contains/startswith/endswith, `glob` / `glob_cased` for
+    wildcards (else None)."""
+    if not isinstance(node, Pred):
+        return None
+    f = FIELD_BY_NAME.get(node.target)
+    if f is None or f.sql != "VARCHAR" or node.target == "labels":
+        return None
+    if node.op == "glob":
+        return node.target, "glob_cased" if node.cased else "glob"
+    return (node.target, "lower") if node.op in _ANCHORS and not node.cased else None
+
+
+def _merge_literals(children: tuple[Node, ...]) -> list[Node | Sql]:
+    """Fold the OR-ed case-insensitive eq/contains/startswith/endswith tests of one column into
+    one RE2 alternation over its lower-cased text, and its OR-ed wildcards into one search.
+
+    Why: a Sigma keyword list is dozens of `contains` on the raw line, and DuckDB evaluates each
+    on every row; one regex of literal alternatives is a single pass (RE2 builds one automaton).
+    Exact: each test is `lower(x)` containing / equal to / starting or ending with the lower-cased
+    literal, which is what the anchored literal alternative matches (RE2's `$` is end of text).
+    """
+    by_column: dict[tuple[str, str], list[Pred]] = {}
+    for c in children:
+        key = _mergeable(c)
+        if key is not None:
+            by_column.setdefault(key, []).append(c)  # type: ignore[arg-type]
+    merged = {key: preds for key, preds in by_column.items() if len(preds) > 1}
+    out: list[Node | Sql] = [c for c in children if _mergeable(c) not in merged]
+    for (col, kind), preds in merged.items():
+        if kind == "lower":
+            alternatives = sorted({_ANCHORS[p.op][0] + _literal_regex(str(p.value).lower()) + _ANCHORS[p.op][1]
+                                   for p in preds})
+            text, pattern = f"lower({quote_ident(col)})", "|".join(alternatives)
+        else:
+            cores = sorted({f"(?:{_glob_core(str(p.value))})" for p in preds})
+            text, pattern = quote_ident(col), inline_flags("(?s)" + "|".join(cores), "" if kind == "glob_cased" else "i")
+        out.append(Sql(f"COALESCE(regexp_matches({text}, ?), FALSE)", [pattern]))
+    return out
+
+
 def compile_sql(node: Node) -> Sql:
     """The WHERE expression (without `WHERE`) for a rule tree."""
     if isinstance(node, Pred):
@@ -114,7 +184,8 @@ def compile_sql(node: Node) -> Sql:
         inner = compile_sql(node.child)
         return Sql(f"(NOT {inner.text})", inner.params)
     if isinstance(node, (And, Or)):
-        parts = [compile_sql(c) for c in node.children]
+        children = _merge_literals(node.children) if isinstance(node, Or) else list(node.children)
+        parts = [c if isinstance(c, Sql) else compile_sql(c) for c in children]
         if not parts:
             return Sql("TRUE" if isinstance(node, And) else "FALSE")
         joiner = " AND " if isinstance(node, And) else " OR "
