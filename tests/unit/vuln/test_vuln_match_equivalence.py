@@ -57,6 +57,8 @@ def events(rng: random.Random, eco: str) -> list[dict[str, str]]:
         out.append({"limit": rng.choice(["*", version(rng, eco)])})
     if rng.random() < 0.05:
         out.append({"fixed": "not a version!"})  # cannot be compiled: evaluated raw
+    if rng.random() < 0.03:
+        out.append({"fixed": "1." + "9" * 200})  # valid, but too long a number to store as a key
     if rng.random() < 0.3:
         rng.shuffle(out)
     return out
@@ -124,6 +126,7 @@ def inventory(seed: int) -> list[Package]:
                     pkgs.append(Package(f"lib{name}3", ver + "+b1", eco, "/var/lib/dpkg/status", name, ver))
                 else:
                     pkgs.append(Package(name.lower() if rng.random() < 0.5 else name, ver, eco, f"/srv/{eco}"))
+    pkgs.append(Package("alpha", "1." + "9" * 200, "PyPI", "/srv/huge"))  # keyless: evaluated raw
     return pkgs
 
 

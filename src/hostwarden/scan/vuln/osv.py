@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hostwarden.scan.vuln import versions
+from hostwarden.scan.vuln.sortkeys import KeyOverflow
 
 _PEP503 = re.compile(r"[-_.]+")
 
@@ -278,14 +279,11 @@ def _installed_key(scheme: str, version: str) -> str | None:
     except KeyError:
         pass
     try:
-        versions.parse(scheme, version)
-    except ValueError:
+        key: str | None = versions.key_text(scheme, version)
+    except KeyOverflow as exc:
+        raise Unindexed(version) from exc
+    except ValueError:  # not a version this ecosystem can order
         key = None
-    else:
-        try:
-            key = versions.key_text(scheme, version)
-        except ValueError as exc:
-            raise Unindexed(version) from exc
     if len(_INSTALLED) < 200_000:
         _INSTALLED[scheme, version] = key
     return key

@@ -73,6 +73,11 @@ def semver_key(v: semver.Version) -> tuple:
 # Infinity / NegativeInfinity sentinels in its keys; they get the highest / lowest tags. Equal
 # keys encode equally, so `==` keeps working too.
 _END, _NEG_INF, _STR, _TUPLE, _INF = 0x00, 0x01, 0x02, 0x05, 0xFF
+
+
+class KeyOverflow(ValueError):
+    """A valid version whose key cannot be encoded (a number over 151 digits, say)."""
+
 _MAX_INT_BYTES = 0x3F  # 151 decimal digits; longer numbers are not indexed (ValueError)
 
 
@@ -80,7 +85,7 @@ def _encode_int(value: int) -> bytes:
     magnitude = abs(value)
     size = (magnitude.bit_length() + 7) // 8
     if size > _MAX_INT_BYTES:
-        raise ValueError("version number too large to index")
+        raise KeyOverflow("version number too large to index")
     body = magnitude.to_bytes(size, "big")
     if value >= 0:
         return bytes((0x80 + size,)) + body
@@ -123,7 +128,7 @@ def _encode_into(value: object, out: bytearray) -> None:
     elif kind.__name__ == "NegativeInfinityType":
         out.append(_NEG_INF)
     else:
-        raise ValueError(f"cannot index a {kind.__name__} in a version key")
+        raise KeyOverflow(f"cannot index a {kind.__name__} in a version key")
 
 
 def ordered_text(key: object) -> str:
@@ -152,7 +157,7 @@ def _dpkg_part_into(text: str, out: bytearray) -> None:
                 zeros += 1
                 continue
             if zeros > 0x3E:
-                raise ValueError("too many zero parts in a row to index")
+                raise KeyOverflow("too many zero parts in a row to index")
             out.append(0xBF - zeros if value > 0 else 0x10 + zeros)
             out += _KNOWN.get(value) or _encode_int(value)
             zeros = 0

@@ -257,7 +257,8 @@ INDEXABLE = frozenset({"dpkg", "semver", "go", "pep440"})
 
 @functools.lru_cache(maxsize=200_000)
 def key_text(scheme: str, version: str) -> str:
-    """Order-preserving text of `version` (see `sortkeys.ordered_text`); ValueError when unorderable.
+    """Order-preserving text of `version` (see `sortkeys.ordered_text`); ValueError when unorderable,
+    `sortkeys.KeyOverflow` (a ValueError) when valid but too large to encode.
 
     Only for `INDEXABLE` schemes: comparing two such texts as strings gives exactly the answer
     of comparing the parsed versions, which is what lets matching skip parsing advisories.
