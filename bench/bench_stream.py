@@ -10,7 +10,7 @@ written. The store is written too (events and alerts), as in production.
 
     python bench/bench_stream.py [--rates 10000,5000,2500] [--seconds 30] [--seed 1]
 
-Each rate is a fresh `watch` on a fresh file and store. Rates below the target show the rate
+Each rate is a fresh `watch` on a fresh file and store, fed the start of the same generated log. Rates below the target show the rate
 watch sustains on this machine (where the delay stays flat instead of growing with a backlog).
 
 Writes ``bench/results/stream.md`` (``run_all.py`` gathers it into ``bench/RESULTS.md``).
@@ -124,8 +124,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def run(rate: int, seconds: int, seed: int) -> dict[str, object]:
-    lines = source_lines(rate * seconds, seed)
+def run(rate: int, seconds: int, lines: list[bytes]) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="hw-stream-") as tmp:
         target = Path(tmp) / "auth.log"
         target.write_bytes(b"")
@@ -200,9 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print the table, don't write results/stream.md")
     args = ap.parse_args(argv)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    rates = [int(r) for r in args.rates.split(",")]
+    # one file for every rate (its first rate × seconds lines), so rates are compared on like data
+    lines = source_lines(max(rates) * args.seconds, args.seed)
     results = []
-    for rate in (int(r) for r in args.rates.split(",")):
-        results.append(run(rate, args.seconds, args.seed))
+    for rate in rates:
+        results.append(run(rate, args.seconds, lines[:rate * args.seconds]))
         print(json.dumps(results[-1]), file=sys.stderr)
     text = report(results, args.seconds, load)
     print(text)
