@@ -285,3 +285,20 @@ def test_key_text_orders_like_parsed_versions(eco):
         for b, (pb, kb) in parsed.items():
             assert ((pa > pb) - (pa < pb)) == ((ka > kb) - (ka < kb)), (a, b)
             assert (pa == pb) == (ka == kb), (a, b)
+
+
+def test_bulk_import_rebuilds_indexes_and_replaces_across_batches(tmp_path):
+    from hostwarden.scan.vuln.db import _SECONDARY
+
+    records = advisories(5, count=30)
+    newer = {**records[3], "modified": "2026-01-01T00:00:00Z", "summary": "replaced"}
+    with AdvisoryDB(tmp_path / "adv.sqlite") as db:
+        db.import_records([*records, newer], batch=7)  # the replacement lands in a later batch
+        indexes = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        rows = db.conn.execute("SELECT COUNT(*) FROM affected WHERE advisory_id = ?", (newer["id"],)).fetchone()[0]
+        summary = db.conn.execute("SELECT summary FROM advisories WHERE id = ?", (newer["id"],)).fetchone()[0]
+        plan = " ".join(r[3] for r in db.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT 1 FROM affected WHERE advisory_id = 'x'"))
+    assert set(_SECONDARY) <= indexes
+    assert rows == len(newer["affected"]) and summary == "replaced"
+    assert "affected_adv" in plan

@@ -208,6 +208,7 @@ def is_malicious(record: dict[str, Any]) -> bool:
 # cannot be indexed (rpm/apk/univers ecosystems, unparseable events, odd shapes) compile to
 # None and are evaluated from the stored record by `evaluate_affected` itself.
 _RANGE_TYPES = ("ECOSYSTEM", "SEMVER")
+_EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 
 class Unindexed(Exception):
@@ -256,7 +257,11 @@ def _keyed_events(scheme: str, events: list[Any]) -> list[tuple[str, str, str | 
     order as the versions do, and both sorts are stable)."""
     out: list[tuple[str, str, str | None]] = []
     for event in events:
-        for kind in ("introduced", "fixed", "last_affected", "limit"):
+        if type(event) is dict and len(event) == 1:  # the usual shape: skip probing four kinds
+            kinds: Iterable[str] = [k for k in event if k in _EVENT_KINDS]
+        else:
+            kinds = _EVENT_KINDS
+        for kind in kinds:
             if kind in event:
                 value = str(event[kind])
                 if kind == "introduced" and value == "0" or kind == "limit" and value == "*":
