@@ -86,7 +86,9 @@ def test_dpkg_ranges_with_epochs_and_tilde():
 
 @pytest.mark.parametrize(("eco", "key"), [("Debian:12", "debian:12"), ("Ubuntu:22.04:LTS", "ubuntu:22.04"),
                                           ("Ubuntu:Pro:18.04:LTS", "ubuntu:18.04"), ("Alpine:v3.18", "alpine:v3.18"),
-                                          ("PyPI", "pypi")])
+                                          ("PyPI", "pypi"), ("Red Hat:enterprise_linux:9::appstream", "red hat:9"),
+                                          ("Red Hat:enterprise_linux:8.6::baseos", "red hat:8"),
+                                          ("Red Hat:rhel_eus:8.6::baseos", "red hat:rhel_eus:8.6::baseos")])
 def test_ecosystem_keys(eco, key):
     assert ecosystem_key(eco) == key
 

@@ -306,3 +306,19 @@ def test_hostile_berkeleydb_is_a_notice(tmp_path, damage, reason):
     pkgs, errors = rpm.read_rpmdb(bdb_root(tmp_path, damage(data)), None)
     assert pkgs == [] and len(errors) == 1
     assert "BerkeleyDB" in errors[0].reason and reason in errors[0].reason
+
+
+def test_rhel_host_meets_red_hat_advisories_named_by_product_and_repository(tmp_path):
+    root = make_rpm_root(tmp_path / "root", [
+        header(pkg_tags("openssl-libs", "3.0.7", "24.el9", epoch=1, source="openssl-3.0.7-24.el9.src.rpm")),
+    ], os_release='ID="rhel"\nVERSION_ID="9.3"\nID_LIKE="fedora"\n')
+    adv = write_records(tmp_path / "adv", [
+        osv_record("RHSA-2024:1", "Red Hat:enterprise_linux:9::appstream", "openssl",
+                   [{"introduced": "0"}, {"fixed": "1:3.0.7-25.el9"}]),
+        osv_record("RHSA-2024:2", "Red Hat:enterprise_linux:8::baseos", "openssl",
+                   [{"introduced": "0"}, {"fixed": "1:9.0-1.el8"}]),
+        osv_record("RHSA-2024:3", "Red Hat:rhel_eus:9.2::baseos", "openssl",
+                   [{"introduced": "0"}, {"fixed": "1:9.0-1.el9"}]),
+    ])
+    ctx = ScanContext(root=root, options={"advisories": str(adv), "supply_chain": False})
+    assert [f["vulnerability.id"] for f in VulnScanner().scan(ctx)] == ["RHSA-2024:1"]

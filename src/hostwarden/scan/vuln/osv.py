@@ -39,13 +39,18 @@ def ecosystem_key(ecosystem: str) -> str:
 
     Distro ecosystems keep their release (`debian:12`, `alpine:v3.18`, `ubuntu:22.04`) because an
     advisory for one release says nothing about another. Ubuntu's `:LTS` / `Pro:` decorations are
-    dropped so `Ubuntu:22.04:LTS` and `Ubuntu:Pro:22.04:LTS` both land on `ubuntu:22.04`.
+    dropped so `Ubuntu:22.04:LTS` and `Ubuntu:Pro:22.04:LTS` both land on `ubuntu:22.04`; Red Hat's
+    `Red Hat:enterprise_linux:9::appstream` lands on `red hat:9`, the key of a RHEL 9 host.
     """
     parts = [p.strip() for p in ecosystem.split(":")]
     head = parts[0].lower()
     if head == "ubuntu":
         rest = [p for p in parts[1:] if p.lower() not in ("lts", "pro", "fips", "esm")]
         return ":".join(["ubuntu", *rest[:1]])
+    if head == "red hat" and len(parts) > 2 and parts[1].lower() == "enterprise_linux":
+        # Red Hat names product, major release and repository (`Red Hat:enterprise_linux:9::appstream`);
+        # a host's os-release gives the major release only. EUS/AUS streams stay apart.
+        return f"red hat:{parts[2].split('.')[0]}"
     return ":".join([head, *parts[1:]]).lower() if len(parts) > 1 else head
 
 
