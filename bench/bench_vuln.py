@@ -215,6 +215,11 @@ def main() -> None:
         "workplace reaches only PyPI, Debian and npm registries (no Go toolchain or release downloads);",
         "pip-audit queries the online PyPI/OSV services and has no offline database mode. No",
         "published figure for the same workload (3,000 packages vs 200,000 records) was found to cite.",
+        "The nearest published figures measure whole image scans, database already cached, on other",
+        "hardware, so they are context, not a ratio: Trivy 0.50 scanning a 1.2 GB Node.js 20 image in",
+        "4.2 s and Grype 0.70 ~31 % slower on the same image (a 2024 GitLab CI tutorial,",
+        "https://dev.to/johalputt/tutorial-how-to-implement-security-scanning-in-gitlab-ci-168-with-trivy-050-and-grype-070-54dh);",
+        "hostwarden's whole `vuln` scanner on the 3,000-package root above takes ~1.2 s.",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
