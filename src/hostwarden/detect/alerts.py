@@ -78,12 +78,12 @@ class AlertBook:
     def record(self, m: Match) -> dict[str, Any]:
         key = (m.rule.id, self._key(m))
         current = self.open.get(key)
-        events = m.events or [m.event]
         if current is not None and m.time - current.last <= self.window:
             current.last = m.time
             current.detail["count"] += m.count
             current.detail["last"] = _ts(m.time).isoformat()
-            self._evidence(current, events)
+            if len(current.detail["events"]) < MAX_EVIDENCE:  # full evidence: skip gathering
+                self._evidence(current, m.evidence())
             if self.eager:
                 current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
             if self.streaming:
@@ -91,7 +91,7 @@ class AlertBook:
             return current.alert
         alert, detail = self._new(m, key)
         current = _Open(alert, detail, m.time)
-        self._evidence(current, events)
+        self._evidence(current, m.evidence())
         alert["hostwarden.detail"] = json.dumps(detail, default=str)
         self.open[key] = current
         self.raised += 1

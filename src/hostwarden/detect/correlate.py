@@ -54,9 +54,18 @@ class Match:
     events: list[dict[str, Any]] = field(default_factory=list)
     group: dict[str, Any] = field(default_factory=dict)
     count: int = 1
+    # A correlation firing's events, gathered only when read: a window firing again on each
+    # new match of a long brute force is usually just counted by an alert already open.
+    lazy: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """The events that make this match (`events`, or the one `event` of a base rule)."""
+        if self.lazy is not None:
+            self.events, self.lazy = self.lazy(), None
+        return self.events or [self.event]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     time: float
     ref: int
@@ -234,7 +243,7 @@ class Window:
             for i, e in enumerate(group.entries):
                 row: list[Any] = [e.time, e.ref, e.value]
                 if i >= n - MAX_KEPT_EVENTS:
-                    row.append([_slim(ev) for ev in (e.match.events or [e.match.event])][-MAX_KEPT_EVENTS:])
+                    row.append([_slim(ev) for ev in e.match.evidence()][-MAX_KEPT_EVENTS:])
                 entries.append(row)
             groups.append({"key": list(key), "entries": entries, "chain": group.chain,
                            "opened": self.opened.get(key)})
@@ -272,7 +281,6 @@ class Window:
     def _fire(self, key: tuple[Any, ...], group: _Group, time: float) -> Match:
         values = dict(zip(self.corr.group_by, key, strict=True))
         recent = group.last(MAX_KEPT_EVENTS)
-        events = [ev for e in recent for ev in (e.match.events or [e.match.event])][-MAX_KEPT_EVENTS:]
         synthetic: dict[str, Any] = {**{k: v for k, v in values.items() if v is not None},
                                      "@timestamp": datetime.fromtimestamp(time, UTC)}
         if self.corr.type in ("temporal", "temporal_ordered") and recent:
@@ -281,7 +289,19 @@ class Window:
             for name in ("host.name", "source.ip", "user.name"):
                 if name not in synthetic and last.get(name) is not None:
                     synthetic[name] = last[name]
-        return Match(self.rule, time, synthetic, events, values, count=len(group.entries))
+        return Match(self.rule, time, synthetic, [], values, count=len(group.entries), lazy=lambda: _newest(recent))
+
+
+def _newest(recent: list[_Entry]) -> list[dict[str, Any]]:
+    """The newest MAX_KEPT_EVENTS events of these entries, in time order (a chained window's
+    entries each carry up to that many of their own: only the newest are walked)."""
+    events: list[dict[str, Any]] = []
+    for e in reversed(recent):
+        own = e.match.evidence()
+        events[:0] = own[max(0, len(own) - (MAX_KEPT_EVENTS - len(events))):]
+        if len(events) >= MAX_KEPT_EVENTS:
+            break
+    return events
 
 
 def _slim(event: dict[str, Any]) -> dict[str, Any]:
