@@ -165,7 +165,7 @@ def bench_kind(kind: str, args: argparse.Namespace, work: Path, config: Path) ->
     results = [hw, f2b]
     cs = None
     if not args.no_crowdsec:
-        cap = args.lines if kind == "auth" else min(args.lines, args.crowdsec_access_lines)
+        cap = min(args.lines, args.crowdsec_auth_lines if kind == "auth" else args.crowdsec_access_lines)
         cs = bench_ingest.bench_crowdsec(kind, file, args.lines, work, args.repeat, cap)
         results.append(cs)
     title = f"### {args.lines:,}-line {'auth.log' if kind == 'auth' else 'nginx access.log'}"
@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=peers.BENCH / "out", help="generated data folder")
     ap.add_argument("--results", type=Path, default=peers.BENCH / "results" / "detect.md")
     ap.add_argument("--no-crowdsec", action="store_true", help="skip the (slow) CrowdSec replays")
+    ap.add_argument("--crowdsec-auth-lines", type=int, default=1_000_000,
+                    help="replay only the first N auth.log lines through CrowdSec")
     ap.add_argument("--crowdsec-access-lines", type=int, default=200_000,
                     help="replay only the first N access.log lines through CrowdSec (it manages ~500 lines/s)")
     args = ap.parse_args(argv)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import pyarrow.compute as pc
@@ -24,7 +26,7 @@ from hostwarden.detect.alerts import (
     KEY_FIELDS,
 )
 from hostwarden.detect.bulkcorrelate import Firing, as_match, eligible, firings, record_compressed
-from hostwarden.detect.correlate import Match, epoch
+from hostwarden.detect.correlate import Match, Window, epoch
 from hostwarden.detect.duckdb import compile_sql
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ir import Rule
@@ -75,10 +77,52 @@ def needed_columns(ruleset: RuleSet) -> list[str]:
     return sorted(names)
 
 
+class Row(Mapping[str, Any]):
+    """A matched event as a read-only mapping over a tuple of its needed columns.
+
+    Why: a 1M-line brute force is hundreds of thousands of matches held until the batch ends;
+    a dict per row cost ~1 KB each (1.5 GB peak for one auth.log), a tuple plus a shared column
+    index costs a fifth of that. Readers only `get` fields, as from the dicts before."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: tuple[Any, ...]) -> None:
+        self._index, self._values = index, values
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[self._index[name]]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        i = self._index.get(name)
+        return default if i is None else self._values[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+_SHARED = frozenset({"host.name", "log.file.path", "source.ip", "user.name"})  # few distinct values
+
+
+def _rows(table: Any, index: dict[str, int], shared: dict[str, str]) -> list[Row]:
+    """`Row`s of an Arrow table; repeated short strings are stored once (`shared`)."""
+    cols = []
+    for name in index:
+        values = table.column(name).to_pylist()
+        if name in _SHARED:
+            values = [shared.setdefault(v, v) if isinstance(v, str) else v for v in values]
+        cols.append(values)
+    return [Row(index, values) for values in zip(*cols, strict=True)]
+
+
 def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: list[str | None], scope: str,
                 scope_params: list[Any], columns: list[str],
                 found: list[tuple[float, str, int, int, dict[str, Any]]]) -> None:
     """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them."""
+    index = {name: i for i, name in enumerate(columns)}
+    shared: dict[str, str] = {}
     for start in range(0, len(idxs), RULES_PER_SCAN):
         chunk = idxs[start:start + RULES_PER_SCAN]
         compiled = [compile_sql(rules[i].detection) for i in chunk]  # type: ignore[arg-type]
@@ -94,7 +138,7 @@ def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: 
             keep = pc.indices_nonzero(pc.fill_null(any_hit, False))
             if not len(keep):
                 continue
-            rows = batch.select(columns).take(keep).to_pylist()
+            rows = _rows(batch.select(columns).take(keep), index, shared)
             for j, flag in enumerate(hits):
                 for pos in pc.indices_nonzero(pc.fill_null(pc.take(flag, keep), False)).to_pylist():
                     row = rows[pos]
@@ -118,7 +162,9 @@ def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT,
     for idxs, datasets in groups.items():
         _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, found)
     found.sort(key=lambda f: (f[0], f[1], f[2], f[3]))
-    return [(idx, row) for _, _, _, idx, row in found]
+    for i, (_, _, _, idx, row) in enumerate(found):  # in place: the sort keys are freed as we go
+        found[i] = (idx, row)  # type: ignore[call-overload]
+    return found  # type: ignore[return-value]
 
 
 def run_engine(ruleset: RuleSet, rows: list[tuple[int, dict[str, Any]]], *, suppress_window: float = 3600.0,
@@ -128,37 +174,36 @@ def run_engine(ruleset: RuleSet, rows: list[tuple[int, dict[str, Any]]], *, supp
     which gives the same alerts. Alerts are listed in the order they were opened."""
     engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant, eager=False)
     rules = ruleset.base_rules
-    stream = [Match(rules[idx], epoch(row.get("@timestamp")), row) for idx, row in rows]
+    # (rule, time, event) per match; a `Match` is made only when the engine itself takes it
+    stream = [(rules[idx], epoch(row.get("@timestamp")), row) for idx, row in rows]
     bulk_windows = [w for w in engine.windows.values() if bulk and eligible(ruleset, w)]
     for w in bulk_windows:  # the engine no longer sees these windows' inputs
         for listening in engine.listeners.values():
             if w in listening:
                 listening.remove(w)
     chained = {w.rule.id: w for w in bulk_windows if engine.listeners.get(w.rule.id) or w.rule.id in ruleset.silent}
-    # firings handed back to the engine at their place in the stream (they feed other windows)
-    handed: dict[int, list[Match]] = {}
+    # firings handed back to the engine at their place in the stream (they feed other windows);
+    # kept as `Firing`s (evidence sliced on demand) until their turn, so memory stays small
+    handed: dict[int, list[tuple[int, Window, Firing]]] = {}
     opened: list[tuple[int, int, dict[str, Any]]] = []  # (position, phase, alert)
     phase = {r.id: i + 1 for i, r in enumerate(ruleset.rules) if r.correlation is not None}
     for w in bulk_windows:
         if w.rule.id in chained:
             if engine.listeners.get(w.rule.id):
                 for f in firings(w, stream):
-                    handed.setdefault(f.pos, []).append(as_match(w, f))
+                    handed.setdefault(f.pos, []).append((phase[w.rule.id], w, f))
             continue
-        by_group: dict[tuple[Any, ...], list[Firing]] = {}
-        for f in firings(w, stream):
-            by_group.setdefault(f.key, []).append(f)
-        for fired in by_group.values():
-            opened.extend((pos, phase[w.rule.id], a) for pos, a in record_compressed(engine.book, w, fired,
+        for _, fired in groupby(firings(w, stream), key=lambda f: f.key):  # firings come group by group
+            opened.extend((pos, phase[w.rule.id], a) for pos, a in record_compressed(engine.book, w, list(fired),
                                                                                        suppress_window))
     book = engine.book
     idle = {r.id for r in rules if r.id in ruleset.silent and not engine.listeners.get(r.id)}  # nothing to do
-    for pos, m in enumerate(stream):
+    for pos, (rule, time, event) in enumerate(stream):
         before = len(book.all)
-        if m.rule.id not in idle:
-            engine.on_match(m)
-        for fired in sorted(handed.get(pos, ()), key=lambda f: phase[f.rule.id]):
-            engine.on_match(fired)
+        if rule.id not in idle:
+            engine.on_match(Match(rule, time, event))
+        for _, w, f in sorted(handed.pop(pos, ()), key=lambda h: h[0]):
+            engine.on_match(as_match(w, f))
         if len(book.all) > before:
             opened.extend((pos, phase.get(a["rule.id"], 0), a) for a in book.all[before:])
     engine.flush()

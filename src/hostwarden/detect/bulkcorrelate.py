@@ -23,17 +23,18 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from hostwarden.detect.alerts import MAX_EVIDENCE, AlertBook
 from hostwarden.detect.correlate import MAX_KEPT_EVENTS, Match, Window
+from hostwarden.detect.ir import Rule
 from hostwarden.detect.matcher import get_value
 from hostwarden.detect.ruleset import RuleSet
 
-Event = dict[str, Any]
+Event = Mapping[str, Any]  # a stored event's fields (a dict, or the batch scan's compact row)
 
 
 def eligible(ruleset: RuleSet, window: Window) -> bool:
@@ -70,29 +71,30 @@ class _Series:
     events: list[Event] = field(default_factory=list)
 
 
-def firings(window: Window, stream: Sequence[Match]) -> Iterator[Firing]:
-    """Every firing of `window` over `stream` (matches sorted by time), group by group."""
+def firings(window: Window, stream: Sequence[tuple[Rule, float, Event]]) -> Iterator[Firing]:
+    """Every firing of `window` over `stream` ((rule, time, event) of each match, sorted by
+    time), group by group."""
     corr = window.corr
     series: dict[tuple[Any, ...], _Series] = {}
     refs: dict[str, int | None] = {}  # rule id → which referenced rule it is (None: not an input)
     holds: dict[int, bool] = {}  # condition by window size / distinct count, decided once each
     fields: dict[int, tuple[str, ...]] = {}  # ref → the group-by fields it reads (aliases applied)
-    for pos, m in enumerate(stream):
-        ref = refs[m.rule.id] if m.rule.id in refs else refs.setdefault(m.rule.id, window._ref(m))
+    for pos, (rule, time, event) in enumerate(stream):
+        ref = refs[rule.id] if rule.id in refs else refs.setdefault(rule.id, window._ref(Match(rule, time, event)))
         if ref is None:
             continue
         names = fields.get(ref)
         if names is None:
             names = fields[ref] = tuple(window._field(g, ref) for g in corr.group_by)
-        key = tuple(get_value(m.event, name) for name in names)
+        key = tuple(get_value(event, name) for name in names)
         s = series.get(key)
         if s is None:
             s = series[key] = _Series()
         s.pos.append(pos)
-        s.times.append(m.time)
-        s.events.append(m.event)
+        s.times.append(time)
+        s.events.append(event)
         if corr.field:
-            value = get_value(m.event, window._field(corr.field, ref))
+            value = get_value(event, window._field(corr.field, ref))
             s.values.append(None if value is None else str(value).lower())
     distinct = corr.type == "value_count"
     for key, s in series.items():
@@ -124,7 +126,7 @@ def firings(window: Window, stream: Sequence[Match]) -> Iterator[Firing]:
 def as_match(window: Window, f: Firing) -> Match:
     """The `Match` the engine's window would have produced for this firing."""
     values = dict(zip(window.corr.group_by, f.key, strict=True))
-    synthetic: Event = {**{k: v for k, v in values.items() if v is not None},
+    synthetic: dict[str, Any] = {**{k: v for k, v in values.items() if v is not None},
                         "@timestamp": datetime.fromtimestamp(f.time, UTC)}
     return Match(window.rule, f.time, synthetic, f.events, values, count=f.count)
 
