@@ -100,11 +100,15 @@ class PatternSet:
                            or set(_compile(p.fast).groupindex) != set(p.compiled().groupindex)):
                 raise ValueError(f"{dataset}/{p.action}: fast regex must be ^…$ with the same groups")
 
+        # The streaming path runs `match` on every line: resolve regexes and field names once.
+        self._plan = tuple((p.prefix, p.compiled(), p) for p in self.patterns)
+        self._fields: dict[str, str] = {g: group_to_field(g) for p in self.patterns for g in p.compiled().groupindex}
+
     def match(self, text: str) -> dict[str, Any] | None:
-        for p in self.patterns:
-            if p.prefix and not text.startswith(p.prefix):
+        for prefix, regex, p in self._plan:
+            if prefix and not text.startswith(prefix):
                 continue
-            m = p.compiled().match(text)
+            m = regex.match(text)
             if m is None:
                 continue
             return self.fields_for(p, m.groupdict())
@@ -119,10 +123,13 @@ class PatternSet:
         if p.type:
             ev["event.type"] = list(p.type)
         ev.update(p.constants)
+        fields = self._fields
         for name, value in groups.items():
-            typed = coerce(group_to_field(name), value)
-            if typed is not None:
-                ev[group_to_field(name)] = typed
+            if value:  # None and "" are absent (as `coerce` says) without the lookups
+                field_name = fields.get(name) or group_to_field(name)
+                typed = coerce(field_name, value)
+                if typed is not None:
+                    ev[field_name] = typed
         return ev
 
 

@@ -11,6 +11,7 @@ import importlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from hostwarden.normalize.base import LineParser, ParseContext, RawLine
@@ -141,19 +142,25 @@ def _timestamp(groups: dict[str, str | None], ctx: ParseContext) -> tuple[dateti
     mon = groups.get("mon")
     if not mon:
         return None, False
-    explicit = groups.get("y1") or groups.get("y2")
-    hh, mm, ss = (int(x) for x in (groups["hms"] or "0:0:0").split(":"))
-    frac = groups.get("frac") or ""
-    micro = int((frac + "000000")[:6]) if frac else 0
     ref = ctx.reference_time.astimezone(ctx.tz).replace(tzinfo=None)
+    return _rfc3164_time(mon, groups["day"], groups["hms"], groups.get("frac") or "",
+                         groups.get("y1") or groups.get("y2"), ref, _utcoffset(ctx))
+
+
+@lru_cache(maxsize=4096)
+def _rfc3164_time(mon: str, day: str | None, hms: str | None, frac: str, explicit: str | None, ref: datetime,
+                  offset: timedelta) -> tuple[datetime | None, bool]:
+    """Cached: a busy log repeats each second's stamp on many lines."""
+    hh, mm, ss = (int(x) for x in (hms or "0:0:0").split(":"))
+    micro = int((frac + "000000")[:6]) if frac else 0
     year = int(explicit) if explicit else ref.year
     try:
-        local = datetime(year, _MONTHS[mon], int(groups["day"] or 1), hh, mm, ss, micro)
+        local = datetime(year, _MONTHS[mon], int(day or 1), hh, mm, ss, micro)
         if not explicit and local > ref + timedelta(days=1):
             local = local.replace(year=year - 1)  # a December line in a January file
     except ValueError:  # e.g. Feb 29 in a year without one: keep the line, drop the time
         return None, not explicit
-    return (local - _utcoffset(ctx)).replace(tzinfo=UTC), not explicit
+    return (local - offset).replace(tzinfo=UTC), not explicit
 
 
 def _utcoffset(ctx: ParseContext) -> timedelta:
