@@ -117,6 +117,9 @@ def pipeline() -> ProcessingPipeline:
     return ProcessingPipeline(name="hostwarden ECS", priority=20, items=items)
 
 
+PROXY_DATASETS = ("squid.access",)  # normalize.web.dataset_hint names them
+
+
 def _is(field: str, value: str) -> Pred:
     return Pred(field, "eq", value)
 
@@ -126,8 +129,13 @@ def guard(logsource: dict[str, str]) -> Node | None:
     category, service = logsource.get("category"), logsource.get("service")
     if category == "process_creation":
         return And((_is("event.category", "process"), _is("event.type", "start")))
-    if category in ("webserver", "proxy"):
+    if category == "webserver":
         return _is("event.category", "web")
+    if category == "proxy":
+        # A forward proxy logs what clients fetch; the same user agent arriving at a web server
+        # is a visitor (SigmaHQ's proxy rules say "only use in proxy logs": on nginx they flag
+        # Googlebot). So proxy rules read proxy access logs only.
+        return And((_is("event.category", "web"), Or(tuple(_is("event.dataset", d) for d in PROXY_DATASETS))))
     if category == "file_event":
         return Or((_is("event.category", "file"), Pred("file.path", "exists", True)))
     if category == "network_connection":

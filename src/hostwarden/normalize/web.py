@@ -89,7 +89,7 @@ def _unescape(text: str | None) -> str | None:
 def dataset_hint(path: str) -> str:
     low = path.lower()
     kind = "error" if "error" in low else "access"
-    for server in ("nginx", "apache", "httpd"):
+    for server in ("nginx", "apache", "httpd", "squid"):
         if server in low:
             return f"{'apache' if server == 'httpd' else server}.{kind}"
     return f"web.{kind}"

@@ -88,3 +88,23 @@ def test_bad_rules_fail_with_a_reason(text: str, reason: str) -> None:
     rules, errors = load_sigma_text(text, "bad.yml")
     assert rules == []
     assert errors and reason in errors[0][1]
+
+
+@pytest.mark.parametrize(("category", "fires_on", "silent_on"), [
+    ("proxy", "squid.access", "nginx.access"),
+    ("webserver", "nginx.access", "sshd"),
+])
+def test_proxy_rules_read_proxy_logs_only_and_webserver_rules_every_access_log(category, fires_on, silent_on):
+    rules, errors = load_sigma_text(
+        "title: ua\nid: 11111111-2222-3333-4444-666666666666\n"
+        f"logsource: {{category: {category}}}\n"
+        "detection:\n  sel: {c-useragent|contains: Googlebot}\n  condition: sel\n")
+    assert errors == [], errors
+    node = rules[0].detection
+
+    def ev(dataset: str) -> dict[str, Any]:
+        return {"event.category": ["web"] if dataset != "sshd" else ["authentication"], "event.dataset": dataset,
+                "user_agent.original": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
+    hit, miss = ev(fires_on), ev(silent_on)
+    assert compile_node(node)(hit) and not compile_node(node)(miss)
+    assert match_arrow(to_arrow([hit, miss]), node) == [0]
