@@ -123,7 +123,7 @@ class FileReader:
             raw = _plain_blocks(fh, self.chunk_bytes)
             first_raw = next(raw, b"")
             raw = _prepend(first_raw, raw)
-            gz = first_raw[:2] == b"\x1f\x8b"
+            gz = first_raw[:2] == b"\x1f\x8b" and _decodes_as_gzip(first_raw)
             blocks = _gunzip_blocks(raw, self._damaged) if gz else raw
             first = next(blocks, b"")
             head = first[:FINGERPRINT_BYTES]
@@ -205,6 +205,18 @@ class FileReader:
 def _plain_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
     while block := fh.read(size):
         yield block
+
+
+def _decodes_as_gzip(head: bytes) -> bool:
+    """The gzip magic alone is two bytes a plain log can start with; such a file would decode to
+    nothing and every line would be lost. Gzip is what yields output, or decodes without error."""
+    if len(head) < 18 or head[2] != 8 or head[3] & 0xE0:  # header + trailer; deflate; no reserved flags
+        return False
+    try:  # stops after the first decoded byte: a damaged real gzip still counts, its prefix is kept
+        zlib.decompressobj(wbits=31).decompress(head[: 1 << 16], 1)
+    except zlib.error:
+        return False
+    return True
 
 
 def _gunzip_blocks(raw_blocks: Iterator[bytes], on_damage: Callable[[Exception], None]) -> Iterator[bytes]:

@@ -294,3 +294,12 @@ def test_property_interrupted_reads_union_to_the_file():
 
     with tempfile.TemporaryDirectory() as tmp:  # hypothesis runs many examples in one test: no tmp_path
         check(Path(tmp))
+
+
+def test_plain_file_starting_with_gzip_magic_is_read_as_plain(tmp_path):
+    """Found by the property test above: `\\x1f\\x8b` then text lost every line."""
+    path = tmp_path / "odd.log"
+    path.write_bytes(b"\x1f\x8b not gzip at all\nsecond line\n")
+    reader = FileReader(path, MemoryCheckpoints(), chunk_bytes=4096)
+    assert [t for _, t in lines_of(reader)] == ["\x1f\ufffd not gzip at all", "second line"]
+    assert not reader.is_damaged
