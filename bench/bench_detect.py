@@ -214,21 +214,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(inspect(Path(sys.argv[2]), Path(sys.argv[3])), default=str))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--kind", choices=("auth", "access", "both"), default="both")
-    ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the median is reported")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=peers.BENCH / "out", help="generated data folder")
-    ap.add_argument("--results", type=Path, default=peers.BENCH / "results" / "detect.md")
+    peers.file_bench_args(ap, "detect.md", repeat=1)
     ap.add_argument("--no-crowdsec", action="store_true", help="skip the (slow) CrowdSec replays")
     ap.add_argument("--crowdsec-auth-lines", type=int, default=1_000_000,
                     help="replay only the first N auth.log lines through CrowdSec")
     ap.add_argument("--crowdsec-access-lines", type=int, default=200_000,
                     help="replay only the first N access.log lines through CrowdSec (it manages ~500 lines/s)")
-    args = ap.parse_args(argv)
-    if args.lines < 1 or args.repeat < 1:
-        ap.error("--lines and --repeat must be positive")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = peers.checked_file_bench_args(ap, argv)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = ["## Bulk detection (bench/bench_detect.py)", "",
              f"Measured {now} on {peers.machine()}; generator seed {args.seed}; median of {args.repeat} run(s) "

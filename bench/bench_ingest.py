@@ -157,20 +157,12 @@ def bench_kind(kind: str, args: argparse.Namespace, work: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--kind", choices=("auth", "access", "both"), default="both")
-    ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the median is reported")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=peers.BENCH / "out", help="generated data folder")
-    ap.add_argument("--results", type=Path, default=peers.BENCH / "results" / "ingest.md")
+    peers.file_bench_args(ap, "ingest.md", repeat=3)
     ap.add_argument("--with-crowdsec", action="store_true", help="also replay through CrowdSec (slow)")
     ap.add_argument("--crowdsec-lines", type=int, default=0,
                     help="replay only the first N lines through CrowdSec (default: all of auth.log, 200,000 of "
                          "access.log, where CrowdSec manages ~500 lines/s)")
-    args = ap.parse_args(argv)
-    if args.lines < 1 or args.repeat < 1:
-        ap.error("--lines and --repeat must be positive")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = peers.checked_file_bench_args(ap, argv)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = ["## Ingest throughput (bench/bench_ingest.py)", "",
              f"Measured {now} on {peers.machine()}; generator seed {args.seed}; median of {args.repeat} "

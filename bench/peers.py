@@ -8,6 +8,7 @@ missing instead of crashing. Notes on running the peers offline: ``../shared/pee
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
@@ -218,3 +219,21 @@ def result_rows(results: Sequence[Result]) -> list[list[str]]:
         else:
             rows.append([r.tool, f"`{r.command}`", "—", "—", "—", r.missing or r.failed or "no run"])
     return rows
+
+
+def file_bench_args(ap: argparse.ArgumentParser, results_name: str, repeat: int) -> None:
+    """The options every benchmark over the generated auth/access logs takes."""
+    ap.add_argument("--kind", choices=("auth", "access", "both"), default="both")
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=repeat, help="runs per tool; the median is reported")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=BENCH / "out", help="generated data folder")
+    ap.add_argument("--results", type=Path, default=BENCH / "results" / results_name)
+
+
+def checked_file_bench_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = ap.parse_args(argv)
+    if args.lines < 1 or args.repeat < 1:
+        ap.error("--lines and --repeat must be positive")
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
