@@ -17,7 +17,7 @@ import datetime as _dt
 import enum
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,19 +87,29 @@ class Hit:
 
 
 def _sorted_events(scheme: str, events: Iterable[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    return _ordered_events(events, lambda value: versions.parse(scheme, value), _SortKey)
+
+
+def _ordered_events(events: Iterable[Any], key_of: Callable[[str], Any],
+                    order: Callable[[Any], Any]) -> list[tuple[str, str, Any]]:
+    """(kind, text, key) in OSV evaluation order: `introduced: "0"` first, then by version key
+    (`limit: "*"` last); among equal versions the record's order is kept (stable sort)."""
     out: list[tuple[str, str, Any]] = []
     for event in events:
-        for kind in ("introduced", "fixed", "last_affected", "limit"):
+        if type(event) is dict and len(event) == 1:  # the usual shape: skip probing four kinds
+            kinds: Iterable[str] = [k for k in event if k in _EVENT_KINDS]
+        else:
+            kinds = _EVENT_KINDS
+        for kind in kinds:
             if kind in event:
                 value = str(event[kind])
                 if kind == "introduced" and value == "0" or kind == "limit" and value == "*":
                     out.append((kind, value, None))
                 else:
-                    out.append((kind, value, versions.parse(scheme, value)))
-    # "0" sorts first; among equal versions keep the record's order (stable sort).
+                    out.append((kind, value, key_of(value)))
     lowest = [e for e in out if e[2] is None and e[0] == "introduced"]
     rest = [e for e in out if not (e[2] is None and e[0] == "introduced")]
-    rest.sort(key=lambda e: (e[2] is None, _SortKey(e[2])))
+    rest.sort(key=lambda e: (e[2] is None, order(e[2])))
     return lowest + rest
 
 
@@ -260,23 +270,7 @@ def compile_entry(entry: dict[str, Any], ecosystem: str) -> list[Any] | None:
 def _keyed_events(scheme: str, events: list[Any]) -> list[tuple[str, str, str | None]]:
     """`_sorted_events` with key texts in place of parsed versions (the same order: the texts
     order as the versions do, and both sorts are stable)."""
-    out: list[tuple[str, str, str | None]] = []
-    for event in events:
-        if type(event) is dict and len(event) == 1:  # the usual shape: skip probing four kinds
-            kinds: Iterable[str] = [k for k in event if k in _EVENT_KINDS]
-        else:
-            kinds = _EVENT_KINDS
-        for kind in kinds:
-            if kind in event:
-                value = str(event[kind])
-                if kind == "introduced" and value == "0" or kind == "limit" and value == "*":
-                    out.append((kind, value, None))
-                else:
-                    out.append((kind, value, versions.key_text(scheme, value)))
-    lowest = [e for e in out if e[2] is None and e[0] == "introduced"]
-    rest = [e for e in out if not (e[2] is None and e[0] == "introduced")]
-    rest.sort(key=lambda e: (e[2] is None, e[2] or ""))
-    return lowest + rest
+    return _ordered_events(events, lambda value: versions.key_text(scheme, value), lambda key: key or "")
 
 
 _INSTALLED: dict[tuple[str, str], str | None] = {}
