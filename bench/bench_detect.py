@@ -236,9 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             summary += verdicts
     parts += ["Summary: " + "; ".join(summary) + ".", ""]
     text = "\n".join(parts)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(text, encoding="utf-8")
-    print(text)
+    peers.write_results(args.results, text)
     return 0
 
 

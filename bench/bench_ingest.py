@@ -172,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("auth", "access") if args.kind == "both" else (args.kind,):
             parts.append(bench_kind(kind, args, Path(tmp)))
     text = "\n".join(parts)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(text, encoding="utf-8")
-    print(text)
+    peers.write_results(args.results, text)
     return 0
 
 

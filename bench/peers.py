@@ -237,3 +237,10 @@ def checked_file_bench_args(ap: argparse.ArgumentParser, argv: list[str] | None)
         ap.error("--lines and --repeat must be positive")
     args.out.mkdir(parents=True, exist_ok=True)
     return args
+
+
+def write_results(path: Path, text: str) -> None:
+    """Every benchmark saves its markdown section for run_all.py and echoes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(text)
