@@ -50,6 +50,8 @@ def _unescaped(expr: str) -> str:
 class BulkAccess:
     """Compiled once; `parse` runs on an Arrow table (off, original, line_tags)."""
 
+    deferred_tag = NEEDS_LINE  # the pipeline re-parses rows with this tag through the line parser
+
     def __init__(self) -> None:
         for _, regex in ACCESS_PATTERNS:
             unknown = set(_names(regex)) - set(_GROUPS)

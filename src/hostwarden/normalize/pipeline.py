@@ -156,8 +156,9 @@ class SourceNormalizer:
         (another parser may know them: mixed files), the access plan's `needs_line` rows (its
         own parser first, always). Past 100,000 syslog failures in one chunk the file is not what
         was sniffed, and they stay failures rather than crawling through every other parser."""
-        redo_self = self.parser_name != "syslog"  # the syslog plan is exact; the access plan defers
-        tag = "needs_line" if redo_self else "parse_failure"
+        deferred = getattr(self._bulk, "deferred_tag", None)  # a plan that leaves lines to its parser
+        redo_self = deferred is not None
+        tag = deferred or "parse_failure"
         limit = "" if redo_self else "LIMIT 100001"
         failed = con.execute(f'SELECT "log.offset" FROM {out} WHERE list_contains(tags, $1) {limit}', [tag]).fetchall()
         if not failed or (not redo_self and len(failed) > 100_000):
