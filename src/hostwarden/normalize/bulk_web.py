@@ -29,6 +29,35 @@ _GROUPS = (
     "url__query", "http__version", "http__response__status_code", "http__response__body__bytes",
     "http__request__referrer", "user_agent__original", "url__domain", "destination__port",
 )
+# The everyday combined line with nothing to unescape: no `"`, `\\`, `[` or `]` inside a field,
+# a full `METHOD target HTTP/x` request, referrer and agent last. When this capture-free regex
+# matches, ACCESS_COMBINED matches too (it is tried first) and its groups are exactly what
+# splitting on spaces and quotes gives, so the costly capturing pass is skipped (~5 µs a line).
+_PLAIN_COMBINED = (
+    r'^[^ "\[\]\\]+ [^ "\[\]\\]+ [^ "\[\]\\]+ \[[^\]"\\]+\] '
+    r'"[A-Z][A-Z_-]{0,19} [^ "?\\]*(?:\?[^ "\\]*)? HTTP/[0-9](?:\.[0-9])?" '
+    r'(?:[0-9]{3}|-) (?:[0-9]+|-) "[^"\\]*" "[^"\\]*"$'
+)
+# Over the columns `req` (the request line), `target` and `tail` (' status bytes ') that a
+# subquery cuts once.
+_PLAIN_GROUPS = {
+    "source__ip": "split_part(original, ' ', 1)",
+    "user__name": "split_part(original, ' ', 3)",
+    "timestamp": "split_part(split_part(original, '[', 2), ']', 1)",
+    "message": "req",
+    "http__request__method": "split_part(req, ' ', 1)",
+    "url__original": "target",
+    "url__path": "split_part(target, '?', 1)",
+    # A group that took no part is '' in regexp_extract: same here.
+    "url__query": "CASE WHEN contains(target, '?') THEN substr(target, strpos(target, '?') + 1) ELSE '' END",
+    "http__version": "substr(split_part(req, ' ', 3), 6)",
+    "http__response__status_code": "split_part(tail, ' ', 2)",
+    "http__response__body__bytes": "split_part(tail, ' ', 3)",
+    "http__request__referrer": "split_part(original, '\"', 4)",
+    "user_agent__original": "split_part(original, '\"', 6)",
+    "url__domain": "''",
+    "destination__port": "''",
+}
 
 
 def _names(regex: str) -> list[str]:
@@ -44,7 +73,8 @@ def _absent(expr: str) -> str:
 
 def _unescaped(expr: str) -> str:
     """web._unescape: absent when empty or `-`, else Apache's `\\"` and `\\\\` undone."""
-    return f"CASE WHEN {_absent(expr)} THEN NULL ELSE regexp_replace({expr}, '\\\\([\"\\\\])', '\\1', 'g') END"
+    return (f"CASE WHEN {_absent(expr)} THEN NULL WHEN NOT contains({expr}, '\\') THEN {expr} "
+            f"ELSE regexp_replace({expr}, '\\\\([\"\\\\])', '\\1', 'g') END")
 
 
 class BulkAccess:
@@ -58,16 +88,21 @@ class BulkAccess:
             if unknown:  # a new group in web.py needs its post-processing here too
                 raise ValueError(f"access pattern groups without a bulk mapping: {sorted(unknown)}")
         struct = "STRUCT(" + ", ".join(f'"{g}" VARCHAR' for g in _GROUPS) + ")"
-        pick = " ".join(f"WHEN regexp_matches(original, {sql_string(regex)}) THEN {i}"
-                        for i, (_, regex) in enumerate(ACCESS_PATTERNS))
-        extract = " ".join(
-            f"WHEN {i} THEN CAST(regexp_extract(original, {sql_string(regex)}, "
-            f"[{', '.join(sql_string(n) for n in _names(regex))}]) AS {struct})"
-            for i, (_, regex) in enumerate(ACCESS_PATTERNS)
+        fallback = " ".join(
+            f"WHEN regexp_matches(original, {sql_string(regex)}) THEN CAST(regexp_extract(original, "
+            f"{sql_string(regex)}, [{', '.join(sql_string(n) for n in _names(regex))}]) AS {struct})"
+            for _, regex in ACCESS_PATTERNS
         )
+        # Plain lines are cut column by column and the rest run the capturing regexes: two scans
+        # rather than one CASE, whose per-column branch merging costs as much as the cutting.
+        plain_test = f"regexp_matches(original, {sql_string(_PLAIN_COMBINED)})"
+        cut = ", ".join(f'{_PLAIN_GROUPS[g]} AS "{g}"' for g in _GROUPS)
         self._groups_sql = (
-            f"SELECT off, original, line_tags, g.* FROM (SELECT off, original, line_tags, CASE p {extract} END AS g "
-            f"FROM (SELECT *, CASE {pick} END AS p FROM hw_raw))"
+            f"SELECT off, original, line_tags, {cut} FROM (SELECT *, split_part(req, ' ', 2) AS target FROM "
+            f"(SELECT *, split_part(original, '\"', 2) AS req, split_part(original, '\"', 3) AS tail "
+            f"FROM hw_raw WHERE {plain_test})) UNION ALL BY NAME "
+            f"SELECT off, original, line_tags, g.* FROM (SELECT off, original, line_tags, CASE {fallback} END AS g "
+            f"FROM hw_raw WHERE NOT {plain_test})"
         )
 
     def parse(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out") -> str:
