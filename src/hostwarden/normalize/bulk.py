@@ -204,20 +204,24 @@ class BulkSyslog:
         offset = ctx.tz.utcoffset(ctx.reference_time) or timedelta(0)
         offset_us = int(offset.total_seconds() * 1_000_000)
         year_expr = "COALESCE(TRY_CAST(NULLIF(y1,'') AS INTEGER), TRY_CAST(NULLIF(y2,'') AS INTEGER))"
-        hms = "string_split(hms, ':')"
         frac = "COALESCE(TRY_CAST(rpad(left(NULLIF(frac,''), 6), 6, '0') AS DOUBLE) / 1e6, 0)"
+        # Over hms_p, mon_n and year_x, which the innermost subquery below computes once per line.
         local = (
-            "TRY(make_timestamp({y}, list_position(" + _MONTHS + ", mon), TRY_CAST(day AS INTEGER), "
-            f"TRY_CAST({hms}[1] AS INTEGER), TRY_CAST({hms}[2] AS INTEGER), TRY_CAST({hms}[3] AS INTEGER) + {frac}))"
+            "TRY(make_timestamp({y}, mon_n, TRY_CAST(day AS INTEGER), "
+            f"TRY_CAST(hms_p[1] AS INTEGER), TRY_CAST(hms_p[2] AS INTEGER), TRY_CAST(hms_p[3] AS INTEGER) + {frac}))"
         )
         ref = q.p(ref_local)
-        local_ref_year = local.format(y=q.p(ref_local.year))
         local_prev_year = local.format(y=q.p(ref_local.year - 1))
-        local_explicit = local.format(y=year_expr)
+        local_explicit = local.format(y="year_x")
         ts3164 = (
-            f"CASE WHEN {year_expr} IS NOT NULL THEN {local_explicit} "
-            f"WHEN {local_ref_year} > CAST({ref} AS TIMESTAMP) + INTERVAL 1 DAY THEN {local_prev_year} "
-            f"ELSE {local_ref_year} END"
+            f"CASE WHEN year_x IS NOT NULL THEN {local_explicit} "
+            f"WHEN local_ref > CAST({ref} AS TIMESTAMP) + INTERVAL 1 DAY THEN {local_prev_year} "
+            "ELSE local_ref END"
+        )
+        times = (
+            f"SELECT *, {local.format(y=q.p(ref_local.year))} AS local_ref FROM (SELECT *, "
+            f"string_split(hms, ':') AS hms_p, list_position({_MONTHS}, mon) AS mon_n, {year_expr} AS year_x "
+            "FROM hw_framed)"
         )
         off = q.p(offset_us)
         iso_ts = (
@@ -228,8 +232,9 @@ class BulkSyslog:
             f"CASE WHEN NULLIF(iso, '') IS NOT NULL THEN {iso_ts} "
             f"WHEN NULLIF(mon, '') IS NOT NULL THEN CAST({ts3164} - to_microseconds({q.p(offset_us)}) AS TIMESTAMPTZ) END"
         )
-        inferred = f"NULLIF(mon, '') IS NOT NULL AND {year_expr} IS NULL"
-        prog_key = "lower(regexp_replace(NULLIF(NULLIF(prog, ''), '-'), '\\(.*\\)$', ''))"
+        inferred = "NULLIF(mon, '') IS NOT NULL AND year_x IS NULL"
+        prog_key = ("lower(CASE WHEN contains(prog, '(') THEN regexp_replace(NULLIF(NULLIF(prog, ''), '-'), "
+                    "'\\(.*\\)$', '') ELSE NULLIF(NULLIF(prog, ''), '-') END)")
         return (
             "CREATE OR REPLACE TEMP TABLE hw_stage AS SELECT f.*, hw_programs.fam AS fam, "
             f"{_case_pattern(q, self.numbered, self.family_of)} AS k FROM ("
@@ -239,7 +244,7 @@ class BulkSyslog:
             "TRY_CAST(NULLIF(pri, '') AS INTEGER) AS pri_n, NULLIF(NULLIF(host, ''), '-') AS host_s, "
             "NULLIF(NULLIF(prog, ''), '-') AS prog_s, "
             "CASE WHEN regexp_matches(pid, '^\\d{1,18}$') THEN TRY_CAST(pid AS BIGINT) END AS pid_n, "
-            f"{prog_key} AS prog_key FROM hw_framed) f "
+            f"{prog_key} AS prog_key FROM ({times})) f "
             "LEFT JOIN hw_programs ON hw_programs.program = f.prog_key"
         )
 
