@@ -248,6 +248,26 @@ class BulkSyslog:
             "LEFT JOIN hw_programs ON hw_programs.program = f.prog_key"
         )
 
+    def _labels_sql(self, q: _Sql, present: set[int | None]) -> str:
+        """The pattern's constant labels plus its non-empty extra groups. Patterns that share a
+        set of extra groups share one branch, so a line tests only its own pattern's groups."""
+        by_groups: dict[tuple[str, ...], list[int]] = {}
+        for n in self.numbered:
+            groups = _extra_groups(n.pattern)
+            if n.k in present and groups:
+                by_groups.setdefault(groups, []).append(n.k)
+        whens = []
+        for groups, ks in by_groups.items():
+            entries = ", ".join(
+                f"struct_pack(key := {q.p(group_to_field(g))}, value := NULLIF(u.\"{g}\", ''))" for g in groups
+            )
+            any_set = " OR ".join(f"NULLIF(u.\"{g}\", '') IS NOT NULL" for g in groups)
+            whens.append(
+                f"WHEN k IN ({', '.join(map(str, ks))}) AND ({any_set}) THEN map_from_entries(list_concat("
+                f"list_filter([{entries}], lambda e: e.value IS NOT NULL), COALESCE(map_entries(p_labels), [])))"
+            )
+        return f"CASE {' '.join(whens)} ELSE p_labels END" if whens else "p_labels"
+
     def _extract_sql(self, q: _Sql, present: set[int | None]) -> str:
         group_fields: dict[str, str] = {}
         whens: list[tuple[int, str | None, str]] = []  # (k, guard regex, extracting regex)
@@ -281,19 +301,7 @@ class BulkSyslog:
 
         ip_raw = grp("source.ip") or "NULL"
         ip_ok = f"regexp_matches({ip_raw}, {sql_string(IP_SHAPE)})"
-        extra_groups = sorted({g for g, f in group_fields.items() if f not in FIELD_BY_NAME})
-        if extra_groups:
-            entries = ", ".join(
-                f"struct_pack(key := {q.p(group_to_field(g))}, value := NULLIF(u.\"{g}\", ''))" for g in extra_groups
-            )
-            row_labels = f"list_filter([{entries}], lambda e: e.value IS NOT NULL)"
-            any_extra = " OR ".join(f"NULLIF(u.\"{g}\", '') IS NOT NULL" for g in extra_groups)
-            labels_expr = (
-                f"CASE WHEN {any_extra} THEN map_from_entries(list_concat({row_labels}, "
-                "COALESCE(map_entries(p_labels), []))) ELSE p_labels END"
-            )
-        else:
-            labels_expr = "p_labels"
+        labels_expr = self._labels_sql(q, present)
         constant_user = "p_user"
         columns: dict[str, str] = {
             "@timestamp": "ts",
@@ -345,6 +353,12 @@ class BulkSyslog:
         )
 
 
+
+
+def _extra_groups(pattern: Pattern) -> tuple[str, ...]:
+    """A pattern's groups without a schema field: they become `labels` entries."""
+    names = _names(pattern.regex) + (_names(pattern.fast) if pattern.fast else [])
+    return tuple(sorted({g for g in names if group_to_field(g) not in FIELD_BY_NAME}))
 
 
 def _quoted_or_null(name: str, columns: dict[str, str]) -> str:
