@@ -75,6 +75,18 @@ class AlertBook:
             return tuple(sorted((k, str(v)) for k, v in m.group.items()))
         return tuple((k, str(m.event.get(k))) for k in KEY_FIELDS if m.event.get(k) is not None)
 
+    def record_run(self, m: Match, count: int, last: float) -> dict[str, Any]:
+        """Open the alert of a whole suppression run at once (batch): `m` is its first match
+        or firing, carrying in `events` the run's evidence; `count` and `last` are the run's
+        totals. Equal to recording the run's items one by one, which batch detection computes
+        per column (`detect.bulkcorrelate`) instead of per item."""
+        alert = self.record(m)
+        current = self.open[(m.rule.id, self._key(m))]
+        current.last = last
+        current.detail["count"] = count
+        current.detail["last"] = _ts(last).isoformat()
+        return alert
+
     def record(self, m: Match) -> dict[str, Any]:
         key = (m.rule.id, self._key(m))
         current = self.open.get(key)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from itertools import groupby
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from hostwarden.detect.alerts import (
@@ -25,14 +27,24 @@ from hostwarden.detect.alerts import (
     FOLLOW_UP_SECONDS,
     KEY_FIELDS,
 )
-from hostwarden.detect.bulkcorrelate import Firing, as_match, eligible, firings, record_compressed
-from hostwarden.detect.correlate import Match, Window, epoch
+from hostwarden.detect.bulkcorrelate import (
+    Firings,
+    Matches,
+    combine,
+    eligible,
+    firings,
+    first_distinct,
+    refs_of,
+    runs,
+)
+from hostwarden.detect.correlate import Match, Window
 from hostwarden.detect.duckdb import compile_sql
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ir import Rule
+from hostwarden.detect.matcher import get_value
 from hostwarden.detect.prefilter import plan, profiles_sql
 from hostwarden.detect.ruleset import RuleSet
-from hostwarden.schema import DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
+from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
 
 RULES_PER_SCAN = 128  # keeps one statement's text and parameter list reasonable
 BATCH_ROWS = 65_536  # rows per Arrow batch streamed back: bounds memory whatever the file size
@@ -77,52 +89,10 @@ def needed_columns(ruleset: RuleSet) -> list[str]:
     return sorted(names)
 
 
-class Row(Mapping[str, Any]):
-    """A matched event as a read-only mapping over a tuple of its needed columns.
-
-    Why: a 1M-line brute force is hundreds of thousands of matches held until the batch ends;
-    a dict per row cost ~1 KB each (1.5 GB peak for one auth.log), a tuple plus a shared column
-    index costs a fifth of that. Readers only `get` fields, as from the dicts before."""
-
-    __slots__ = ("_index", "_values")
-
-    def __init__(self, index: dict[str, int], values: tuple[Any, ...]) -> None:
-        self._index, self._values = index, values
-
-    def __getitem__(self, name: str) -> Any:
-        return self._values[self._index[name]]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        i = self._index.get(name)
-        return default if i is None else self._values[i]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-
-_SHARED = frozenset({"host.name", "log.file.path", "source.ip", "user.name"})  # few distinct values
-
-
-def _rows(table: Any, index: dict[str, int], shared: dict[str, str]) -> list[Row]:
-    """`Row`s of an Arrow table; repeated short strings are stored once (`shared`)."""
-    cols = []
-    for name in index:
-        values = table.column(name).to_pylist()
-        if name in _SHARED:
-            values = [shared.setdefault(v, v) if isinstance(v, str) else v for v in values]
-        cols.append(values)
-    return [Row(index, values) for values in zip(*cols, strict=True)]
-
-
 def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: list[str | None], scope: str,
-                scope_params: list[Any], columns: list[str],
-                found: list[tuple[float, str, int, int, dict[str, Any]]]) -> None:
-    """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them."""
-    index = {name: i for i, name in enumerate(columns)}
-    shared: dict[str, str] = {}
+                scope_params: list[Any], columns: list[str], found: _Found) -> None:
+    """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them.
+    Matched rows stay Arrow (only their needed columns); per match a (row, rule) pair of ints."""
     for start in range(0, len(idxs), RULES_PER_SCAN):
         chunk = idxs[start:start + RULES_PER_SCAN]
         compiled = [compile_sql(rules[i].detection) for i in chunk]  # type: ignore[arg-type]
@@ -138,16 +108,47 @@ def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: 
             keep = pc.indices_nonzero(pc.fill_null(any_hit, False))
             if not len(keep):
                 continue
-            rows = _rows(batch.select(columns).take(keep), index, shared)
-            for j, flag in enumerate(hits):
-                for pos in pc.indices_nonzero(pc.fill_null(pc.take(flag, keep), False)).to_pylist():
-                    row = rows[pos]
-                    found.append((epoch(row.get("@timestamp")), str(row.get("log.file.path") or ""),
-                                  int(row.get("log.offset") or 0), chunk[j], row))
+            found.add(batch.select(columns).take(keep), [pc.fill_null(pc.take(flag, keep), False) for flag in hits],
+                      chunk)
+
+
+class _Found:
+    """The matched rows of a scan (Arrow record batches) and, per match, its row and rule."""
+
+    def __init__(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+        self.rows: list[np.ndarray] = []
+        self.rules: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, batch: pa.RecordBatch, flags: list[pa.Array], chunk: tuple[int, ...]) -> None:
+        for j, flag in enumerate(flags):
+            at = np.asarray(pc.indices_nonzero(flag).to_numpy(), dtype=np.int64)
+            if len(at):
+                self.rows.append(at + self.size)
+                self.rules.append(np.full(len(at), chunk[j], dtype=np.int64))
+        self.batches.append(batch)
+        self.size += batch.num_rows
+
+    def matches(self, columns: list[str]) -> Matches:
+        """Matches in stream order: time, then file path, offset and rule index."""
+        schema = self.batches[0].schema if self.batches else pa.schema([ARROW_SCHEMA.field(c) for c in columns])
+        table = pa.Table.from_batches([b if b.schema == schema else b.cast(schema) for b in self.batches], schema=schema)
+        row = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
+        rule = np.concatenate(self.rules) if self.rules else np.zeros(0, np.int64)
+        micros = table.column("@timestamp").cast(pa.timestamp("us", "UTC")).cast(pa.int64())
+        micros_np = np.asarray(pc.fill_null(micros, 0).to_numpy(), dtype=np.int64)
+        keys = pa.table({"t": micros_np[row], "p": pc.fill_null(table.column("log.file.path"), "").take(row),
+                         "o": pc.fill_null(table.column("log.offset"), 0).take(row), "r": rule})
+        order = np.asarray(pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("p", "ascending"),
+                                                            ("o", "ascending"), ("r", "ascending")]).to_numpy())
+        row, rule = row[order], rule[order]
+        # the engine's epoch(): datetime.timestamp(), i.e. microseconds / 10**6 correctly rounded
+        return Matches(table, rule, row, micros_np[row] / 1e6)
 
 
 def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT, since: datetime | None = None,
-                  until: datetime | None = None, paths: list[str] | None = None) -> list[tuple[int, dict[str, Any]]]:
+                  until: datetime | None = None, paths: list[str] | None = None) -> Matches:
     """(rule index in ruleset.base_rules, event) for every match, in event time order.
 
     Rules are first sorted by the datasets they can apply to (`detect.prefilter`), so each row is
@@ -158,61 +159,197 @@ def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT,
     profiles = store.con.execute(profiles_sql(scope), scope_params).fetchall()
     groups = plan([r.detection for r in rules], profiles)
     columns = needed_columns(ruleset)
-    found: list[tuple[float, str, int, int, dict[str, Any]]] = []
+    found = _Found()
     for idxs, datasets in groups.items():
         _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, found)
-    found.sort(key=lambda f: (f[0], f[1], f[2], f[3]))
-    for i, (_, _, _, idx, row) in enumerate(found):  # in place: the sort keys are freed as we go
-        found[i] = (idx, row)  # type: ignore[call-overload]
-    return found  # type: ignore[return-value]
+    return found.matches(columns)
 
 
-def run_engine(ruleset: RuleSet, rows: list[tuple[int, dict[str, Any]]], *, suppress_window: float = 3600.0,
-               tenant: str = DEFAULT_TENANT, bulk: bool = True) -> list[dict[str, Any]]:
-    """Matches (in time order) → alerts, through the engine; with `bulk`, the count and
-    distinct-count correlations are evaluated for the whole batch at once (`detect.bulkcorrelate`),
-    which gives the same alerts. Alerts are listed in the order they were opened."""
-    engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant, eager=False)
+_Opened = list[tuple[int, int, dict[str, Any]]]  # (stream position, phase, alert) of each alert opened
+
+
+def _spans(starts: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """(start, end) of each run given the runs' start indexes in a list of n items."""
+    ends = [*starts[1:].tolist(), n]
+    return list(zip(starts.tolist(), ends, strict=True)) if n else []
+
+
+def _chunks(series: np.ndarray, size: int = 32) -> list[np.ndarray]:
+    return [series[i:i + size] for i in range(0, len(series), size)]
+
+
+def _base_alerts(engine: Engine, ruleset: RuleSet, m: Matches, ids: np.ndarray, window: float) -> _Opened:
+    """Alerts of the base rules that alert on their own: their matches per rule and key
+    (`KEY_FIELDS`, as the book keys them) split into suppression runs, one alert each."""
     rules = ruleset.base_rules
-    # (rule, time, event) per match; a `Match` is made only when the engine itself takes it
-    stream = [(rules[idx], epoch(row.get("@timestamp")), row) for idx, row in rows]
-    bulk_windows = [w for w in engine.windows.values() if bulk and eligible(ruleset, w)]
-    for w in bulk_windows:  # the engine no longer sees these windows' inputs
+    loud = np.array([r.id not in ruleset.silent for r in rules] + [False], dtype=bool)
+    sel = np.flatnonzero(loud[m.rule])
+    group = combine(m.rule[sel], *(m.codes(k)[sel] for k in KEY_FIELDS))
+    order = np.lexsort((sel, group))
+    series, group = sel[order], group[order]
+    plans = [(int(series[a]), b - a, float(m.time[series[b - 1]]), first_distinct(_chunks(series[a:b]), ids))
+             for a, b in _spans(runs(group, m.time[series], window), len(series))]
+    m.load(i for _, _, _, evidence in plans for i in evidence)
+    out: _Opened = []
+    for first, count, last, evidence in plans:
+        match = Match(rules[int(m.rule[first])], float(m.time[first]), m.event(first),  # type: ignore[arg-type]
+                      [m.event(i) for i in evidence])  # type: ignore[misc]
+        out.append((first, 0, engine.book.record_run(match, count, last)))
+    return out
+
+
+class _Bulk:
+    """One count correlation evaluated over the whole batch (`detect.bulkcorrelate.firings`)."""
+
+    def __init__(self, window: Window, ruleset: RuleSet, m: Matches) -> None:
+        self.window, self.m = window, m
+        corr = window.corr
+        n_refs = len(corr.rules)
+        self.ref_of = np.array([-1 if r is None else r for r in refs_of(window, ruleset.base_rules)] + [-1],
+                               dtype=np.int64)
+        refs = self.ref_of[m.rule]
+        keys = [m.key_codes([window._field(g, r) for r in range(n_refs)], refs) for g in corr.group_by]
+        values = m.lower_codes([window._field(corr.field, r) for r in range(n_refs)], refs) if corr.field else None
+        self.f: Firings = firings(window, refs, keys, values if corr.type == "value_count" else None, m.time)
+        self.size = self.f.at - self.f.lo + 1
+
+    def match(self, j: int, events: list[Mapping[str, Any]], count: int | None = None) -> Match:
+        """The `Match` the engine's window would produce for firing j (events loaded)."""
+        m, corr = self.m, self.window.corr
+        p = int(self.f.series[self.f.at[j]])
+        ref = int(self.ref_of[m.rule[p]])
+        key = tuple(get_value(m.event(p), self.window._field(g, ref)) for g in corr.group_by)  # type: ignore[arg-type]
+        values = dict(zip(corr.group_by, key, strict=True))
+        time = float(m.time[p])
+        synthetic = {**{k: v for k, v in values.items() if v is not None}, "@timestamp": datetime.fromtimestamp(time, UTC)}
+        return Match(self.window.rule, time, synthetic, events, values,  # type: ignore[arg-type]
+                     count=int(self.size[j]) if count is None else count)
+
+    def position(self, j: int) -> int:
+        return int(self.f.series[self.f.at[j]])
+
+    def alerts(self, book: Any, ids: np.ndarray, window: float, phase: int) -> _Opened:
+        """This correlation's alerts: its firings per group split into suppression runs."""
+        f, m = self.f, self.m
+        group, times = f.group[f.at], m.time[f.series[f.at]]
+        spans = _spans(runs(group, times, window), len(group))
+        cumulative = np.concatenate(([0], np.cumsum(self.size)))
+        plans = [(a, int(cumulative[b] - cumulative[a]), float(times[b - 1]),
+                  first_distinct((f.evidence(j) for j in range(a, b)), ids)) for a, b in spans]
+        m.load([self.position(a) for a, *_ in plans] + [i for *_, evidence in plans for i in evidence])
+        return [(self.position(a), phase, book.record_run(self.match(a, [m.event(i) for i in evidence]), total, last))
+                for a, total, last, evidence in plans]
+
+    def handed(self, engine: Engine, ruleset: RuleSet) -> list[int]:
+        """The firings the engine's listening windows need (all of them, unless every listener
+        is a two-step sequence starting with this correlation: then only firings followed by
+        the sequence's second step in the same group within its timespan can matter)."""
+        everything = list(range(len(self.f.at)))
+        follow = [self._followers(w, ruleset) for w in engine.listeners.get(self.window.rule.id, ())]
+        if any(fw is None for fw in follow):
+            return everything
+        m = self.m
+        groups = np.unique(self.f.group[self.f.at], return_index=True)[1]
+        m.load(self.position(int(j)) for j in groups)
+        keep: set[int] = set()
+        for listener, by_key in zip(engine.listeners[self.window.rule.id], follow, strict=True):
+            assert by_key is not None
+            span = listener.corr.timespan
+            for j0 in groups.tolist():
+                values = self.match(j0, []).group
+                later = by_key.get(tuple(values.get(listener._field(g, 0)) for g in listener.corr.group_by))
+                if not later:
+                    continue
+                g = self.f.group[self.f.at[j0]]
+                for j in range(j0, len(self.f.at)):
+                    if self.f.group[self.f.at[j]] != g:
+                        break
+                    p = self.position(j)
+                    q = bisect_right(later, p)
+                    if q < len(later) and m.time[later[q]] - m.time[p] <= span:
+                        keep.add(j)
+        return sorted(keep)
+
+    def _followers(self, listener: Window, ruleset: RuleSet) -> dict[tuple[Any, ...], list[int]] | None:
+        """For a listener `A then B` (temporal_ordered) with this correlation as A and a base
+        rule as B: B's matches (stream positions) by the listener's group key; None otherwise."""
+        corr = listener.corr
+        if corr.type != "temporal_ordered" or len(corr.rules) != 2 or ruleset.resolve(corr.rules[1]).detection is None:
+            return None
+        if listener._ref(Match(self.window.rule, 0.0, {})) != 0:
+            return None
+        if any(listener._field(g, 0) not in self.window.corr.group_by for g in corr.group_by):
+            return None
+        second = np.array([r == 1 for r in refs_of(listener, ruleset.base_rules)] + [False], dtype=bool)
+        sel = np.flatnonzero(second[self.m.rule]).tolist()
+        self.m.load(sel)
+        by_key: dict[tuple[Any, ...], list[int]] = {}
+        fields = [listener._field(g, 1) for g in corr.group_by]
+        for i in sel:
+            by_key.setdefault(tuple(get_value(self.m.event(i), f) for f in fields), []).append(i)  # type: ignore[arg-type]
+        return by_key
+
+
+def _feed(engine: Engine, m: Match) -> None:
+    """A match into the engine's windows only (its own alert, if any, is made per column)."""
+    for window in engine.listeners.get(m.rule.id, ()):
+        for fired in window.add(m):
+            engine.on_match(fired)
+
+
+def bulk_alerts(engine: Engine, ruleset: RuleSet, m: Matches, suppress_window: float) -> list[dict[str, Any]]:
+    """The engine's alerts for a whole batch of matches, most of them computed per column:
+    base rules' own alerts and count correlations (`_Bulk`); what is left (sequences, absence
+    conditions, chains) runs through the engine, fed only the matches and firings it reads."""
+    rules, book = ruleset.base_rules, engine.book
+    ids = m.codes("event.id")
+    phase = {r.id: i + 1 for i, r in enumerate(ruleset.rules) if r.correlation is not None}
+    bulk = [w for w in engine.windows.values() if eligible(ruleset, w)]
+    for w in bulk:  # the engine no longer sees these windows' inputs
         for listening in engine.listeners.values():
             if w in listening:
                 listening.remove(w)
-    chained = {w.rule.id: w for w in bulk_windows if engine.listeners.get(w.rule.id) or w.rule.id in ruleset.silent}
-    # firings handed back to the engine at their place in the stream (they feed other windows);
-    # kept as `Firing`s (evidence sliced on demand) until their turn, so memory stays small
-    handed: dict[int, list[tuple[int, Window, Firing]]] = {}
-    opened: list[tuple[int, int, dict[str, Any]]] = []  # (position, phase, alert)
-    phase = {r.id: i + 1 for i, r in enumerate(ruleset.rules) if r.correlation is not None}
-    for w in bulk_windows:
-        if w.rule.id in chained:
-            if engine.listeners.get(w.rule.id):
-                for f in firings(w, stream):
-                    handed.setdefault(f.pos, []).append((phase[w.rule.id], w, f))
-            continue
-        for _, fired in groupby(firings(w, stream), key=lambda f: f.key):  # firings come group by group
-            opened.extend((pos, phase[w.rule.id], a) for pos, a in record_compressed(engine.book, w, list(fired),
-                                                                                       suppress_window))
-    book = engine.book
-    idle = {r.id for r in rules if r.id in ruleset.silent and not engine.listeners.get(r.id)}  # nothing to do
-    for pos, (rule, time, event) in enumerate(stream):
+    opened = _base_alerts(engine, ruleset, m, ids, suppress_window)
+    handed: dict[int, list[tuple[int, _Bulk, int]]] = {}
+    for w in bulk:
+        b = _Bulk(w, ruleset, m)
+        if w.rule.id not in ruleset.silent:
+            opened += b.alerts(book, ids, suppress_window, phase[w.rule.id])
+        if engine.listeners.get(w.rule.id):
+            for j in b.handed(engine, ruleset):
+                handed.setdefault(b.position(j), []).append((phase[w.rule.id], b, j))
+    fed = np.array([bool(engine.listeners.get(r.id)) for r in rules] + [False], dtype=bool)
+    stream = np.flatnonzero(fed[m.rule]).tolist()
+    m.load(stream)
+    m.load(i for hand in handed.values() for _, b, j in hand for i in [b.position(j), *b.f.evidence(j).tolist()])
+    for pos in sorted({*stream, *handed}):
         before = len(book.all)
-        if rule.id not in idle:
-            engine.on_match(Match(rule, time, event))
-        for _, w, f in sorted(handed.pop(pos, ()), key=lambda h: h[0]):
-            engine.on_match(as_match(w, f))
-        if len(book.all) > before:
-            opened.extend((pos, phase.get(a["rule.id"], 0), a) for a in book.all[before:])
+        if fed[m.rule[pos]]:
+            _feed(engine, Match(rules[int(m.rule[pos])], float(m.time[pos]), m.event(pos)))  # type: ignore[arg-type]
+        for _, b, j in sorted(handed.get(pos, ()), key=lambda h: h[0]):
+            _feed(engine, b.match(j, [m.event(i) for i in b.f.evidence(j).tolist()]))
+        opened.extend((pos, phase.get(a["rule.id"], 0), a) for a in book.all[before:])
     engine.flush()
     alerts = engine.alerts  # serializes every detail once
-    if bulk_windows:
-        ordered = sorted(opened, key=lambda o: (o[0], o[1]))
-        seen = {id(o[2]) for o in ordered}
-        alerts = [o[2] for o in ordered] + [a for a in alerts if id(a) not in seen]
-    return alerts
+    ordered = sorted(opened, key=lambda o: (o[0], o[1]))
+    seen = {id(o[2]) for o in ordered}
+    return [o[2] for o in ordered] + [a for a in alerts if id(a) not in seen]
+
+
+def run_engine(ruleset: RuleSet, rows: Matches | Sequence[tuple[int, Mapping[str, Any]]], *,
+               suppress_window: float = 3600.0, tenant: str = DEFAULT_TENANT, bulk: bool = True) -> list[dict[str, Any]]:
+    """Matches (in time order) → alerts. With `bulk`, base rules' alerts and the count and
+    distinct-count correlations are computed per column for the whole batch (`bulk_alerts`), the rest through the engine; without, every match goes through the
+    engine one by one. Both give the same alerts, in the order they were opened."""
+    engine = Engine(ruleset, suppress_window=suppress_window, tenant=tenant, eager=False)
+    matches = rows if isinstance(rows, Matches) else Matches.from_rows(rows, needed_columns(ruleset))
+    if bulk:
+        return bulk_alerts(engine, ruleset, matches, suppress_window)
+    rules = ruleset.base_rules
+    for i, (idx, event) in enumerate(matches):
+        engine.on_match(Match(rules[idx], float(matches.time[i]), event))  # type: ignore[arg-type]
+    engine.flush()
+    return engine.alerts
 
 
 def _attach_follow_up(store: Any, alert: dict[str, Any], tenant: str) -> None:
@@ -251,10 +388,12 @@ def detect_store(
     """
     rows = matching_rows(store, ruleset, tenant=tenant, since=since, until=until, paths=paths)
     alerts = run_engine(ruleset, rows, suppress_window=suppress_window, tenant=tenant)
+    matches = len(rows)
+    del rows  # the matched rows are not needed for follow-ups and storing
     for alert in alerts:
         if alert.get("event.severity") == 1 and alert.get("user.name"):
             _attach_follow_up(store, alert, tenant)
-    result = BatchResult(alerts=list(alerts), matches=len(rows))
+    result = BatchResult(alerts=list(alerts), matches=matches)
     if append and result.alerts:
         result.stored = store.append(to_arrow(result.alerts), source=ALERT_SOURCE, tenant=tenant)
     return result
