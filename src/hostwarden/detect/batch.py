@@ -38,15 +38,16 @@ from hostwarden.detect.bulkcorrelate import (
     runs,
 )
 from hostwarden.detect.correlate import Match, Window
-from hostwarden.detect.duckdb import compile_sql
+from hostwarden.detect.duckdb import Needles, Sql, compile_sql, needles
 from hostwarden.detect.engine import Engine
-from hostwarden.detect.ir import Rule
+from hostwarden.detect.ir import Node, Rule
 from hostwarden.detect.matcher import get_value
-from hostwarden.detect.prefilter import plan, profiles_sql
+from hostwarden.detect.prefilter import PROFILE_FIELDS, plan, profile_join, profiles_sql, rare_gate, residuals
 from hostwarden.detect.ruleset import RuleSet
 from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
 
-RULES_PER_SCAN = 128  # keeps one statement's text and parameter list reasonable
+RULES_PER_SCAN = 192  # keeps one statement's text and parameter list reasonable
+_PROFILES = "hw_profiles"  # the scan's profile table (registered for the scan's duration)
 BATCH_ROWS = 65_536  # rows per Arrow batch streamed back: bounds memory whatever the file size
 
 
@@ -89,18 +90,43 @@ def needed_columns(ruleset: RuleSet) -> list[str]:
     return sorted(names)
 
 
+def _flag(node: Node, profiles: Sequence[tuple[Any, ...]], allowed: set[int]) -> tuple[Sql, Needles | None]:
+    """A rule as a boolean over a scanned row: on each kind of row (`hw_profile`, see
+    `detect.prefilter`) only what its profile leaves of the rule is evaluated. Also the texts
+    one of which a row must hold for the rule to match (None: no such texts)."""
+    branches, params, found = [], [], []
+    for left, ks in residuals(node, profiles):
+        ks = [k for k in ks if k in allowed]
+        if ks:
+            sql = compile_sql(left)
+            branches.append(f"WHEN hw_profile IN ({', '.join(str(k) for k in ks)}) THEN {sql.text}")
+            params += sql.params
+            found.append(needles(left))
+    if not branches:
+        return Sql("FALSE"), None
+    union = None if None in found else frozenset().union(*found)  # type: ignore[arg-type]
+    return Sql(f"CASE {' '.join(branches)} ELSE FALSE END", params), union
+
+
 def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: list[str | None], scope: str,
-                scope_params: list[Any], columns: list[str], found: _Found) -> None:
-    """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them.
+                scope_params: list[Any], columns: list[str], profiles: list[tuple[Any, ...]], found: _Found) -> None:
+    """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them,
+    the rare-keyword ones only where one of their texts occurs (`prefilter.rare_gate`).
     Matched rows stay Arrow (only their needed columns); per match a (row, rule) pair of ints."""
+    allowed = {k for k, p in enumerate(profiles) if p[0] in datasets}
+    where = f'{scope} AND list_contains(?, COALESCE("event.dataset", \'\'))'
+    where_params = [*scope_params, [d or "" for d in datasets]]
     for start in range(0, len(idxs), RULES_PER_SCAN):
         chunk = idxs[start:start + RULES_PER_SCAN]
-        compiled = [compile_sql(rules[i].detection) for i in chunk]  # type: ignore[arg-type]
-        flags = ", ".join(f"{c.text} AS hw_r{j}" for j, c in enumerate(compiled))
+        compiled = [_flag(rules[i].detection, profiles, allowed) for i in chunk]  # type: ignore[arg-type]
+        gate, gated = rare_gate(store.con, [c[1] for c in compiled], f"SELECT * FROM events WHERE {where}",  # noqa: S608
+                                where_params)
+        flags = ", ".join((f"CASE WHEN hw_gate THEN {c.text} ELSE FALSE END" if j in gated else c.text) + f" AS hw_r{j}"
+                          for j, (c, _) in enumerate(compiled))
         cols = ", ".join(quote_ident(c) for c in columns)
-        where = f'{scope} AND list_contains(?, COALESCE("event.dataset", \'\'))'
-        params = [p for c in compiled for p in c.params] + scope_params + [[d or "" for d in datasets]]
-        sql = f"SELECT {cols}, {flags} FROM events WHERE {where}"  # noqa: S608 - identifiers are ours
+        params = [p for c, _ in compiled for p in c.params] + gate.params + where_params
+        sql = (f"SELECT {cols}, {flags} FROM (SELECT *, {gate.text} AS hw_gate FROM events "  # noqa: S608
+               f"JOIN {_PROFILES} ON {profile_join(_PROFILES)} WHERE {where})")  # identifiers ours, values parameters
         reader = store.con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             hits = [batch.column(len(columns) + j) for j in range(len(compiled))]
@@ -160,8 +186,15 @@ def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT,
     groups = plan([r.detection for r in rules], profiles)
     columns = needed_columns(ruleset)
     found = _Found()
-    for idxs, datasets in groups.items():
-        _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, found)
+    table = pa.table({f"hw_p{i}": pa.array([p[i] for p in profiles], ARROW_SCHEMA.field(name).type)
+                      for i, name in enumerate(PROFILE_FIELDS)}).append_column(
+        "hw_profile", pa.array(range(len(profiles)), pa.int32()))
+    store.con.register(_PROFILES, table)
+    try:
+        for idxs, datasets in groups.items():
+            _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, profiles, found)
+    finally:
+        store.con.unregister(_PROFILES)
     return found.matches(columns)
 
 

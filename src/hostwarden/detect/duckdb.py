@@ -127,7 +127,7 @@ def glob_search(glob: str, cased: bool) -> str:
 _ANCHORS = {"eq": ("^", "$"), "contains": ("", ""), "startswith": ("^", ""), "endswith": ("", "$")}
 
 
-def _literal_regex(text: str) -> str:
+def literal_regex(text: str) -> str:
     """`text` as an RE2 pattern matching exactly itself (every ASCII non-alphanumeric escaped)."""
     return "".join(ch if ch.isalnum() or ord(ch) > 127 else f"\\x{{{ord(ch):02x}}}" for ch in text)
 
@@ -164,7 +164,7 @@ def _merge_literals(children: tuple[Node, ...]) -> list[Node | Sql]:
     out: list[Node | Sql] = [c for c in children if _mergeable(c) not in merged]
     for (col, kind), preds in merged.items():
         if kind == "lower":
-            alternatives = sorted({_ANCHORS[p.op][0] + _literal_regex(str(p.value).lower()) + _ANCHORS[p.op][1]
+            alternatives = sorted({_ANCHORS[p.op][0] + literal_regex(str(p.value).lower()) + _ANCHORS[p.op][1]
                                    for p in preds})
             text, pattern = f"lower({quote_ident(col)})", "|".join(alternatives)
         else:
@@ -215,3 +215,76 @@ def match_arrow(table: pa.Table, node: Node, *, con: duckdb.DuckDBPyConnection |
         con.unregister("hw_detect_batch")
         if own:
             con.close()
+
+
+# (column, kind, text): kind 0 is searched in lower(column), kind 1 case-insensitively by RE2
+Needle = tuple[str, int, str]
+Needles = frozenset[Needle]
+
+
+def _glob_pieces(glob: str) -> list[str]:
+    """The literal runs of a Sigma wildcard (between unescaped `*` and `?`)."""
+    pieces, cur, i = [], [], 0
+    while i < len(glob):
+        ch = glob[i]
+        if ch == "\\" and i + 1 < len(glob) and glob[i + 1] in "*?\\":
+            cur.append(glob[i + 1])
+            i += 2
+            continue
+        if ch in "*?":
+            pieces.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    pieces.append("".join(cur))
+    return [p for p in pieces if p]
+
+
+def needles(node: Node) -> Needles | None:
+    """Texts (`Needle`s) of which a row must contain one for `node` to hold, or None if there
+    are no such texts. From eq/contains/startswith/endswith tests on a text column (ASCII only,
+    so lower-casing is the same everywhere) the text is searched in `lower(column)`; from
+    wildcards, case-insensitively by RE2 in the column (the wildcard's own `(?i)` folds alike).
+
+    Why: most Sigma keyword and process rules never match; one search for all their texts
+    tells which rows need the rules evaluated at all (`prefilter.rare_gate`).
+    """
+    if isinstance(node, Pred):
+        f = FIELD_BY_NAME.get(node.target)
+        if f is None or f.sql != "VARCHAR" or not isinstance(node.value, str) or not node.value.isascii():
+            return None
+        if node.op in _ANCHORS and node.value:
+            return frozenset({(node.target, 0, node.value.lower())})
+        if node.op == "glob":
+            pieces = _glob_pieces(node.value)
+            return frozenset({(node.target, 1, max(pieces, key=len))}) if pieces else None
+        return None
+    if isinstance(node, Or):
+        parts = [needles(c) for c in node.children]
+        if not parts or any(p is None for p in parts):
+            return None
+        return frozenset().union(*parts)  # type: ignore[arg-type]
+    if isinstance(node, And):
+        found = [p for p in (needles(c) for c in node.children) if p is not None]
+        return min(found, key=len) if found else None
+    return None
+
+
+def needle_test(field: str, kind: int, texts: list[str]) -> Sql:
+    """True where `field` holds one of `texts` (searched as `needles` says)."""
+    alternatives = "|".join(literal_regex(t) for t in sorted(texts))
+    if kind == 0:
+        return Sql(f"COALESCE(regexp_matches(lower({quote_ident(field)}), ?), FALSE)", [alternatives])
+    return Sql(f"COALESCE(regexp_matches({quote_ident(field)}, ?), FALSE)", ["(?is)" + alternatives])
+
+
+def needles_sql(found: Needles) -> Sql:
+    """A boolean that is true on every row where some needle occurs."""
+    by_test: dict[tuple[str, int], list[str]] = {}
+    for column, kind, text in found:
+        by_test.setdefault((column, kind), []).append(text)
+    parts = [needle_test(column, kind, texts) for (column, kind), texts in sorted(by_test.items())]
+    if not parts:
+        return Sql("FALSE")
+    return Sql("(" + " OR ".join(p.text for p in parts) + ")", [v for p in parts for v in p.params])

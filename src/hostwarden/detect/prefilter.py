@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, fields_of
+from hostwarden.detect.duckdb import Needles, Sql, needle_test, needles_sql
+from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, fields_of, simplify
 from hostwarden.detect.matcher import Check, compile_node
 from hostwarden.schema import quote_ident
 
@@ -80,3 +81,63 @@ def plan(nodes: Sequence[Node | None], profiles: Sequence[tuple[Any, ...]]) -> d
         if rules:
             groups.setdefault(tuple(sorted(rules)), []).append(dataset)
     return groups
+
+
+def specialize(node: Node, profile: dict[str, Any]) -> Node:
+    """`node` on rows of this profile: every test `possible` decides becomes a constant, then the
+    tree is folded. Why: a Sigma rule's logsource guard (`event.dataset = sshd`, a lambda over the
+    `event.category` list, …) costs as much per row as its real test; on rows of a known profile
+    it is a constant, so the scan evaluates only what is left (nothing at all if it is false)."""
+    decided = possible(node, profile)
+    if decided is not None:
+        return Const(decided)
+    if isinstance(node, Not):
+        return simplify(Not(specialize(node.child, profile)))
+    if isinstance(node, (And, Or)):
+        return simplify(type(node)(tuple(specialize(c, profile) for c in node.children)))
+    return node
+
+
+def residuals(node: Node, profiles: Sequence[tuple[Any, ...]]) -> list[tuple[Node, list[int]]]:
+    """(what is left of `node`, indexes of the profiles it is left on) for every profile where the
+    rule may match; profiles that decide it false are left out."""
+    out: dict[str, tuple[Node, list[int]]] = {}
+    for k, values in enumerate(profiles):
+        profile = {f: v for f, v in zip(PROFILE_FIELDS, values, strict=True) if v is not None}
+        left = specialize(node, profile)
+        if left != Const(False):
+            out.setdefault(repr(left), (left, []))[1].append(k)
+    return list(out.values())
+
+
+def profile_join(alias: str) -> str:
+    """ON clause matching an `events` row to its profile row in a table `alias` whose columns
+    `hw_p0…` hold the profile values (null-safe: a missing field is part of a profile)."""
+    return " AND ".join(f"{quote_ident(f)} IS NOT DISTINCT FROM {alias}.hw_p{i}" for i, f in enumerate(PROFILE_FIELDS))
+
+
+SAMPLE_ROWS = 5_000  # rows read to tell rare texts from common ones
+RARE = 0.05  # a text is rare when at most this share of the sampled rows holds it
+
+
+def rare_gate(con: Any, wanted: Sequence[Needles | None], rows_sql: str, params: list[Any]) -> tuple[Sql, set[int]]:
+    """(gate, which rules to gate on it): the rules (indexes into `wanted`) all of whose
+    needles (`detect.duckdb.needles`) are rare in a sample of the rows `rows_sql` selects, and
+    one boolean that is true wherever any of those needles occurs.
+
+    Why: the SigmaHQ keyword rules (dozens of texts searched in every raw line) were most of the
+    scan, and almost never match; one search for all their texts lets the scan skip them on the
+    rows where none occurs. Exact whatever the sample says: a gated rule cannot hold on a row
+    without one of its needles, and the sample only decides which rules are worth gating.
+    """
+    texts = sorted({n for found in wanted if found is not None for n in found})
+    if not texts:
+        return Sql("FALSE"), set()
+    tests = [needle_test(field, kind, [text]) for field, kind, text in texts]
+    sql = (f"SELECT count(*), {', '.join(f'count(*) FILTER (WHERE {t.text})' for t in tests)} "  # noqa: S608
+           f"FROM (SELECT * FROM ({rows_sql}) LIMIT {SAMPLE_ROWS})")
+    counts = con.execute(sql, [v for t in tests for v in t.params] + params).fetchall()[0]
+    limit = RARE * max(counts[0], 1)
+    rare = {n for n, hits in zip(texts, counts[1:], strict=True) if hits <= limit}
+    gated = {i for i, found in enumerate(wanted) if found and found <= rare}
+    return needles_sql(frozenset().union(*(wanted[i] for i in gated))), gated  # type: ignore[arg-type]
