@@ -63,6 +63,7 @@ class AlertBook:
         self.new: list[dict[str, Any]] = []
         self.dirty: dict[tuple[str, tuple[Any, ...]], _Open] = {}
         self.raised = 0  # alerts raised (not updates), counted for `status`
+        self._attack: dict[int, tuple[list[str], list[str], Any]] = {}  # by rule object (kept alive here)
 
     def finalize(self) -> list[dict[str, Any]]:
         """Every alert with its detail serialized (needed after updates with eager=False)."""
@@ -104,7 +105,8 @@ class AlertBook:
         alert, detail = self._new(m, key)
         current = _Open(alert, detail, m.time)
         self._evidence(current, m.evidence())
-        alert["hostwarden.detail"] = json.dumps(detail, default=str)
+        if self.eager or self.streaming:  # otherwise `finalize` serializes it, once
+            alert["hostwarden.detail"] = json.dumps(detail, default=str)
         self.open[key] = current
         self.raised += 1
         if self.streaming:
@@ -190,6 +192,9 @@ class AlertBook:
 
     def _new(self, m: Match, key: tuple[str, tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, Any]]:
         rule = m.rule
+        attack = self._attack.get(id(rule))
+        if attack is None:  # parsed from the tags once per rule, not once per alert
+            attack = self._attack[id(rule)] = (rule.techniques, rule.tactics, rule)
         severity = LEVEL_SEVERITY.get(rule.level, 2)
         first = _ts(m.time)
         key_text = ", ".join(f"{k}={v}" for k, v in key[1])
@@ -222,8 +227,8 @@ class AlertBook:
             "rule.id": rule.id,
             "rule.name": rule.title,
             "rule.author": rule.author or None,
-            "threat.technique.id": rule.techniques or None,
-            "threat.tactic.name": rule.tactics or None,
+            "threat.technique.id": list(attack[0]) or None,
+            "threat.tactic.name": list(attack[1]) or None,
             "host.name": values.get("host.name"),
             "source.ip": values.get("source.ip"),
             "user.name": values.get("user.name"),
