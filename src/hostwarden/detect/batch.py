@@ -90,12 +90,12 @@ def needed_columns(ruleset: RuleSet) -> list[str]:
     return sorted(names)
 
 
-def _flag(node: Node, profiles: Sequence[tuple[Any, ...]], allowed: set[int]) -> tuple[Sql, Needles | None]:
+def _flag(left_over: list[tuple[Node, list[int]]], allowed: set[int]) -> tuple[Sql, Needles | None]:
     """A rule as a boolean over a scanned row: on each kind of row (`hw_profile`, see
     `detect.prefilter`) only what its profile leaves of the rule is evaluated. Also the texts
     one of which a row must hold for the rule to match (None: no such texts)."""
     branches, params, found = [], [], []
-    for left, ks in residuals(node, profiles):
+    for left, ks in left_over:
         ks = [k for k in ks if k in allowed]
         if ks:
             sql = compile_sql(left)
@@ -109,7 +109,8 @@ def _flag(node: Node, profiles: Sequence[tuple[Any, ...]], allowed: set[int]) ->
 
 
 def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: list[str | None], scope: str,
-                scope_params: list[Any], columns: list[str], profiles: list[tuple[Any, ...]], found: _Found) -> None:
+                scope_params: list[Any], columns: list[str], profiles: list[tuple[Any, ...]],
+                left_over: dict[int, list[tuple[Node, list[int]]]], found: _Found) -> None:
     """One pass over the rows of `datasets` evaluating only the rules `idxs` that may match them,
     the rare-keyword ones only where one of their texts occurs (`prefilter.rare_gate`).
     Matched rows stay Arrow (only their needed columns); per match a (row, rule) pair of ints."""
@@ -118,14 +119,17 @@ def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: 
     where_params = [*scope_params, [d or "" for d in datasets]]
     for start in range(0, len(idxs), RULES_PER_SCAN):
         chunk = idxs[start:start + RULES_PER_SCAN]
-        compiled = [_flag(rules[i].detection, profiles, allowed) for i in chunk]  # type: ignore[arg-type]
-        gate, gated = rare_gate(store.con, [c[1] for c in compiled], f"SELECT * FROM events WHERE {where}",  # noqa: S608
+        compiled = [_flag(left_over[i], allowed) for i in chunk]
+        gates, gated = rare_gate(store.con, [c[1] for c in compiled], f"SELECT * FROM events WHERE {where}",  # noqa: S608
                                 where_params)
-        flags = ", ".join((f"CASE WHEN hw_gate THEN {c.text} ELSE FALSE END" if j in gated else c.text) + f" AS hw_r{j}"
-                          for j, (c, _) in enumerate(compiled))
+        names = {column: f"hw_gate{k}" for k, column in enumerate(gates)}
+        flags = ", ".join(
+            (f"CASE WHEN {' OR '.join(names[col] for col in sorted(gated[j]))} THEN {c.text} ELSE FALSE END"
+             if j in gated else c.text) + f" AS hw_r{j}" for j, (c, _) in enumerate(compiled))
         cols = ", ".join(quote_ident(c) for c in columns)
-        params = [p for c, _ in compiled for p in c.params] + gate.params + where_params
-        sql = (f"SELECT {cols}, {flags} FROM (SELECT *, {gate.text} AS hw_gate FROM events "  # noqa: S608
+        gate_cols = "".join(f", {g.text} AS {names[col]}" for col, g in gates.items())
+        params = [p for c, _ in compiled for p in c.params] + [p for g in gates.values() for p in g.params] + where_params
+        sql = (f"SELECT {cols}, {flags} FROM (SELECT *{gate_cols} FROM events "  # noqa: S608
                f"JOIN {_PROFILES} ON {profile_join(_PROFILES)} WHERE {where})")  # identifiers ours, values parameters
         reader = store.con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
@@ -186,13 +190,14 @@ def matching_rows(store: Any, ruleset: RuleSet, *, tenant: str = DEFAULT_TENANT,
     groups = plan([r.detection for r in rules], profiles)
     columns = needed_columns(ruleset)
     found = _Found()
+    left_over = {i: residuals(rules[i].detection, profiles) for idxs in groups for i in idxs}  # type: ignore[arg-type]
     table = pa.table({f"hw_p{i}": pa.array([p[i] for p in profiles], ARROW_SCHEMA.field(name).type)
                       for i, name in enumerate(PROFILE_FIELDS)}).append_column(
         "hw_profile", pa.array(range(len(profiles)), pa.int32()))
     store.con.register(_PROFILES, table)
     try:
         for idxs, datasets in groups.items():
-            _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, profiles, found)
+            _scan_group(store, rules, idxs, datasets, scope, scope_params, columns, profiles, left_over, found)
     finally:
         store.con.unregister(_PROFILES)
     return found.matches(columns)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from hostwarden.detect.duckdb import Needles, Sql, needle_test, needles_sql
+from hostwarden.detect.duckdb import Needle, Needles, Sql, needle_test, needles_sql
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, fields_of, simplify
 from hostwarden.detect.matcher import Check, compile_node
 from hostwarden.schema import quote_ident
@@ -88,9 +88,9 @@ def specialize(node: Node, profile: dict[str, Any]) -> Node:
     tree is folded. Why: a Sigma rule's logsource guard (`event.dataset = sshd`, a lambda over the
     `event.category` list, …) costs as much per row as its real test; on rows of a known profile
     it is a constant, so the scan evaluates only what is left (nothing at all if it is false)."""
-    decided = possible(node, profile)
-    if decided is not None:
-        return Const(decided)
+    if isinstance(node, Pred):
+        decided = possible(node, profile)
+        return node if decided is None else Const(decided)
     if isinstance(node, Not):
         return simplify(Not(specialize(node.child, profile)))
     if isinstance(node, (And, Or)):
@@ -116,14 +116,18 @@ def profile_join(alias: str) -> str:
     return " AND ".join(f"{quote_ident(f)} IS NOT DISTINCT FROM {alias}.hw_p{i}" for i, f in enumerate(PROFILE_FIELDS))
 
 
-SAMPLE_ROWS = 5_000  # rows read to tell rare texts from common ones
+SAMPLE_ROWS = 2_000  # rows read to tell rare texts from common ones
 RARE = 0.05  # a text is rare when at most this share of the sampled rows holds it
 
 
-def rare_gate(con: Any, wanted: Sequence[Needles | None], rows_sql: str, params: list[Any]) -> tuple[Sql, set[int]]:
-    """(gate, which rules to gate on it): the rules (indexes into `wanted`) all of whose
-    needles (`detect.duckdb.needles`) are rare in a sample of the rows `rows_sql` selects, and
-    one boolean that is true wherever any of those needles occurs.
+def rare_gate(con: Any, wanted: Sequence[Needles | None], rows_sql: str,
+              params: list[Any]) -> tuple[dict[str, Sql], dict[int, set[str]]]:
+    """(gates, which rules to gate on which): the rules (indexes into `wanted`) all of whose
+    needles (`detect.duckdb.needles`) are rare in a sample of the rows `rows_sql` selects, each
+    with the columns its needles are in; and per such column one boolean that is true wherever
+    one of those rules' needles occurs in it. A gated rule needs to be evaluated only where one
+    of its columns' gates is true (one gate per column, so a common text in a URL does not make
+    every keyword rule run on that row).
 
     Why: the SigmaHQ keyword rules (dozens of texts searched in every raw line) were most of the
     scan, and almost never match; one search for all their texts lets the scan skip them on the
@@ -132,12 +136,15 @@ def rare_gate(con: Any, wanted: Sequence[Needles | None], rows_sql: str, params:
     """
     texts = sorted({n for found in wanted if found is not None for n in found})
     if not texts:
-        return Sql("FALSE"), set()
-    tests = [needle_test(field, kind, [text]) for field, kind, text in texts]
+        return {}, {}
+    tests = [Sql(f"contains(lower({quote_ident(field)}), ?)", [text]) if kind == 0 else
+             needle_test(field, kind, [text]) for field, kind, text in texts]
     sql = (f"SELECT count(*), {', '.join(f'count(*) FILTER (WHERE {t.text})' for t in tests)} "  # noqa: S608
            f"FROM (SELECT * FROM ({rows_sql}) LIMIT {SAMPLE_ROWS})")
     counts = con.execute(sql, [v for t in tests for v in t.params] + params).fetchall()[0]
     limit = RARE * max(counts[0], 1)
     rare = {n for n, hits in zip(texts, counts[1:], strict=True) if hits <= limit}
-    gated = {i for i, found in enumerate(wanted) if found and found <= rare}
-    return needles_sql(frozenset().union(*(wanted[i] for i in gated))), gated  # type: ignore[arg-type]
+    gated = {i: {n[0] for n in found} for i, found in enumerate(wanted) if found and found <= rare}
+    union: set[Needle] = set().union(*(wanted[i] for i in gated))  # type: ignore[arg-type]
+    columns = sorted({n[0] for n in union})
+    return {c: needles_sql(frozenset(n for n in union if n[0] == c)) for c in columns}, gated

@@ -111,9 +111,10 @@ def test_rare_keyword_rules_are_gated_and_the_scan_stays_exact(tmp_path: Path) -
     with HotStore(tmp_path / "data") as store:
         data = "".join(AUTH.format(s=i % 60, i=i % 7) for i in range(120)) + RARE_LINE
         ingest_chunks(store, [Chunk("/var/log/auth.log", 0, data.encode())], ctx=context_for("/var/log/auth.log"))
-        gate, gated = rare_gate(store.con, [needles(r.detection) for r in _rules()],  # type: ignore[arg-type]
-                                "SELECT * FROM events", [])
-        assert gated == {0} and gate.params  # only the rule whose texts are rare
+        gates, gated = rare_gate(store.con, [needles(r.detection) for r in _rules()],  # type: ignore[arg-type]
+                                 "SELECT * FROM events", [])
+        assert gated == {0: {"event.original"}}  # only the rule whose texts are rare
+        assert list(gates) == ["event.original"] and "segfault" in str(gates["event.original"].params)
         got = {(idx, row["event.id"]) for idx, row in matching_rows(store, ruleset)}
         every = store.con.sql("SELECT * FROM events").to_arrow_table().to_pylist()
     checks = [ruleset.checks[r.id] for r in ruleset.base_rules]
