@@ -10,7 +10,10 @@ precision and recall ≥ 0.99, the login after a brute force being an L1 alert.
     python bench/bench_detect.py [--lines N] [--crowdsec-access-lines N] [--repeat 1] [--no-crowdsec]
 
 Besides the end-to-end run, the detection step alone is timed again over the store that run
-left (`detect_store`, append off), so parse+store and detection can be told apart.
+left (`matching_rows` + `run_engine`, nothing appended), with its peak RSS, so parse+store and
+detection can be told apart. For quick iterations on detection alone over an existing store:
+
+    python bench/bench_detect.py --inspect DATA_DIR CONFIG   # prints the figures as JSON
 Writes ``bench/results/detect.md`` (``run_all.py`` gathers it into ``bench/RESULTS.md``).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,13 +70,15 @@ def inspect(data_dir: Path, config: Path) -> dict[str, Any]:
         stored = store.query('SELECT "rule.name", "source.ip", "user.name", "event.severity", "rule.id" FROM events '
                              "WHERE \"event.kind\" = 'alert'")
         builtin = {r.id for r in load_rules().rules}
+        before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()
         rows = matching_rows(store, ruleset)
         t1 = time.perf_counter()
         run_engine(ruleset, rows)
         t2 = time.perf_counter()
     return {"rules": len(ruleset.rules), "rule_errors": len(ruleset.errors), "load_s": load_s,
-            "scan_s": t1 - t0, "engine_s": t2 - t1, "matches": len(rows),
+            "scan_s": t1 - t0, "engine_s": t2 - t1, "matches": len(rows), "rss_before_mb": before_mb,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "alerts": [[*a[:4], a[4] in builtin] for a in stored]}
 
 
@@ -191,7 +197,8 @@ def bench_kind(kind: str, args: argparse.Namespace, work: Path, config: Path) ->
         lines.append(f"- detection alone over the stored {args.lines:,} events (re-run on the store the timed "
                      f"run left): **{total:.1f} s** ({args.lines / max(total, 1e-9):,.0f} lines/s) — rule scan in DuckDB "
                      f"{info['scan_s']:.1f} s, correlation and alerts {info['engine_s']:.1f} s "
-                     f"({info['matches']:,} rule matches); parse + store is the rest "
+                     f"({info['matches']:,} rule matches; peak RSS of that process {info['rss_mb']:.0f} MB, "
+                     f"{info['rss_before_mb']:.0f} MB of it before detection); parse + store is the rest "
                      f"(≈ {max(hw.wall_s - total, 0):.1f} s of {hw.wall_s:.1f} s)" if hw.ok else "")
         lines.append("")
         rows = []
