@@ -1,11 +1,16 @@
 """Batch detection over the store: a time range, or the rows of one ingest (by source path).
 
-All base rules are evaluated in one scan: each rule's compiled SQL becomes a boolean column
-(`r0`, `r1`, …) and the WHERE keeps rows where any is true, so DuckDB reads the events once
-however many rules are loaded. Only matching rows come back to Python, in time order, and go
-through the same engine (correlation, chaining, suppression) as the streaming path.
-"""
+Scan: the rows in scope are read once per group of datasets (`detect.prefilter.plan`), each
+base rule a boolean column. Per kind of row (its profile: dataset, category, …) a rule is
+reduced to what that profile leaves of it (`prefilter.specialize`), and rules whose texts are
+rare are evaluated only on rows where one of those texts occurs (`prefilter.rare_gate`). Only
+matching rows come back, as Arrow, with the (rule, row, time) of each match (`Matches`).
 
+Alerts: base rules' own alerts and count correlations are computed per column over the whole
+batch (`bulk_alerts`, `detect.bulkcorrelate`); sequences, absence conditions and chains go
+through the same engine as the streaming path, fed only the matches and firings they read.
+Both give exactly the engine's alerts in the engine's order (the bulk tests pin it).
+"""
 from __future__ import annotations
 
 import functools
