@@ -43,7 +43,7 @@ from hostwarden.detect.bulkcorrelate import (
     runs,
 )
 from hostwarden.detect.correlate import Match, Window
-from hostwarden.detect.duckdb import Needles, Sql, compile_sql, needles
+from hostwarden.detect.duckdb import Needles, Sql, compile_sql, needle_options
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ir import Node, Rule
 from hostwarden.detect.matcher import get_value
@@ -51,7 +51,7 @@ from hostwarden.detect.prefilter import PROFILE_FIELDS, plan, profile_join, prof
 from hostwarden.detect.ruleset import RuleSet
 from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
 
-RULES_PER_SCAN = 192  # keeps one statement's text and parameter list reasonable
+RULES_PER_SCAN = 64  # rules per statement: more made DuckDB hold far more memory per row batch (1 GB at 192)
 _PROFILES = "hw_profiles"  # the scan's profile table (registered for the scan's duration)
 BATCH_ROWS = 65_536  # rows per Arrow batch streamed back: bounds memory whatever the file size
 
@@ -95,22 +95,23 @@ def needed_columns(ruleset: RuleSet) -> list[str]:
     return sorted(names)
 
 
-def _flag(left_over: list[tuple[Node, list[int]]], allowed: set[int]) -> tuple[Sql, Needles | None]:
+def _flag(left_over: list[tuple[Node, list[int]]], allowed: set[int]) -> tuple[Sql, list[Needles]]:
     """A rule as a boolean over a scanned row: on each kind of row (`hw_profile`, see
-    `detect.prefilter`) only what its profile leaves of the rule is evaluated. Also the texts
-    one of which a row must hold for the rule to match (None: no such texts)."""
-    branches, params, found = [], [], []
+    `detect.prefilter`) only what its profile leaves of the rule is evaluated. Also the
+    alternative sets of texts one of which a row must hold for the rule to match."""
+    branches, params, options = [], [], []
     for left, ks in left_over:
         ks = [k for k in ks if k in allowed]
         if ks:
             sql = compile_sql(left)
             branches.append(f"WHEN hw_profile IN ({', '.join(str(k) for k in ks)}) THEN {sql.text}")
             params += sql.params
-            found.append(needles(left))
+            options.append(needle_options(left))
     if not branches:
-        return Sql("FALSE"), None
-    union = None if None in found else frozenset().union(*found)  # type: ignore[arg-type]
-    return Sql(f"CASE {' '.join(branches)} ELSE FALSE END", params), union
+        return Sql("FALSE"), []
+    if len(options) > 1:  # several profiles: a set must hold on each, so unite their smallest
+        options = [[frozenset().union(*(o[0] for o in options))]] if all(options) else [[]]
+    return Sql(f"CASE {' '.join(branches)} ELSE FALSE END", params), options[0]
 
 
 def _scan_group(store: Any, rules: list[Rule], idxs: tuple[int, ...], datasets: list[str | None], scope: str,

@@ -241,34 +241,50 @@ def _glob_pieces(glob: str) -> list[str]:
     return [p for p in pieces if p]
 
 
-def needles(node: Node) -> Needles | None:
-    """Texts (`Needle`s) of which a row must contain one for `node` to hold, or None if there
-    are no such texts. From eq/contains/startswith/endswith tests on a text column (ASCII only,
-    so lower-casing is the same everywhere) the text is searched in `lower(column)`; from
-    wildcards, case-insensitively by RE2 in the column (the wildcard's own `(?i)` folds alike).
+MAX_OPTIONS = 16  # alternative needle sets kept per rule (an And offers one per child)
 
-    Why: most Sigma keyword and process rules never match; one search for all their texts
-    tells which rows need the rules evaluated at all (`prefilter.rare_gate`).
+
+def needle_options(node: Node) -> list[Needles]:
+    """Alternative sets of texts (`Needle`s), each such that a row must contain one of its texts
+    for `node` to hold; empty when there is none. From eq/contains/startswith/endswith tests on
+    a text column (ASCII only, so lower-casing is the same everywhere) the text is searched in
+    `lower(column)`; from wildcards, case-insensitively by RE2 in the column (the wildcard's own
+    `(?i)` folds alike). An And offers each child's sets (any one child must hold), an Or the
+    unions of one set per child.
+
+    Why: most Sigma keyword and process rules never match; one search for all their texts tells
+    which rows need the rules evaluated at all (`prefilter.rare_gate`, which picks the set whose
+    texts are rare: a keyword list, not the `GET` test beside it).
     """
     if isinstance(node, Pred):
         f = FIELD_BY_NAME.get(node.target)
         if f is None or f.sql != "VARCHAR" or not isinstance(node.value, str) or not node.value.isascii():
-            return None
+            return []
         if node.op in _ANCHORS and node.value:
-            return frozenset({(node.target, 0, node.value.lower())})
+            return [frozenset({(node.target, 0, node.value.lower())})]
         if node.op == "glob":
             pieces = _glob_pieces(node.value)
-            return frozenset({(node.target, 1, max(pieces, key=len))}) if pieces else None
-        return None
-    if isinstance(node, Or):
-        parts = [needles(c) for c in node.children]
-        if not parts or any(p is None for p in parts):
-            return None
-        return frozenset().union(*parts)  # type: ignore[arg-type]
+            return [frozenset({(node.target, 1, max(pieces, key=len))})] if pieces else []
+        return []
     if isinstance(node, And):
-        found = [p for p in (needles(c) for c in node.children) if p is not None]
-        return min(found, key=len) if found else None
-    return None
+        out = list(dict.fromkeys(o for c in node.children for o in needle_options(c)))
+        return sorted(out, key=len)[:MAX_OPTIONS]
+    if isinstance(node, Or):
+        combos: list[Needles] = [frozenset()]
+        for child in node.children:
+            options = needle_options(child)
+            if not options:
+                return []
+            combos = [c | o for c in combos for o in options] if len(combos) * len(options) <= MAX_OPTIONS \
+                else [c | options[0] for c in combos]
+        return sorted(dict.fromkeys(combos), key=len)
+    return []
+
+
+def needles(node: Node) -> Needles | None:
+    """The smallest of `needle_options` (None if there is none)."""
+    options = needle_options(node)
+    return options[0] if options else None
 
 
 def needle_test(field: str, kind: int, texts: list[str]) -> Sql:

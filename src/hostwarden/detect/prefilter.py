@@ -120,21 +120,22 @@ SAMPLE_ROWS = 2_000  # rows read to tell rare texts from common ones
 RARE = 0.05  # a text is rare when at most this share of the sampled rows holds it
 
 
-def rare_gate(con: Any, wanted: Sequence[Needles | None], rows_sql: str,
+def rare_gate(con: Any, wanted: Sequence[Sequence[Needles]], rows_sql: str,
               params: list[Any]) -> tuple[dict[str, Sql], dict[int, set[str]]]:
-    """(gates, which rules to gate on which): the rules (indexes into `wanted`) all of whose
-    needles (`detect.duckdb.needles`) are rare in a sample of the rows `rows_sql` selects, each
-    with the columns its needles are in; and per such column one boolean that is true wherever
-    one of those rules' needles occurs in it. A gated rule needs to be evaluated only where one
-    of its columns' gates is true (one gate per column, so a common text in a URL does not make
-    every keyword rule run on that row).
+    """(gates, which rules to gate on which): `wanted` gives per rule its alternative needle
+    sets (`detect.duckdb.needle_options`); a rule is gated when one of its sets has only texts
+    that are rare in a sample of the rows `rows_sql` selects (the rarest such set is used), and
+    is listed with the columns of that set. Per such column, one boolean that is true wherever
+    one of the chosen texts occurs in it. A gated rule needs evaluating only where one of its
+    columns' gates is true (one gate per column, so a common text in a URL does not make every
+    keyword rule run on that row).
 
     Why: the SigmaHQ keyword rules (dozens of texts searched in every raw line) were most of the
     scan, and almost never match; one search for all their texts lets the scan skip them on the
     rows where none occurs. Exact whatever the sample says: a gated rule cannot hold on a row
-    without one of its needles, and the sample only decides which rules are worth gating.
+    without one of its texts, and the sample only decides which rules are worth gating.
     """
-    texts = sorted({n for found in wanted if found is not None for n in found})
+    texts = sorted({n for options in wanted for found in options for n in found})
     if not texts:
         return {}, {}
     tests = [Sql(f"contains(lower({quote_ident(field)}), ?)", [text]) if kind == 0 else
@@ -143,8 +144,13 @@ def rare_gate(con: Any, wanted: Sequence[Needles | None], rows_sql: str,
            f"FROM (SELECT * FROM ({rows_sql}) LIMIT {SAMPLE_ROWS})")
     counts = con.execute(sql, [v for t in tests for v in t.params] + params).fetchall()[0]
     limit = RARE * max(counts[0], 1)
-    rare = {n for n, hits in zip(texts, counts[1:], strict=True) if hits <= limit}
-    gated = {i: {n[0] for n in found} for i, found in enumerate(wanted) if found and found <= rare}
-    union: set[Needle] = set().union(*(wanted[i] for i in gated))  # type: ignore[arg-type]
+    hits = dict(zip(texts, counts[1:], strict=True))
+    chosen: dict[int, Needles] = {}
+    for i, options in enumerate(wanted):
+        rare = [found for found in options if found and all(hits[n] <= limit for n in found)]
+        if rare:
+            chosen[i] = min(rare, key=lambda found: sum(hits[n] for n in found))
+    union: set[Needle] = set().union(*chosen.values())
     columns = sorted({n[0] for n in union})
-    return {c: needles_sql(frozenset(n for n in union if n[0] == c)) for c in columns}, gated
+    gates = {c: needles_sql(frozenset(n for n in union if n[0] == c)) for c in columns}
+    return gates, {i: {n[0] for n in found} for i, found in chosen.items()}

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from hostwarden.collect.chunks import Chunk
 from hostwarden.detect.batch import matching_rows
-from hostwarden.detect.duckdb import needles, needles_sql
+from hostwarden.detect.duckdb import needle_options, needles, needles_sql
 from hostwarden.detect.ir import And, Node, Not, Or, Pred, Rule
 from hostwarden.detect.matcher import compile_node
 from hostwarden.detect.prefilter import PROFILE_FIELDS, rare_gate, specialize
@@ -71,18 +71,16 @@ def test_a_rule_folded_for_a_profile_decides_its_rows_alike(evs: list[dict[str, 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(evs=st.lists(events, min_size=1, max_size=6), rule=trees)
 def test_needles_occur_wherever_the_rule_matches(evs: list[dict[str, Any]], rule: Node) -> None:
-    found = needles(rule)
-    if found is None:
-        return
     check = compile_node(rule)
-    gate = needles_sql(found)
     CONN.register("hw_gate_test", to_arrow(evs))
     try:
-        passed = [r[0] for r in CONN.execute(f"SELECT {gate.text} FROM hw_gate_test", gate.params).fetchall()]  # noqa: S608
+        for found in needle_options(rule):  # each alternative set is necessary on its own
+            gate = needles_sql(found)
+            passed = [r[0] for r in CONN.execute(f"SELECT {gate.text} FROM hw_gate_test", gate.params).fetchall()]  # noqa: S608
+            for ev, ok in zip(evs, passed, strict=True):
+                assert ok or not check(ev), (rule, found, ev)
     finally:
         CONN.unregister("hw_gate_test")
-    for ev, ok in zip(evs, passed, strict=True):
-        assert ok or not check(ev), (rule, found, ev)
 
 
 def test_needles_of_rule_shapes() -> None:
@@ -92,6 +90,8 @@ def test_needles_of_rule_shapes() -> None:
     assert needles(guarded) == {("event.dataset", 0, "sshd")}  # the smaller set of an And
     assert needles(Or((keywords, Pred(None, "regex", "x+")))) is None  # a regex has no needle here
     assert needles(Not(keywords)) is None
+    get = Pred("http.request.method", "eq", "GET")
+    assert needle_options(And((get, keywords))) == [{("http.request.method", 0, "get")}, needles(keywords)]
     assert needles(Pred(None, "contains", "ſ")) is None  # non-ASCII: lower-casing may differ
 
 
@@ -111,7 +111,7 @@ def test_rare_keyword_rules_are_gated_and_the_scan_stays_exact(tmp_path: Path) -
     with HotStore(tmp_path / "data") as store:
         data = "".join(AUTH.format(s=i % 60, i=i % 7) for i in range(120)) + RARE_LINE
         ingest_chunks(store, [Chunk("/var/log/auth.log", 0, data.encode())], ctx=context_for("/var/log/auth.log"))
-        gates, gated = rare_gate(store.con, [needles(r.detection) for r in _rules()],  # type: ignore[arg-type]
+        gates, gated = rare_gate(store.con, [needle_options(r.detection) for r in _rules()],  # type: ignore[arg-type]
                                  "SELECT * FROM events", [])
         assert gated == {0: {"event.original"}}  # only the rule whose texts are rare
         assert list(gates) == ["event.original"] and "segfault" in str(gates["event.original"].params)
