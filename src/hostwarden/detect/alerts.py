@@ -39,6 +39,12 @@ class _Open:
     last: float
     ids: list[str] = field(default_factory=list)
 
+    def serialized(self) -> str:
+        """The detail as JSON, its `last` brought up to date first (an update only moves the
+        float: formatting a time on every match of a long brute force is wasted work)."""
+        self.detail["last"] = _ts(self.last).isoformat()
+        return json.dumps(self.detail, default=str)
+
 
 def _ts(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
@@ -68,10 +74,12 @@ class AlertBook:
     def finalize(self) -> list[dict[str, Any]]:
         """Every alert with its detail serialized (needed after updates with eager=False)."""
         for current in self._details:
-            current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+            current.alert["hostwarden.detail"] = current.serialized()
         return self.all
 
     def _key(self, m: Match) -> tuple[Any, ...]:
+        if m.key is not None:  # worked out once per correlation group
+            return m.key
         if m.group:
             return tuple(sorted((k, str(v)) for k, v in m.group.items()))
         return tuple((k, str(m.event.get(k))) for k in KEY_FIELDS if m.event.get(k) is not None)
@@ -85,7 +93,6 @@ class AlertBook:
         current = self.open[(m.rule.id, self._key(m))]
         current.last = last
         current.detail["count"] = count
-        current.detail["last"] = _ts(last).isoformat()
         return alert
 
     def record(self, m: Match) -> dict[str, Any]:
@@ -94,11 +101,10 @@ class AlertBook:
         if current is not None and m.time - current.last <= self.window:
             current.last = m.time
             current.detail["count"] += m.count
-            current.detail["last"] = _ts(m.time).isoformat()
             if len(current.detail["events"]) < MAX_EVIDENCE:  # full evidence: skip gathering
                 self._evidence(current, m.evidence())
             if self.eager:
-                current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+                current.alert["hostwarden.detail"] = current.serialized()
             if self.streaming:
                 self.dirty[key] = current
             return current.alert
@@ -128,7 +134,7 @@ class AlertBook:
         the stored copy: the count and evidence grow while an alert stays open)."""
         out = []
         for current in self.dirty.values():
-            current.alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+            current.alert["hostwarden.detail"] = current.serialized()
             out.append(current.alert)
         self.dirty.clear()
         return out
@@ -144,6 +150,8 @@ class AlertBook:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Open alerts as JSON-ready data (what suppression needs to survive a restart)."""
+        for c in self.open.values():
+            c.detail["last"] = _ts(c.last).isoformat()
         return [{"rule": k[0], "key": [list(p) for p in k[1]], "alert": c.alert, "detail": c.detail,
                  "last": c.last, "ids": c.ids} for k, c in self.open.items()]
 
@@ -176,7 +184,7 @@ class AlertBook:
                 follow.append({"id": event.get("event.id"), "time": str(event.get("@timestamp")),
                                "action": event.get("event.action"),
                                "excerpt": (event.get("event.original") or "")[:EXCERPT]})
-                alert["hostwarden.detail"] = json.dumps(current.detail, default=str)
+                alert["hostwarden.detail"] = current.serialized()
 
     def _evidence(self, current: _Open, events: list[dict[str, Any]]) -> None:
         for ev in events:

@@ -57,6 +57,8 @@ class Match:
     # A correlation firing's events, gathered only when read: a window firing again on each
     # new match of a long brute force is usually just counted by an alert already open.
     lazy: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
+    # The alert book's suppression key, when the producer knows it (a correlation group's).
+    key: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def evidence(self) -> list[dict[str, Any]]:
         """The events that make this match (`events`, or the one `event` of a base rule)."""
@@ -77,7 +79,7 @@ class _Group:
     """One group's window: its entries plus running aggregates, so each match costs O(1)
     amortized instead of a rescan of the window (a brute force is thousands of entries)."""
 
-    __slots__ = ("chain", "entries", "refs", "total", "numbers", "touched", "values")
+    __slots__ = ("chain", "entries", "fired_as", "refs", "total", "numbers", "touched", "values")
 
     def __init__(self, n_refs: int) -> None:
         self.touched = next(_TOUCH)
@@ -88,6 +90,8 @@ class _Group:
         self.numbers = 0
         # temporal_ordered: chain[i] = latest start time of a sequence matching rules[0..i]
         self.chain: list[float | None] = [None] * n_refs
+        # (group-by values, alert key) of this group, made on its first firing
+        self.fired_as: tuple[dict[str, Any], tuple[Any, ...]] | None = None
 
     def push(self, e: _Entry) -> None:
         self.entries.append(e)
@@ -131,6 +135,9 @@ class Window:
         self._value_fields = [self._field(self.corr.field, r) if self.corr.field else None for r in range(len(ref_ids))]
         tests = [(_COMPARE[op], bound) for op, bound in self.corr.condition]
         self._cond: Callable[[float], bool] = lambda v: all(cmp(v, bound) for cmp, bound in tests)
+        if len(tests) == 1:  # the usual `gte: N`, without a generator per event
+            (cmp, bound), = tests
+            self._cond = lambda v: bool(cmp(v, bound))
 
     def _field(self, name: str, ref: int) -> str:
         alias = self.corr.aliases.get(name)
@@ -279,7 +286,10 @@ class Window:
         return self._cond(sum(1 for c in group.refs.values() if c > 0))  # temporal
 
     def _fire(self, key: tuple[Any, ...], group: _Group, time: float) -> Match:
-        values = dict(zip(self.corr.group_by, key, strict=True))
+        if group.fired_as is None:
+            named = dict(zip(self.corr.group_by, key, strict=True))
+            group.fired_as = (named, tuple(sorted((k, str(v)) for k, v in named.items())))
+        values, book_key = group.fired_as
         recent = group.last(MAX_KEPT_EVENTS)
         synthetic: dict[str, Any] = {**{k: v for k, v in values.items() if v is not None},
                                      "@timestamp": datetime.fromtimestamp(time, UTC)}
@@ -289,7 +299,8 @@ class Window:
             for name in ("host.name", "source.ip", "user.name"):
                 if name not in synthetic and last.get(name) is not None:
                     synthetic[name] = last[name]
-        return Match(self.rule, time, synthetic, [], values, count=len(group.entries), lazy=lambda: _newest(recent))
+        return Match(self.rule, time, synthetic, [], values, count=len(group.entries), lazy=lambda: _newest(recent),
+                     key=book_key)
 
 
 def _newest(recent: list[_Entry]) -> list[dict[str, Any]]:
