@@ -22,6 +22,7 @@ from typing import Any
 
 from hostwarden.detect.ir import Correlation, Rule
 from hostwarden.detect.matcher import _number, get_value
+from hostwarden.schema import FIELD_BY_NAME
 
 MAX_KEPT_EVENTS = 20
 # Fields an entry keeps when its window is saved (what evidence, excerpts and sequence alerts read).
@@ -90,8 +91,8 @@ class _Group:
         self.numbers = 0
         # temporal_ordered: chain[i] = latest start time of a sequence matching rules[0..i]
         self.chain: list[float | None] = [None] * n_refs
-        # (group-by values, alert key) of this group, made on its first firing
-        self.fired_as: tuple[dict[str, Any], tuple[Any, ...]] | None = None
+        # (group-by values, alert key, the values that are set) of this group, made on its first firing
+        self.fired_as: tuple[dict[str, Any], tuple[Any, ...], dict[str, Any]] | None = None
 
     def push(self, e: _Entry) -> None:
         self.entries.append(e)
@@ -133,6 +134,7 @@ class Window:
         self._refs: dict[str, int | None] = {}
         self._key_fields = [tuple(self._field(g, r) for g in self.corr.group_by) for r in range(len(ref_ids))]
         self._value_fields = [self._field(self.corr.field, r) if self.corr.field else None for r in range(len(ref_ids))]
+        self._key_of = [_key_reader(fields) for fields in self._key_fields]
         tests = [(_COMPARE[op], bound) for op, bound in self.corr.condition]
         self._cond: Callable[[float], bool] = lambda v: all(cmp(v, bound) for cmp, bound in tests)
         if len(tests) == 1:  # the usual `gte: N`, without a generator per event
@@ -159,7 +161,7 @@ class Window:
         if ref is None:
             return []
         event = m.event
-        key = tuple(get_value(event, f) for f in self._key_fields[ref])
+        key = self._key_of[ref](event)
         value_field = self._value_fields[ref]
         value = get_value(event, value_field) if value_field else None
         fired: list[Match] = []
@@ -288,11 +290,11 @@ class Window:
     def _fire(self, key: tuple[Any, ...], group: _Group, time: float) -> Match:
         if group.fired_as is None:
             named = dict(zip(self.corr.group_by, key, strict=True))
-            group.fired_as = (named, tuple(sorted((k, str(v)) for k, v in named.items())))
-        values, book_key = group.fired_as
+            group.fired_as = (named, tuple(sorted((k, str(v)) for k, v in named.items())),
+                              {k: v for k, v in named.items() if v is not None})
+        values, book_key, known = group.fired_as
         recent = group.last(MAX_KEPT_EVENTS)
-        synthetic: dict[str, Any] = {**{k: v for k, v in values.items() if v is not None},
-                                     "@timestamp": datetime.fromtimestamp(time, UTC)}
+        synthetic: dict[str, Any] = {**known, "@timestamp": datetime.fromtimestamp(time, UTC)}
         if self.corr.type in ("temporal", "temporal_ordered") and recent:
             # a sequence's last step says who/where it ended (the account that logged in)
             last = recent[-1].match.event
@@ -301,6 +303,13 @@ class Window:
                     synthetic[name] = last[name]
         return Match(self.rule, time, synthetic, [], values, count=len(group.entries), lazy=lambda: _newest(recent),
                      key=book_key)
+
+
+def _key_reader(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Reads a group key from an event; schema fields (the usual case) are plain dict reads."""
+    if all(f in FIELD_BY_NAME for f in fields):
+        return lambda event: tuple(map(event.get, fields))
+    return lambda event: tuple(get_value(event, f) for f in fields)
 
 
 def _newest(recent: list[_Entry]) -> list[dict[str, Any]]:
