@@ -95,8 +95,10 @@ def _families() -> tuple[dict[str, PatternSet], list[PatternSet]]:
 PROGRAM_PATTERNS, GENERIC_PATTERNS = _families()
 
 
+@lru_cache(maxsize=1024)
 def program_key(prog: str | None) -> str:
-    """`sshd(pam_unix)` → `sshd`; `CRON` → `cron`. Same rule as the SQL in bulk.py."""
+    """`sshd(pam_unix)` → `sshd`; `CRON` → `cron`. Same rule as the SQL in bulk.py. Cached: a
+    log has a handful of programs."""
     if not prog:
         return ""
     return re.sub(r"\(.*\)$", "", prog).lower()
@@ -142,9 +144,16 @@ def _timestamp(groups: dict[str, str | None], ctx: ParseContext) -> tuple[dateti
     mon = groups.get("mon")
     if not mon:
         return None, False
-    ref = ctx.reference_time.astimezone(ctx.tz).replace(tzinfo=None)
+    ref, offset = _local_reference(ctx.reference_time, ctx.tz)
     return _rfc3164_time(mon, groups["day"], groups["hms"], groups.get("frac") or "",
-                         groups.get("y1") or groups.get("y2"), ref, _utcoffset(ctx))
+                         groups.get("y1") or groups.get("y2"), ref, offset)
+
+
+@lru_cache(maxsize=64)
+def _local_reference(reference_time: datetime, tz: Any) -> tuple[datetime, timedelta]:
+    """The reference time on the zone's wall clock and the zone's offset: the same for every
+    line of a source, so worked out once instead of per line."""
+    return reference_time.astimezone(tz).replace(tzinfo=None), tz.utcoffset(reference_time) or timedelta(0)
 
 
 @lru_cache(maxsize=4096)
