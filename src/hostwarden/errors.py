@@ -118,6 +118,12 @@ LOG_STORE_CORRUPT = _register(
     "The store file could not be opened (corrupt, wrong format, or newer schema than this version).",
     "Check the data directory; upgrade hostwarden if the store was written by a newer version.",
 )
+LOG_STORE_SEGMENT = _register(
+    "LOG-5032",
+    "store segment unreadable",
+    "A registered Parquet segment of the store is missing, truncated or damaged (disk fault, manual edit).",
+    "Restore the file from backup, or remove its row from the store's segments table to drop those events.",
+)
 LOG_INPUT_TOO_LARGE = _register(
     "LOG-4131",
     "input too large",

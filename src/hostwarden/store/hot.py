@@ -9,6 +9,10 @@ Dedupe: `event.id` is a content hash of source + offset + line, so a repeat can 
 re-reading the same source. An append therefore anti-joins the batch against the stored ids of
 the same `log.file.path` (cheap thanks to zone maps) instead of keeping a global unique index,
 which costs more than the whole parse at a million lines.
+
+Segments (v2): appends of SEGMENT_MIN_ROWS rows or more are written as Parquet files (see
+segments.py) and `events` is a persistent view over the base table and the registered
+segments, re-created by every writer open and after every segment, so every cursor sees it.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from hostwarden.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, HostwardenError
+from hostwarden.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, LOG_STORE_SEGMENT, HostwardenError
 from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, SCHEMA_VERSION, event_id_sql, now_utc
+from hostwarden.store import segments as seg
 
 STORE_FILE = "events.duckdb"
 
@@ -51,7 +56,10 @@ MIGRATIONS: dict[int, list[str]] = {
         "device BIGINT, \"offset\" BIGINT, fingerprint VARCHAR, fingerprint_len INTEGER, updated DOUBLE)",
         "CREATE TABLE IF NOT EXISTS kv (key VARCHAR PRIMARY KEY, value VARCHAR)",
     ],
+    # v2: rows move to the base table; `events` becomes a view over it and the segments.
+    2: [f"ALTER TABLE events RENAME TO {seg.BASE}", seg.SEGMENTS_DDL],
 }
+SEGMENT_DIR_KEY = "segments.data_dir"  # the data dir the persistent view's paths point into
 
 
 class HotStore:
@@ -101,9 +109,25 @@ class HotStore:
         if not self.read_only:
             con.execute(f"ATTACH ':memory:' AS {STAGE}").fetchall()
             self._migrate(con)
+            rels = seg.registered(con)
+            seg.remove_orphans(self.data_dir, rels)
+            seg.check_readable(self.data_dir, rels)
+            self._refresh_view(con, rels)
         else:
             self._check_version(con)
+            rels = seg.registered(con)
+            seg.check_readable(self.data_dir, rels)
+            row = _one(con.execute("SELECT value FROM kv WHERE key = ?", [SEGMENT_DIR_KEY])) if rels else None
+            if rels and (row is None or json.loads(row[0]) != str(self.data_dir.resolve())):
+                # A moved data dir not yet reopened by a writer: this connection reads the
+                # segments where they are now (a TEMP view; cursors keep the stored view).
+                con.execute(seg.view_sql(self.data_dir.resolve(), rels, temp=True)).fetchall()
         return con
+
+    def _refresh_view(self, con: duckdb.DuckDBPyConnection, rels: list[str]) -> None:
+        data_dir = self.data_dir.resolve()
+        con.execute(seg.view_sql(data_dir, rels)).fetchall()
+        con.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [SEGMENT_DIR_KEY, json.dumps(str(data_dir))]).fetchall()
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)").fetchall()
@@ -214,13 +238,47 @@ class HotStore:
         # A batch only repeats an id when its producer supplied ids (API, JSON); pay for the
         # window only then.
         unique = 'QUALIFY row_number() OVER (PARTITION BY "event.id") = 1' if dup_ids else ""
+        if n >= seg.SEGMENT_MIN_ROWS and not self.read_only:
+            return self._append_segment(table, present, cols, existing, unique, params)
         before = self.count_rows()
         con.execute(
-            f'INSERT INTO events BY NAME SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) '
+            f'INSERT INTO {seg.BASE} BY NAME SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) '
             f'WHERE "event.id" NOT IN ({existing}) {unique}',
             params,
         ).fetchall()
         return self.count_rows() - before
+
+    def _append_segment(
+        self, table: str, present: set[str], cols: list[str], existing: str, unique: str, params: dict[str, Any]
+    ) -> int:
+        """Write the deduped batch as one Parquet segment and register it (see segments.py)."""
+        con = self.con
+        tmp, rel = seg.new_segment_path(self.data_dir)
+        inner = f'SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) WHERE "event.id" NOT IN ({existing}) {unique}'
+        names = {c.rsplit(" AS ", 1)[-1].strip('"') for c in cols}
+        select = seg.full_select(names, {})
+        target = str(tmp).replace("'", "''")
+        try:
+            row = _one(con.execute(
+                f"COPY (SELECT {select} FROM ({inner})) TO '{target}' (FORMAT parquet, COMPRESSION zstd)", params))
+            added = int(row[0]) if row else 0
+            if not added:
+                tmp.unlink(missing_ok=True)
+                return 0
+            seg.publish(tmp, self.data_dir / rel)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        con.execute("INSERT INTO segments VALUES (?, ?, ?)", [rel, added, time.time()]).fetchall()
+        self._refresh_view(con, seg.registered(con))
+        return added
+
+    def update_detail(self, event_id: str, detail: str) -> int:
+        """Rewrite an alert's detail in place. Alerts are small appends, so they live in the base
+        table; segments are immutable and never hold a row this could target."""
+        row = _one(self.con.execute(
+            f'UPDATE {seg.BASE} SET "hostwarden.detail" = ? WHERE "event.id" = ?', [detail, event_id]))
+        return int(row[0]) if row else 0
 
     def count_rows(self) -> int:
         row = _one(self.con.execute("SELECT count(*) FROM events"))
@@ -253,10 +311,16 @@ class HotStore:
 
     # -- reads -----------------------------------------------------------------------------
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, params or []).fetchall()
+        try:
+            return self.con.execute(sql, params or []).fetchall()
+        except duckdb.Error as exc:
+            raise _segment_error(exc) from exc
 
     def query_arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
-        return self.con.execute(sql, params or []).to_arrow_table()
+        try:
+            return self.con.execute(sql, params or []).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _segment_error(exc) from exc
 
     def size_bytes(self) -> int:
         total = 0
@@ -264,4 +328,14 @@ class HotStore:
             p = Path(str(self.path) + suffix)
             if p.exists():
                 total += p.stat().st_size
+        seg_dir = seg.segment_dir(self.data_dir)
+        if seg_dir.is_dir():
+            total += sum(p.stat().st_size for p in seg_dir.iterdir() if p.is_file())
         return total
+
+
+def _segment_error(exc: duckdb.Error) -> Exception:
+    """A damaged segment surfaces as LOG-5032 naming it; any other error passes unchanged."""
+    if ".parquet" in str(exc):
+        return HostwardenError(LOG_STORE_SEGMENT, f"store segment unreadable: {exc}")
+    return exc

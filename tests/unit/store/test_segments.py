@@ -1,0 +1,185 @@
+"""Parquet segments behind the `events` view, on real DuckDB files and real Parquet files."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from hostwarden.collect.chunks import Chunk
+from hostwarden.errors import HostwardenError
+from hostwarden.normalize.pipeline import ingest_chunks
+from hostwarden.schema import ARROW_SCHEMA, SCHEMA_VERSION, to_arrow
+from hostwarden.store import hot, segments
+from hostwarden.store.hot import HotStore
+
+LINES = b"".join(
+    f"Nov 28 10:00:{i % 60:02d} web01 sshd[{100 + i}]: Failed password for root from 203.0.113.{i % 250} port {4000 + i} ssh2\n".encode()
+    for i in range(3000)
+)
+
+
+@pytest.fixture
+def small_segments(monkeypatch):
+    """Segment-sized batches without a 20k-line fixture: the threshold drops to 1,000 rows."""
+    monkeypatch.setattr(segments, "SEGMENT_MIN_ROWS", 1000)
+
+
+def seg_files(data_dir):
+    d = data_dir / segments.SEGMENT_DIR
+    return sorted(d.iterdir()) if d.is_dir() else []
+
+
+def test_big_append_becomes_a_segment_and_reingest_adds_nothing(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        first = ingest_chunks(store, [Chunk("/var/log/auth.log", 0, LINES)])
+        assert first.stored == 3000
+        assert len(seg_files(tmp_path)) >= 1
+        assert store.query(f"SELECT count(*) FROM {segments.BASE}")[0][0] == 0  # nothing went to the table
+        assert store.count_rows() == 3000
+        again = ingest_chunks(store, [Chunk("/var/log/auth.log", 0, LINES)])
+        assert again.stored == 0
+        assert store.count_rows() == 3000
+        assert store.query('SELECT count(DISTINCT "event.id") FROM events')[0][0] == 3000
+
+
+def test_overlap_between_segment_and_base_table_is_deduped(tmp_path, small_segments):
+    half = LINES.index(b"\n", len(LINES) // 2) + 1
+    tail = LINES[half:]
+    first_small = b"".join(tail.splitlines(keepends=True)[:10])
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("a.log", half, first_small)])  # 10 rows: base table
+        assert store.query(f"SELECT count(*) FROM {segments.BASE}")[0][0] == 10
+        stats = ingest_chunks(store, [Chunk("a.log", 0, LINES)])  # segment, overlapping the 10
+        assert stats.stored == 2990
+        assert store.count_rows() == 3000
+
+
+def test_cursor_and_second_process_see_the_segment(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("a.log", 0, LINES)])
+        assert store.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0] == 3000
+    code = textwrap.dedent(f"""
+        from hostwarden.store.hot import HotStore
+        with HotStore({str(tmp_path)!r}, read_only=True) as s:
+            print(s.count_rows(), s.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["3000", "3000"]
+
+
+def test_missing_store_reads_as_empty(tmp_path):
+    with HotStore(tmp_path / "nope", read_only=True) as store:
+        assert store.count_rows() == 0
+
+
+def test_v1_store_is_migrated_with_its_rows(tmp_path):
+    con = duckdb.connect(str(tmp_path / hot.STORE_FILE))
+    for stmt in hot.MIGRATIONS[1]:
+        con.execute(stmt)
+    con.execute("CREATE TABLE schema_version (version INTEGER)")
+    con.execute("INSERT INTO schema_version VALUES (1)")
+    con.execute("INSERT INTO events (\"event.id\", \"organization.id\", \"log.file.path\", \"log.offset\") "
+                "VALUES ('x1', 'default', 'a.log', 0)")
+    con.close()
+    with HotStore(tmp_path) as store:
+        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION == 2
+        assert store.query(f'SELECT "event.id" FROM {segments.BASE}') == [("x1",)]
+        assert store.query("SELECT count(*) FROM segments")[0][0] == 0
+        assert store.count_rows() == 1
+
+
+def _full_row() -> pa.Table:
+    """One row with a non-null value of the right type in every column."""
+    samples = {
+        pa.string(): "v", pa.int64(): 7, pa.int32(): 3,
+        pa.list_(pa.string()): ["a", "b"], pa.map_(pa.string(), pa.string()): [("k", "v")],
+    }
+    row = {}
+    for f in ARROW_SCHEMA:
+        if pa.types.is_timestamp(f.type):
+            row[f.name] = [datetime(2026, 11, 28, 10, 0, 1, 123456, tzinfo=UTC)]
+        else:
+            row[f.name] = [samples[f.type]]
+    return pa.table(row, schema=ARROW_SCHEMA)
+
+
+def test_every_column_type_round_trips_through_a_segment(tmp_path, monkeypatch):
+    table = _full_row()
+    with HotStore(tmp_path / "base") as base:
+        base.append(table)
+        want = base.query('SELECT * EXCLUDE ("event.ingested") FROM events')
+        base_types = base.query(f"SELECT column_name, column_type FROM (DESCRIBE {segments.BASE})")
+    monkeypatch.setattr(segments, "SEGMENT_MIN_ROWS", 1)
+    with HotStore(tmp_path / "seg") as store:
+        assert store.append(table) == 1
+        assert len(seg_files(tmp_path / "seg")) == 1
+        got = store.query('SELECT * EXCLUDE ("event.ingested") FROM events')
+        path = str(seg_files(tmp_path / "seg")[0])
+        seg_types = store.query(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{path}'))")
+        view_types = store.query("SELECT column_name, column_type FROM (DESCRIBE events)")
+    assert got == want
+    assert seg_types == base_types == view_types
+
+
+def test_damaged_segment_is_a_clear_error(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("a.log", 0, LINES)])
+    (path,) = seg_files(tmp_path)
+    os.truncate(path, path.stat().st_size // 2)
+    for read_only in (True, False):
+        with pytest.raises(HostwardenError) as err, HotStore(tmp_path, read_only=read_only) as s:
+            s.count_rows()
+        assert err.value.code.code == "LOG-5032"
+
+
+def test_unregistered_segment_is_ignored_and_removed(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("a.log", 0, LINES)])
+    (path,) = seg_files(tmp_path)
+    orphan = path.with_name("orphan.parquet")
+    orphan.write_bytes(path.read_bytes())  # a crash after rename, before the registration committed
+    with HotStore(tmp_path, read_only=True) as store:
+        assert store.count_rows() == 3000
+    with HotStore(tmp_path) as store:
+        assert store.count_rows() == 3000
+    assert not orphan.exists()
+
+
+def test_rolled_back_segment_is_not_read(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        batch = to_arrow([{"message": f"m{i}", "log.file.path": "a.log", "log.offset": i} for i in range(1500)])
+        with pytest.raises(RuntimeError), store.transaction():
+            assert store.append(batch) == 1500
+            assert store.count_rows() == 1500  # the writer reads its own segment
+            raise RuntimeError("crash before checkpoint commit")
+        assert store.count_rows() == 0
+    with HotStore(tmp_path) as store:
+        assert store.count_rows() == 0
+        assert seg_files(tmp_path) == []
+
+
+def test_moved_data_dir_still_reads_its_segments(tmp_path, small_segments):
+    with HotStore(tmp_path / "a") as store:
+        ingest_chunks(store, [Chunk("a.log", 0, LINES)])
+    (tmp_path / "a").rename(tmp_path / "b")
+    with HotStore(tmp_path / "b", read_only=True) as store:
+        assert store.count_rows() == 3000
+    with HotStore(tmp_path / "b") as store:
+        assert store.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0] == 3000
+
+
+def test_update_detail_targets_base_rows_and_size_counts_segments(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("a.log", 0, LINES)])
+        store.append(_full_row())
+        eid = store.query(f'SELECT "event.id" FROM {segments.BASE}')[0][0]
+        assert store.update_detail(eid, "{\"n\": 2}") == 1
+        assert store.query('SELECT "hostwarden.detail" FROM events WHERE "event.id" = ?', [eid]) == [('{"n": 2}',)]
+        seg_bytes = sum(p.stat().st_size for p in seg_files(tmp_path))
+        assert seg_bytes > 0
+        assert store.size_bytes() >= seg_bytes + (tmp_path / hot.STORE_FILE).stat().st_size
