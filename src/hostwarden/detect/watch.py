@@ -184,7 +184,7 @@ class Watch:
         self.counters.events += len(events)
         if events:
             self.now = max(self.now, epoch(events[-1].get("@timestamp")))
-        self.sink.events(chunk.source, events, chunk)
+        self.sink.events(chunk.source, events, chunk, parser=source.parser_name, ctx=source.ctx)
         self.sink.alerts(raised)
 
     def _emit(self, alerts: list[dict[str, Any]], trigger: dict[str, Any] | None) -> None:
@@ -221,8 +221,8 @@ class Watch:
         store, data_dir = self.store, self.cfg.data_dir
 
         def work(con: Any) -> None:
-            for detail, alert_id in updated:
-                con.execute('UPDATE events SET "hostwarden.detail" = ? WHERE "event.id" = ?', [detail, alert_id]).fetchall()
+            for detail, alert_id in updated:  # alerts are small appends: they live in the base table
+                store.update_detail(alert_id, detail)
             counters.saved = time.time()
             save_state(store, snapshot, counters)
             write_status(data_dir, counters)

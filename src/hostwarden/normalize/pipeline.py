@@ -198,11 +198,16 @@ class SourceNormalizer:
 
 
 _BULK: dict[str, Any] = {}
+COLUMNAR_PARSERS = ("syslog", "web.access")
+
+
+def has_columnar_plan(parser_name: str) -> bool:
+    return parser_name in COLUMNAR_PARSERS
 
 
 def _bulk_plan(parser_name: str) -> Any:
     """The columnar plan for a parser, compiled once per process; None when it has none."""
-    if parser_name not in ("syslog", "web.access"):
+    if not has_columnar_plan(parser_name):
         return None
     if parser_name not in _BULK:
         if parser_name == "syslog":
