@@ -260,7 +260,7 @@ class HotStore:
         target = str(tmp).replace("'", "''")
         try:
             row = _one(con.execute(
-                f"COPY (SELECT {select} FROM ({inner})) TO '{target}' (FORMAT parquet, COMPRESSION zstd)", params))
+                f"COPY (SELECT {select} FROM ({inner})) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {seg.ROW_GROUP_ROWS})", params))
             added = int(row[0]) if row else 0
             if not added:
                 tmp.unlink(missing_ok=True)

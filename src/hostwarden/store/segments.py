@@ -20,6 +20,7 @@ from hostwarden.schema import FIELDS
 
 SEGMENT_DIR = "segments"
 SEGMENT_MIN_ROWS = 20_000  # appends of at least this many rows become a segment
+ROW_GROUP_ROWS = 16_384  # small row groups: tight log.offset stats for dedupe, bounded write buffers
 BASE = "events_base"  # small appends (alerts, API batches, findings) stay in this table
 
 SEGMENTS_DDL = "CREATE TABLE IF NOT EXISTS segments (path VARCHAR PRIMARY KEY, rows BIGINT, created DOUBLE)"
