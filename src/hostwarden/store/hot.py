@@ -281,8 +281,8 @@ class HotStore:
         return int(row[0]) if row else 0
 
     def count_rows(self) -> int:
-        row = _one(self.con.execute("SELECT count(*) FROM events"))
-        return int(row[0]) if row else 0
+        rows = self.query("SELECT count(*) FROM events")
+        return int(rows[0][0]) if rows else 0
 
     # -- checkpoints (collect.checkpoint.CheckpointStore) ----------------------------------
     def load_checkpoint(self, key: str) -> Any:
@@ -314,13 +314,13 @@ class HotStore:
         try:
             return self.con.execute(sql, params or []).fetchall()
         except duckdb.Error as exc:
-            raise _segment_error(exc) from exc
+            raise _segment_error(exc, seg.registered(self.con)) from exc
 
     def query_arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         try:
             return self.con.execute(sql, params or []).to_arrow_table()
         except duckdb.Error as exc:
-            raise _segment_error(exc) from exc
+            raise _segment_error(exc, seg.registered(self.con)) from exc
 
     def size_bytes(self) -> int:
         total = 0
@@ -334,8 +334,11 @@ class HotStore:
         return total
 
 
-def _segment_error(exc: duckdb.Error) -> Exception:
-    """A damaged segment surfaces as LOG-5032 naming it; any other error passes unchanged."""
-    if ".parquet" in str(exc):
-        return HostwardenError(LOG_STORE_SEGMENT, f"store segment unreadable: {exc}")
+def _segment_error(exc: duckdb.Error, rels: list[str]) -> Exception:
+    """A read that fails on data (not on the SQL) while segments exist is reported as LOG-5032
+    naming them; DuckDB's message for garbage pages ("don't know what type") names no file."""
+    sql_fault = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
+                 duckdb.ConstraintException, duckdb.TransactionException)
+    if ".parquet" in str(exc) or (rels and not isinstance(exc, sql_fault)):
+        return HostwardenError(LOG_STORE_SEGMENT, f"store segment unreadable ({', '.join(rels)}): {exc}")
     return exc

@@ -57,7 +57,7 @@ def publish(tmp: Path, final: Path) -> None:
 def registered(con: duckdb.DuckDBPyConnection) -> list[str]:
     try:
         return [r[0] for r in con.execute("SELECT path FROM segments ORDER BY path").fetchall()]
-    except duckdb.CatalogException:  # a v1 store read without migration
+    except duckdb.Error:  # a v1 store read without migration, or an aborted transaction
         return []
 
 

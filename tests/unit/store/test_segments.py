@@ -137,6 +137,20 @@ def test_damaged_segment_is_a_clear_error(tmp_path, small_segments):
         assert err.value.code.code == "LOG-5032"
 
 
+def test_segment_damaged_inside_is_a_clear_error_on_read(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("a.log", 0, LINES)])
+    (path,) = seg_files(tmp_path)
+    data = bytearray(path.read_bytes())
+    end = len(data) - 8 - int.from_bytes(data[-8:-4], "little")  # where the footer starts
+    data[4:end] = b"\xff" * (end - 4)  # magic bytes and footer intact, every page garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(HostwardenError) as err, HotStore(tmp_path, read_only=True) as s:
+        s.query('SELECT count(DISTINCT "message") FROM events')
+    assert err.value.code.code == "LOG-5032"
+    assert path.name in err.value.message
+
+
 def test_unregistered_segment_is_ignored_and_removed(tmp_path, small_segments):
     with HotStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
