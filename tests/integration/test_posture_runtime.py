@@ -113,6 +113,9 @@ def test_pid_missing_from_listing_is_hidden(tmp_path: Path) -> None:
     from hostwarden.scan.runtime import hidden_pids, listed_pids
 
     child = subprocess.Popen([shutil.which("sleep") or "/bin/sleep", "30"])
+    # A later process keeps the sweep's upper bound (highest listed pid + 256) above the child's
+    # pid even when many short-lived processes came and went just before it.
+    anchor = subprocess.Popen([shutil.which("sleep") or "/bin/sleep", "30"])
     try:
         real = listed_pids()
         for pid in real - {child.pid}:
@@ -120,8 +123,9 @@ def test_pid_missing_from_listing_is_hidden(tmp_path: Path) -> None:
         assert child.pid in hidden_pids(real - {child.pid}, tmp_path)
         assert child.pid not in hidden_pids(listed_pids(), Path("/proc"))
     finally:
-        child.kill()
-        child.wait()
+        for proc in (child, anchor):
+            proc.kill()
+            proc.wait()
 
 
 def test_listener_of_unpackaged_binary() -> None:
