@@ -139,20 +139,11 @@ def compile_pred(pred: Pred) -> Check:
 
         return same
     test = _scalar_test(pred)
-    if name in FIELD_BY_NAME:  # a schema field is one dict read (the streaming hot path)
-
-        def check_field(ev: Event) -> bool:
-            v = ev.get(name)
-            if v is None:
-                return False
-            if isinstance(v, list):
-                return any(x is not None and test(x) for x in v)
-            return test(v)
-
-        return check_field
+    # a schema field is one dict read (the streaming hot path); other names may sit in labels
+    read: Callable[[Event], Any] = (lambda ev: ev.get(name)) if name in FIELD_BY_NAME else (lambda ev: get_value(ev, name))
 
     def check(ev: Event) -> bool:
-        v = get_value(ev, name)
+        v = read(ev)
         if v is None:
             return False
         if isinstance(v, list):
@@ -174,45 +165,28 @@ def compile_node(node: Node) -> Check:
         return lambda ev: not inner(ev)
     if isinstance(node, (And, Or)):
         parts = tuple(compile_node(c) for c in node.children)
-        return _all(parts) if isinstance(node, And) else _any(parts)
+        return _junction(parts, decided_by=isinstance(node, Or))
     raise TypeError(f"not a rule node: {node!r}")
 
 
 # Short and/or nodes are plain boolean expressions: a generator per event is the matcher's
 # largest overhead at line rate.
-def _all(parts: tuple[Check, ...]) -> Check:
+def _junction(parts: tuple[Check, ...], decided_by: bool) -> Check:
+    """`and` (decided by the first False child) or `or` (by the first True one)."""
     if len(parts) == 1:
         return parts[0]
     if len(parts) == 2:
         a, b = parts
-        return lambda ev: bool(a(ev) and b(ev))
+        return (lambda ev: bool(a(ev) or b(ev))) if decided_by else (lambda ev: bool(a(ev) and b(ev)))
     if len(parts) == 3:
         a, b, c = parts
-        return lambda ev: bool(a(ev) and b(ev) and c(ev))
+        return ((lambda ev: bool(a(ev) or b(ev) or c(ev))) if decided_by
+                else (lambda ev: bool(a(ev) and b(ev) and c(ev))))
 
-    def every(ev: Event) -> bool:
-        for p in parts:  # noqa: SIM110 (a loop, not a generator: this runs per event)
-            if not p(ev):
-                return False
-        return True
+    def loop(ev: Event) -> bool:
+        for p in parts:
+            if bool(p(ev)) is decided_by:
+                return decided_by
+        return not decided_by
 
-    return every
-
-
-def _any(parts: tuple[Check, ...]) -> Check:
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:
-        a, b = parts
-        return lambda ev: bool(a(ev) or b(ev))
-    if len(parts) == 3:
-        a, b, c = parts
-        return lambda ev: bool(a(ev) or b(ev) or c(ev))
-
-    def some(ev: Event) -> bool:
-        for p in parts:  # noqa: SIM110 (a loop, not a generator: this runs per event)
-            if p(ev):
-                return True
-        return False
-
-    return some
+    return loop
