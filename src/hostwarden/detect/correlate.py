@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count, islice
@@ -30,6 +30,7 @@ SAVED_FIELDS = ("event.id", "@timestamp", "event.original", "event.action", "hos
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq, "neq": operator.ne}
 _TOUCH = count()  # a process-wide use order, so groups of different windows compare for LRU eviction
+_NO_COUNTS: Counter[Any] = Counter()  # shared by groups whose kind never counts into it (never written)
 
 
 def epoch(value: Any) -> float:
@@ -52,20 +53,35 @@ class Match:
     rule: Rule
     time: float
     event: dict[str, Any]
-    events: list[dict[str, Any]] = field(default_factory=list)
+    # A shared empty default: a streaming engine holds a Match per window entry, and a list of
+    # its own would be one more object for the garbage collector to walk (an empty dict isn't).
+    events: Sequence[dict[str, Any]] = ()
     group: dict[str, Any] = field(default_factory=dict)
     count: int = 1
-    # A correlation firing's events, gathered only when read: a window firing again on each
-    # new match of a long brute force is usually just counted by an alert already open.
-    lazy: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
+    # A correlation firing's window entries, made into events only when read: a window firing
+    # again on each new match of a long brute force is usually just counted by an open alert.
+    recent: tuple[_Entry, ...] | None = field(default=None, repr=False, compare=False)
     # The alert book's suppression key, when the producer knows it (a correlation group's).
     key: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    # What a window entry keeps of a base rule's match (`kept`), made once for all windows.
+    _kept: Match | None = field(default=None, repr=False, compare=False)
 
     def evidence(self) -> list[dict[str, Any]]:
         """The events that make this match (`events`, or the one `event` of a base rule)."""
-        if self.lazy is not None:
-            self.events, self.lazy = self.lazy(), None
-        return self.events or [self.event]
+        if self.recent is not None:
+            self.events, self.recent = _newest(self.recent), None
+        return list(self.events) or [self.event]
+
+    def kept(self) -> Match:
+        """This match as a window keeps it: a base rule's event cut to the fields evidence and
+        sequence alerts read (SAVED_FIELDS), a plain dict the garbage collector doesn't track;
+        a firing as it is (its evidence is already such events)."""
+        if self.events or self.recent is not None or self.group:
+            return self
+        if self._kept is None:
+            event = self.event
+            self._kept = Match(self.rule, self.time, {k: event[k] for k in SAVED_FIELDS if event.get(k) is not None})
+        return self._kept
 
 
 @dataclass(slots=True)
@@ -77,45 +93,66 @@ class _Entry:
 
 
 class _Group:
-    """One group's window: its entries plus running aggregates, so each match costs O(1)
-    amortized instead of a rescan of the window (a brute force is thousands of entries)."""
+    """One group's window: its entries plus the running aggregate its condition reads, so each
+    match costs O(1) amortized instead of a rescan of the window (a brute force is thousands
+    of entries). Only that aggregate is kept: an event count needs none."""
 
-    __slots__ = ("chain", "entries", "fired_as", "refs", "total", "numbers", "touched", "values")
+    __slots__ = ("chain", "counter", "entries", "fired_as", "refs", "total", "numbers", "touched", "values")
 
-    def __init__(self, n_refs: int) -> None:
+    def __init__(self, n_refs: int, kind: str) -> None:
         self.touched = next(_TOUCH)
         self.entries: deque[_Entry] = deque()
-        self.values: Counter[str] = Counter()
-        self.refs: Counter[int] = Counter()
+        # Allocated only for the kinds that count them (a Counter per group adds up at 100k groups).
+        self.values: Counter[str] = Counter() if kind == "value_count" else _NO_COUNTS
+        self.refs: Counter[int] = Counter() if kind.startswith("temporal") else _NO_COUNTS
         self.total = 0.0
         self.numbers = 0
         # temporal_ordered: chain[i] = latest start time of a sequence matching rules[0..i]
         self.chain: list[float | None] = [None] * n_refs
         # (group-by values, alert key, the values that are set) of this group, made on its first firing
         self.fired_as: tuple[dict[str, Any], tuple[Any, ...], dict[str, Any]] | None = None
+        # A plain function, not a bound method: that would be a reference cycle per group.
+        self.counter = _COUNTERS.get(kind)
 
     def push(self, e: _Entry) -> None:
         self.entries.append(e)
-        self._count(e, 1)
+        if self.counter is not None:
+            self.counter(self, e, 1)
 
     def evict_before(self, horizon: float) -> None:
-        while self.entries and self.entries[0].time < horizon:
-            self._count(self.entries.popleft(), -1)
+        entries, counter = self.entries, self.counter
+        while entries and entries[0].time < horizon:
+            e = entries.popleft()
+            if counter is not None:
+                counter(self, e, -1)
 
-    def _count(self, e: _Entry, sign: int) -> None:
-        self.refs[e.ref] += sign
-        if e.value is not None:
-            text = str(e.value).lower()
-            self.values[text] += sign
-            if self.values[text] <= 0:
-                del self.values[text]
-            n = _number(e.value)
-            if n is not None:
-                self.total += sign * n
-                self.numbers += sign
+    def last(self, n: int) -> tuple[_Entry, ...]:
+        return tuple(islice(reversed(self.entries), n))[::-1]
 
-    def last(self, n: int) -> list[_Entry]:
-        return list(islice(reversed(self.entries), n))[::-1]
+
+def _count_ref(group: _Group, e: _Entry, sign: int) -> None:
+    group.refs[e.ref] += sign
+
+
+def _count_value(group: _Group, e: _Entry, sign: int) -> None:
+    if e.value is not None:
+        text = str(e.value).lower()
+        values = group.values
+        values[text] += sign
+        if values[text] <= 0:
+            del values[text]
+
+
+def _count_number(group: _Group, e: _Entry, sign: int) -> None:
+    n = _number(e.value) if e.value is not None else None
+    if n is not None:
+        group.total += sign * n
+        group.numbers += sign
+
+
+_COUNTERS: dict[str, Callable[[_Group, _Entry, int], None]] = {
+    "value_count": _count_value, "value_sum": _count_number, "value_avg": _count_number,
+    "temporal": _count_ref, "temporal_ordered": _count_ref}
 
 
 class Window:
@@ -172,11 +209,11 @@ class Window:
             self.opened.setdefault(key, m.time)
         group = self.groups.pop(key, None)  # re-inserted last: `groups` is kept in use order (LRU first)
         if group is None:
-            group = _Group(len(self.ref_ids))
+            group = _Group(len(self.ref_ids), self.corr.type)
         else:
             group.touched = next(_TOUCH)
         self.groups[key] = group
-        group.push(_Entry(m.time, ref, value, m))
+        group.push(_Entry(m.time, ref, value, m.kept()))
         if self.closing:
             return fired
         group.evict_before(m.time - self.corr.timespan)
@@ -262,7 +299,7 @@ class Window:
         """Rebuild groups saved by `snapshot` (same rule definition: ref indexes still mean the same)."""
         for saved in data.get("groups", ()):
             key = tuple(saved["key"])
-            group = _Group(len(self.ref_ids))
+            group = _Group(len(self.ref_ids), self.corr.type)
             for row in saved["entries"]:
                 events = row[3] if len(row) > 3 else []
                 event = events[-1] if events else {}
@@ -301,8 +338,7 @@ class Window:
             for name in ("host.name", "source.ip", "user.name"):
                 if name not in synthetic and last.get(name) is not None:
                     synthetic[name] = last[name]
-        return Match(self.rule, time, synthetic, [], values, count=len(group.entries), lazy=lambda: _newest(recent),
-                     key=book_key)
+        return Match(self.rule, time, synthetic, (), values, count=len(group.entries), recent=recent, key=book_key)
 
 
 def _key_reader(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -312,7 +348,7 @@ def _key_reader(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any
     return lambda event: tuple(get_value(event, f) for f in fields)
 
 
-def _newest(recent: list[_Entry]) -> list[dict[str, Any]]:
+def _newest(recent: Sequence[_Entry]) -> list[dict[str, Any]]:
     """The newest MAX_KEPT_EVENTS events of these entries, in time order (a chained window's
     entries each carry up to that many of their own: only the newest are walked)."""
     events: list[dict[str, Any]] = []

@@ -7,6 +7,8 @@
     max_groups = 100000              # watch: open correlation groups kept (LRU eviction past it)
     state_interval_seconds = 10      # watch: how often correlation state is saved to the store
     reload_interval_seconds = 1      # watch: how often rule files are checked for changes
+    full_gc_idle_seconds = 60        # watch: a full garbage-collector pass when idle, at most this often
+    full_gc_max_seconds = 1800       # watch: … and at least this often, busy or not
 
     [detect.thresholds.ssh_brute_force]                            # by rule name or id
     gte = 10
@@ -50,6 +52,8 @@ class DetectSettings(BaseModel):
     max_groups: int = Field(100_000, ge=1)
     state_interval_seconds: float = Field(10.0, gt=0)
     reload_interval_seconds: float = Field(1.0, gt=0)
+    full_gc_idle_seconds: float = Field(60.0, gt=0)
+    full_gc_max_seconds: float = Field(1800.0, gt=0)
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> DetectSettings:

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.tailer import FileTailer
 from hostwarden.config import Config
+from hostwarden.detect.collector import Collector
 from hostwarden.detect.correlate import epoch
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.reload import RuleReloader
@@ -130,7 +131,8 @@ class Watch:
             self._say(f"watching {', '.join(self.paths)} with {len(ruleset.rules)} rules "
                       f"(version {self.reloader.version}); Ctrl-C to stop")
             try:
-                self._loop(stop)
+                with Collector(self.settings.full_gc_idle_seconds, self.settings.full_gc_max_seconds) as self.collector:
+                    self._loop(stop)
             finally:
                 self.tailer.close()
                 self.counters.running = False
@@ -161,6 +163,7 @@ class Watch:
             if now >= next_save:
                 self._save()
                 next_save = time.monotonic() + self.settings.state_interval_seconds
+            self.collector.tick(idle=not produced)
             if not produced:
                 stop.wait(self.poll_seconds)
 
@@ -207,6 +210,7 @@ class Watch:
         if new is None:
             return
         kept = self.engine.swap(new)
+        self.collector.thaw()  # the old rule set was frozen at start: let it be reclaimed
         self._say(f"rules reloaded: {len(new.rules)} rules (version {self.reloader.version}), "
                   f"{kept} correlation windows kept")
         write_status(self.cfg.data_dir, self._update_counters())
