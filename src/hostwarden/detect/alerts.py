@@ -11,6 +11,7 @@ new one, so a 10,000-line brute force is one alert with count 10,000, not 10,000
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -150,10 +151,18 @@ class AlertBook:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Open alerts as JSON-ready data (what suppression needs to survive a restart)."""
-        for c in self.open.values():
+        return self.capture()()
+
+    def capture(self) -> Callable[[], list[dict[str, Any]]]:
+        """The open alerts as they are now; the returned function makes them `snapshot` data
+        later (on another thread). Details are taken as JSON text: one C call each, and a copy
+        the alerts' later updates cannot reach."""
+        taken = []
+        for k, c in self.open.items():
             c.detail["last"] = _ts(c.last).isoformat()
-        return [{"rule": k[0], "key": [list(p) for p in k[1]], "alert": c.alert, "detail": c.detail,
-                 "last": c.last, "ids": c.ids} for k, c in self.open.items()]
+            taken.append((k, dict(c.alert), json.dumps(c.detail, default=str), c.last, list(c.ids)))
+        return lambda: [{"rule": k[0], "key": [list(p) for p in k[1]], "alert": alert, "detail": json.loads(detail),
+                         "last": last, "ids": ids} for k, alert, detail, last, ids in taken]
 
     def restore(self, saved: list[dict[str, Any]], keep_rules: set[str] | None = None) -> None:
         """Reopen alerts saved by `snapshot` (only those of `keep_rules`, when given)."""

@@ -68,8 +68,10 @@ class Match:
 
     def evidence(self) -> list[dict[str, Any]]:
         """The events that make this match (`events`, or the one `event` of a base rule)."""
-        if self.recent is not None:
-            self.events, self.recent = _newest(self.recent), None
+        recent = self.recent  # read once: the store thread may gather these while saving state
+        if recent is not None:
+            self.events = _newest(recent)
+            self.recent = None
         return list(self.events) or [self.event]
 
     def kept(self) -> Match:
@@ -262,38 +264,38 @@ class Window:
     def expire(self, now: float) -> list[Match]:
         """Drop groups whose newest entry left the window by `now` (nothing they hold can count
         again); absence windows past their span are judged first. Walks from the least recently
-        used group and stops at the first live one, so a call costs what it removes."""
-        fired: list[Match] = []
+        used group and stops at the first live one, so a call costs what it removes. (One walk,
+        then the removals: taking the first key of a dict again after each deletion rescans the
+        deleted slots, quadratic in what is removed.)"""
         span = self.corr.timespan
-        while self.groups:
-            key, group = next(iter(self.groups.items()))
-            start = self.opened.get(key)
-            if self.closing and start is not None:
+        victims: list[tuple[tuple[Any, ...], bool]] = []
+        for key, group in self.groups.items():
+            start = self.opened.get(key) if self.closing else None
+            if start is not None:
                 if now <= start + span:
                     break
-                fired.extend(self._close(key))
-                continue
-            if group.entries and group.entries[-1].time >= now - span:
+            elif group.entries and group.entries[-1].time >= now - span:
                 break
-            del self.groups[key]
-            self.opened.pop(key, None)
+            victims.append((key, start is not None))
+        fired: list[Match] = []
+        for key, judged in victims:
+            if judged:
+                fired.extend(self._close(key))
+            else:
+                del self.groups[key]
+                self.opened.pop(key, None)
         return fired
+
+    def capture(self) -> Callable[[], dict[str, Any]]:
+        """The window as it is now, cheaply (entries are never changed once made): returns the
+        function that turns it into `snapshot` data, which may run later on another thread."""
+        groups = [(key, tuple(g.entries), list(g.chain), self.opened.get(key)) for key, g in self.groups.items()]
+        return lambda: {"groups": [_saved_group(*group) for group in groups]}
 
     def snapshot(self) -> dict[str, Any]:
         """The window as JSON-ready data: per group its entries (time, ref, value) and, for the
         last MAX_KEPT_EVENTS, the few event fields alerts show."""
-        groups = []
-        for key, group in self.groups.items():
-            n = len(group.entries)
-            entries = []
-            for i, e in enumerate(group.entries):
-                row: list[Any] = [e.time, e.ref, e.value]
-                if i >= n - MAX_KEPT_EVENTS:
-                    row.append([_slim(ev) for ev in e.match.evidence()][-MAX_KEPT_EVENTS:])
-                entries.append(row)
-            groups.append({"key": list(key), "entries": entries, "chain": group.chain,
-                           "opened": self.opened.get(key)})
-        return {"groups": groups}
+        return self.capture()()
 
     def restore(self, data: dict[str, Any]) -> None:
         """Rebuild groups saved by `snapshot` (same rule definition: ref indexes still mean the same)."""
@@ -358,6 +360,18 @@ def _newest(recent: Sequence[_Entry]) -> list[dict[str, Any]]:
         if len(events) >= MAX_KEPT_EVENTS:
             break
     return events
+
+
+def _saved_group(key: tuple[Any, ...], entries: tuple[_Entry, ...], chain: list[float | None],
+                 opened: float | None) -> dict[str, Any]:
+    n = len(entries)
+    rows = []
+    for i, e in enumerate(entries):
+        row: list[Any] = [e.time, e.ref, e.value]
+        if i >= n - MAX_KEPT_EVENTS:
+            row.append([_slim(ev) for ev in e.match.evidence()][-MAX_KEPT_EVENTS:])
+        rows.append(row)
+    return {"key": list(key), "entries": rows, "chain": chain, "opened": opened}
 
 
 def _slim(event: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from hostwarden.detect.ir import And, Node, Or, Pred, Rule
 from hostwarden.detect.matcher import as_text, get_value
+from hostwarden.schema import FIELD_BY_NAME
 
 PREFERRED = ("event.category", "event.dataset", "event.action", "event.outcome", "event.type")
 CACHE_MAX = 4096
@@ -73,16 +74,26 @@ class Dispatch:
             for v in values:
                 table.setdefault(v, []).append(i)
         self.fields = tuple(self.index)
+        # Schema fields are read straight from the event (as `get_value` does); their raw values,
+        # lists as tuples, key the cache, and folding happens only on a miss.
+        self._plain = all(f in FIELD_BY_NAME for f in self.fields)
         self._cache: dict[tuple[tuple[str, ...], ...], list[Rule]] = {}
 
     def candidates(self, event: dict[str, Any]) -> list[Rule]:
-        key = tuple(_folded(get_value(event, f)) for f in self.fields)
-        found = self._cache.get(key)
+        if self._plain:  # the guard fields are schema fields: the event's own values are the key
+            key: tuple[Any, ...] = tuple([tuple(v) if v.__class__ is list else v for v in map(event.get, self.fields)])
+        else:
+            key = tuple(_folded(get_value(event, f)) for f in self.fields)
+        try:
+            found = self._cache.get(key)
+        except TypeError:  # an unhashable value (hostile JSON input): fold it like any other field
+            key = tuple(_folded(get_value(event, f)) for f in self.fields)
+            found = self._cache.get(key)
         if found is None:
             idx = set(self.always)
-            for field, values in zip(self.fields, key, strict=True):
+            for field in self.fields:
                 table = self.index[field]
-                for v in values:
+                for v in _folded(get_value(event, field)):
                     idx.update(table.get(v, ()))
             found = [self.rules[i] for i in sorted(idx)]
             if len(self._cache) >= CACHE_MAX:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from hostwarden.detect.alerts import AlertBook
@@ -68,6 +69,7 @@ class Engine:
             for target in refs:
                 listeners.setdefault(target.id, []).append(window)
         self.ruleset, self.windows, self.listeners, self.signatures = ruleset, windows, listeners, signatures
+        self._group_tables = [w.groups for w in windows.values()]  # counted after every event (`_bound`)
         self.dispatch = Dispatch(ruleset.base_rules)
 
     def swap(self, ruleset: RuleSet) -> int:
@@ -116,7 +118,7 @@ class Engine:
     # -- bounded state (streaming) ---------------------------------------------------------
     @property
     def groups_open(self) -> int:
-        return sum(len(w.groups) for w in self.windows.values())
+        return sum(map(len, self._group_tables))
 
     def _bound(self) -> None:
         """Evict least recently used groups, across all windows, down to `max_groups`."""
@@ -140,13 +142,16 @@ class Engine:
 
     def snapshot(self) -> dict[str, Any]:
         """Windows (by rule id, with their signature) and open alerts, as JSON-ready data."""
-        return {
-            "windows": {rid: {"signature": self.signatures[rid], **w.snapshot()}
-                        for rid, w in self.windows.items() if w.groups},
-            "alerts": self.book.snapshot(),
-            "evictions": self.evictions,
-            "raised": self.book.raised,
-        }
+        return self.capture()()
+
+    def capture(self) -> Callable[[], dict[str, Any]]:
+        """The state as it is now, taken cheaply between two events; the returned function
+        makes it `snapshot` data later, on another thread (watch's store thread), so detection
+        doesn't stop while a large window state is written out."""
+        windows = [(rid, self.signatures[rid], w.capture()) for rid, w in self.windows.items() if w.groups]
+        alerts, evictions, raised = self.book.capture(), self.evictions, self.book.raised
+        return lambda: {"windows": {rid: {"signature": signature, **made()} for rid, signature, made in windows},
+                        "alerts": alerts(), "evictions": evictions, "raised": raised}
 
     def restore(self, saved: dict[str, Any]) -> int:
         """Load a `snapshot`; windows whose rule changed meanwhile start empty. Returns how

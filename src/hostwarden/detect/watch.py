@@ -32,47 +32,26 @@ from hostwarden.config import Config
 from hostwarden.detect.collector import Collector
 from hostwarden.detect.correlate import epoch
 from hostwarden.detect.engine import Engine
+from hostwarden.detect.parseworker import MAX_IN_FLIGHT, LocalParser, SourceParser, WorkerParser
 from hostwarden.detect.reload import RuleReloader
 from hostwarden.detect.settings import DetectSettings
 from hostwarden.detect.sink import LockedCheckpoints, StoreSink
 from hostwarden.detect.state import WatchCounters, load_state, save_state, write_status
 from hostwarden.errors import CSA_RULE_INVALID, HostwardenError
-from hostwarden.normalize.base import ParseContext, Parser
-from hostwarden.normalize.pipeline import (
-    SNIFF_LINES,
-    available_parsers,
-    context_for,
-    hint_for_path,
-    reparse_failures,
-    sniff,
-)
-from hostwarden.schema import event_id
+from hostwarden.normalize.pipeline import SNIFF_LINES, context_for, hint_for_path, sniff
 from hostwarden.store.hot import HotStore
 
 POLL_SECONDS = 0.02  # idle wait between polls of the files: bounds the line → alert delay
 CHUNK_BYTES = 1 << 20  # a backlog is worked through in 1 MB steps, so alerts keep flowing
-EXPIRE_SECONDS = 5.0  # how often state past its window is dropped
+EXPIRE_SECONDS = 0.5  # how often state past its window is dropped: often, so each pass is short
 GRADES = {1: "L1", 2: "L2", 3: "L3"}
 
 
-class _Source:
-    """One followed file: its parser, kept across chunks (auditd joins records over lines)."""
+class _Source(SourceParser):
+    """A followed file: its parser (chosen by sniffing) and the context its lines are read in."""
 
     def __init__(self, path: str, parser_name: str) -> None:
-        self.path = path
-        self.parser_name = parser_name
-        self.parser: Parser = available_parsers()[parser_name]()
-        self.ctx: ParseContext = context_for(path)
-
-    def parse(self, chunk: Chunk) -> list[dict[str, Any]]:
-        lines = chunk.lines()
-        events = self.parser.parse_batch(lines, self.ctx)
-        if any("parse_failure" in (ev.get("tags") or []) for ev in events):
-            events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
-        for ev in events:  # the ids the store would give them, so alert evidence names stored events
-            ev["log.file.path"] = self.path
-            ev["event.id"] = event_id(self.path, ev.get("log.offset") or 0, ev.get("event.original") or "")
-        return events
+        super().__init__(path, parser_name, context_for(path))
 
 
 def render(alert: dict[str, Any], fmt: str, trigger: dict[str, Any] | None = None) -> str:
@@ -130,10 +109,13 @@ class Watch:
             write_status(self.cfg.data_dir, self.counters)
             self._say(f"watching {', '.join(self.paths)} with {len(ruleset.rules)} rules "
                       f"(version {self.reloader.version}); Ctrl-C to stop")
+            self.parsing: LocalParser | WorkerParser = (
+                WorkerParser(on_failure=self._say) if self.settings.parse_worker else LocalParser())
             try:
                 with Collector(self.settings.full_gc_idle_seconds, self.settings.full_gc_max_seconds) as self.collector:
                     self._loop(stop)
             finally:
+                self.parsing.close()
                 self.tailer.close()
                 self.counters.running = False
                 if self.sink.is_alive():
@@ -142,39 +124,56 @@ class Watch:
         return self.counters
 
     def _loop(self, stop: threading.Event) -> None:
-        next_save = time.monotonic() + self.settings.state_interval_seconds
-        next_expire = time.monotonic() + EXPIRE_SECONDS
+        self._next_save = time.monotonic() + self.settings.state_interval_seconds
+        self._next_expire = time.monotonic() + EXPIRE_SECONDS
         while not stop.is_set():
-            produced = False
-            for chunk in self.tailer.poll():
-                produced = True
-                self._handle(chunk)
-                if stop.is_set():
-                    break
+            produced = self._read(stop)
+            if self.parsing.pending:  # one chunk through the rules while the next ones are parsed
+                self._detect(*self.parsing.next())
             self._notices()
             self._reload()
-            now = time.monotonic()
-            if now >= next_expire:
-                self.engine.expire(self.now)  # absence windows judged at their end may raise alerts
-                new = self.engine.book.drain_new()
-                self._emit(new, None)
-                self.sink.alerts(new)
-                next_expire = now + EXPIRE_SECONDS
-            if now >= next_save:
-                self._save()
-                next_save = time.monotonic() + self.settings.state_interval_seconds
-            self.collector.tick(idle=not produced)
-            if not produced:
+            self._timers()  # while a backlog is worked through too: state keeps being saved
+            self.collector.tick(idle=not produced and not self.parsing.pending)
+            if not produced and not self.parsing.pending:
                 stop.wait(self.poll_seconds)
+        while self.parsing.pending:  # what was read is detected (and stored) before stopping
+            self._detect(*self.parsing.next())
+
+    def _read(self, stop: threading.Event) -> bool:
+        """Hand every new chunk to the parser; returns whether there was any."""
+        produced = False
+        for chunk in self.tailer.poll():
+            produced = True
+            while self.parsing.pending >= MAX_IN_FLIGHT:
+                self._detect(*self.parsing.next())
+            self._submit(chunk)
+            if stop.is_set():
+                break
+        return produced
+
+    def _timers(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_expire or now >= self._next_save:  # before a save too: less state to write
+            self.engine.expire(self.now)  # absence windows judged at their end may raise alerts
+            new = self.engine.book.drain_new()
+            self._emit(new, None)
+            self.sink.alerts(new)
+            self._next_expire = now + EXPIRE_SECONDS
+        if now >= self._next_save:
+            self._save()
+            self._next_save = time.monotonic() + self.settings.state_interval_seconds
 
     # -- the hot path ----------------------------------------------------------------------
-    def _handle(self, chunk: Chunk) -> None:
+    def _submit(self, chunk: Chunk) -> None:
         source = self.sources.get(chunk.source)
         if source is None:
             sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
             source = _Source(chunk.source, sniff(sample, self.dataset or hint_for_path(chunk.source)))
             self.sources[chunk.source] = source
-        events = source.parse(chunk)
+        self.parsing.submit(chunk, source.parser_name, source.ctx)
+
+    def _detect(self, chunk: Chunk, events: list[dict[str, Any]]) -> None:
+        source = self.sources[chunk.source]
         engine = self.engine
         book = engine.book
         raised: list[dict[str, Any]] = []
@@ -220,7 +219,7 @@ class Watch:
         one transaction: after a crash they agree (see `state`). The snapshot is taken here,
         between two events; the store thread writes it after the chunks fed before it."""
         counters = dataclasses.replace(self._update_counters())  # a copy: this thread goes on counting
-        snapshot = self.engine.snapshot()
+        snapshot = self.engine.capture()  # cheap here; made into data on the store thread
         updated = [(a["hostwarden.detail"], a["event.id"]) for a in self.engine.book.drain_dirty()]
         store, data_dir = self.store, self.cfg.data_dir
 
@@ -228,7 +227,7 @@ class Watch:
             for detail, alert_id in updated:  # alerts are small appends: they live in the base table
                 store.update_detail(alert_id, detail)
             counters.saved = time.time()
-            save_state(store, snapshot, counters)
+            save_state(store, snapshot(), counters)
             write_status(data_dir, counters)
 
         self.sink.save(work, wait=wait)

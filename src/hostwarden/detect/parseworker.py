@@ -1,0 +1,186 @@
+"""Parsing for `watch` in a second process, so detection has its core to itself.
+
+On a 2-core host, watch's thread parsed a line (~25 µs) and then ran it through the rules
+(~40 µs) one after the other, under one GIL: about 10,000 lines/s at most, with no room left
+for bursts. Here a child process parses chunk k+1 while the detecting thread feeds chunk k;
+what crosses back is the parsed events, pickled (a few µs a line each way).
+
+The child keeps one parser per followed file, as `watch` did, so state carried across chunks
+(sshd's address per session, auditd records joined by serial) is the same. Chunks are parsed
+in the order they were sent and answered in that order. If the child dies or cannot start,
+`watch` goes on parsing in its own thread (`LocalParser`): slower, same events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from hostwarden.collect.chunks import Chunk
+from hostwarden.normalize.base import ParseContext
+from hostwarden.normalize.pipeline import available_parsers, reparse_failures
+from hostwarden.schema import event_id
+
+Events = list[dict[str, Any]]
+MAX_IN_FLIGHT = 3  # chunks sent and not yet answered: enough to overlap, bounded so pipes can't fill both ways
+
+
+class SourceParser:
+    """One followed file's parser, kept across chunks (auditd joins records over lines)."""
+
+    def __init__(self, path: str, parser_name: str, ctx: ParseContext) -> None:
+        self.path, self.parser_name, self.ctx = path, parser_name, ctx
+        self.parser = available_parsers()[parser_name]()
+
+    def parse(self, chunk: Chunk) -> Events:
+        lines = chunk.lines()
+        events = self.parser.parse_batch(lines, self.ctx)
+        if any("parse_failure" in (ev.get("tags") or []) for ev in events):
+            events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
+        for ev in events:  # the ids the store would give them, so alert evidence names stored events
+            ev["log.file.path"] = self.path
+            ev["event.id"] = event_id(self.path, ev.get("log.offset") or 0, ev.get("event.original") or "")
+        return events
+
+
+class LocalParser:
+    """Parses on the calling thread: the fallback, and the reference the worker must equal."""
+
+    def __init__(self) -> None:
+        self._sources: dict[str, SourceParser] = {}
+        self._done: deque[tuple[Chunk, Events]] = deque()
+
+    def submit(self, chunk: Chunk, parser_name: str, ctx: ParseContext) -> None:
+        source = self._sources.get(chunk.source)
+        if source is None:
+            source = self._sources[chunk.source] = SourceParser(chunk.source, parser_name, ctx)
+        self._done.append((chunk, source.parse(chunk)))
+
+    @property
+    def pending(self) -> int:
+        return len(self._done)
+
+    def next(self) -> tuple[Chunk, Events]:
+        return self._done.popleft()
+
+    def close(self) -> None:
+        self._done.clear()
+
+
+class WorkerParser:
+    """Parses in a child process; `submit` returns at once, `next` waits for the oldest chunk."""
+
+    def __init__(self, on_failure: Callable[[str], None]) -> None:
+        # A fresh interpreter on one end of a socket pair: no fork (the parent runs threads) and
+        # no re-import of the parent's main module (what multiprocessing's spawn would do).
+        ours, theirs = socket.socketpair()
+        self._proc = subprocess.Popen([sys.executable, "-m", "hostwarden.detect.parseworker", str(theirs.fileno())],
+                                      pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        self._sent: deque[tuple[Chunk, str, ParseContext]] = deque()
+        self._fallback: LocalParser | None = None
+        self._on_failure = on_failure
+
+    @property
+    def pending(self) -> int:
+        return len(self._sent) + (self._fallback.pending if self._fallback else 0)
+
+    def submit(self, chunk: Chunk, parser_name: str, ctx: ParseContext) -> None:
+        if self._fallback is not None:
+            self._fallback.submit(chunk, parser_name, ctx)
+            return
+        try:
+            self._conn.send((chunk.source, chunk.base_offset, chunk.data, chunk.tags, parser_name, ctx))
+        except (OSError, EOFError, ValueError) as exc:
+            self._fail(f"parse worker unreachable ({exc}); parsing in watch's own thread")
+            self._fallback.submit(chunk, parser_name, ctx)  # type: ignore[union-attr]
+            return
+        self._sent.append((chunk, parser_name, ctx))
+
+    def next(self) -> tuple[Chunk, Events]:
+        if self._sent:
+            chunk, parser_name, ctx = self._sent[0]
+            try:
+                answer = self._conn.recv_bytes()
+            except (OSError, EOFError) as exc:
+                self._fail(f"parse worker stopped ({exc}); parsing in watch's own thread")
+                return self.next()
+            self._sent.popleft()
+            kind, payload = pickle.loads(answer)
+            if kind == "events":
+                return chunk, payload
+            # the worker could not parse it (a bug, not bad input: parsers keep bad lines):
+            # parse here, so the chunk is neither lost nor stalls the others
+            self._on_failure(f"parse worker error on {chunk.source}: {payload}; parsed in watch's own thread")
+            local = self._fallback or LocalParser()
+            local.submit(chunk, parser_name, ctx)
+            return local.next()
+        assert self._fallback is not None
+        return self._fallback.next()
+
+    def _fail(self, message: str) -> None:
+        """Parse everything not yet answered, and all later chunks, on this thread, in order."""
+        self._on_failure(message)
+        self._fallback = LocalParser()
+        for chunk, parser_name, ctx in self._sent:
+            self._fallback.submit(chunk, parser_name, ctx)
+        self._sent.clear()
+        self.close()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._conn.close()
+
+
+def _serve(conn: Connection) -> None:
+    """The child: parse each chunk it is sent, in order, answering each with its events.
+
+    A thread takes chunks off the socket as they come, so the parent's send never waits for
+    this process to finish sending an answer (both sides blocked on full buffers otherwise)."""
+    inbox: queue.Queue[Any] = queue.Queue()
+
+    def receive() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = None
+            inbox.put(message)
+            if message is None:
+                return
+
+    threading.Thread(target=receive, name="receive", daemon=True).start()
+    sources: dict[str, SourceParser] = {}
+    while (message := inbox.get()) is not None:
+        path, base_offset, data, tags, parser_name, ctx = message
+        try:
+            source = sources.get(path)
+            if source is None:
+                source = sources[path] = SourceParser(path, parser_name, ctx)
+            answer: tuple[str, Any] = ("events", source.parse(Chunk(path, base_offset, data, tags)))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which parses it itself
+            answer = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            return
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])))
