@@ -31,6 +31,7 @@ from hostwarden.normalize.pipeline import available_parsers, reparse_failures
 from hostwarden.schema import event_id
 
 Events = list[dict[str, Any]]
+READY_SECONDS = 30.0
 MAX_IN_FLIGHT = 3  # chunks sent and not yet answered: enough to overlap, bounded so pipes can't fill both ways
 
 
@@ -90,6 +91,13 @@ class WorkerParser:
         self._sent: deque[tuple[Chunk, str, ParseContext]] = deque()
         self._fallback: LocalParser | None = None
         self._on_failure = on_failure
+        # Wait until the child has imported the parsers, so the first lines aren't held up by it.
+        try:
+            ready = self._conn.poll(READY_SECONDS) and pickle.loads(self._conn.recv_bytes()) == ("ready", None)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            ready = False
+        if not ready:
+            self._fail("parse worker did not start; parsing in watch's own thread")
 
     @property
     def pending(self) -> int:
@@ -167,6 +175,7 @@ def _serve(conn: Connection) -> None:
                 return
 
     threading.Thread(target=receive, name="receive", daemon=True).start()
+    conn.send_bytes(pickle.dumps(("ready", None)))
     sources: dict[str, SourceParser] = {}
     while (message := inbox.get()) is not None:
         path, base_offset, data, tags, parser_name, ctx = message

@@ -9,7 +9,7 @@
     reload_interval_seconds = 1      # watch: how often rule files are checked for changes
     full_gc_idle_seconds = 60        # watch: a full garbage-collector pass when idle, at most this often
     full_gc_max_seconds = 1800       # watch: … and at least this often, busy or not
-    parse_worker = false             # watch: parse in a second process while detection runs
+    parse_worker = true              # watch: parse in a second process while detection runs
 
     [detect.thresholds.ssh_brute_force]                            # by rule name or id
     gte = 10
@@ -55,7 +55,7 @@ class DetectSettings(BaseModel):
     reload_interval_seconds: float = Field(1.0, gt=0)
     full_gc_idle_seconds: float = Field(60.0, gt=0)
     full_gc_max_seconds: float = Field(1800.0, gt=0)
-    parse_worker: bool = False
+    parse_worker: bool = True
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> DetectSettings:

@@ -1,23 +1,27 @@
 """`hostwarden watch`: follow log files and raise alerts the moment their lines are written.
 
-Detection is one loop on one thread, so the order of lines is the order of detection:
+Detection is one loop on one thread, so the order of lines is the order of detection; around
+it, work that can run beside it does:
 
-    poll the files (the rotation-safe tailer) → parse each new chunk (the source's parser,
-    chosen by the same sniffing as `ingest`) → every event through `Engine.feed` → each new
-    alert printed and flushed at once → the chunk's events and the alerts handed to the store
-    thread (`sink`)
+    reader thread: poll the files (the rotation-safe tailer), queue each new chunk
+    → parse worker process (`parseworker`): the source's parser, chosen by the same sniffing
+      as `ingest`, parses chunk k+1 while chunk k is being detected
+    → this loop: every event through `Engine.feed` → each new alert printed and flushed at
+      once → the chunk's events and the alerts handed to the store thread (`sink`)
 
 Alerts are printed before anything is stored: the store write is the slow step and the alert
 must not wait for it. Around that, on timers: rule files are checked for changes (`reload`),
-state that can no longer matter is expired, and the state is saved (`state`) together with the
-tail checkpoints of every chunk stored since the last save, so a restart — clean or not —
-resumes with correlation windows and tail positions that agree.
-"""
+state that can no longer matter is expired (often, so each pass is short), the state is saved
+(`state`) together with the tail checkpoints of every chunk stored since the last save, so a
+restart — clean or not — resumes with correlation windows and tail positions that agree, and
+Python's full garbage-collector pass runs on a schedule (`collector`) instead of at random.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import queue
 import signal
 import sys
 import threading
@@ -43,6 +47,7 @@ from hostwarden.store.hot import HotStore
 
 POLL_SECONDS = 0.02  # idle wait between polls of the files: bounds the line → alert delay
 CHUNK_BYTES = 1 << 20  # a backlog is worked through in 1 MB steps, so alerts keep flowing
+MAX_QUEUED_CHUNKS = 4  # read and not yet handed to the parser: bounds memory when far behind
 EXPIRE_SECONDS = 0.5  # how often state past its window is dropped: often, so each pass is short
 GRADES = {1: "L1", 2: "L2", 3: "L3"}
 
@@ -103,17 +108,24 @@ class Watch:
             self.sink = StoreSink(store, self.cfg.tenant, commit=lambda chunk: self.tailer.commit(chunk))
             self.tailer = FileTailer(self.paths, LockedCheckpoints(store, self.sink.lock), poll_interval=self.poll_seconds,
                                      chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end)
+            self.parsing: LocalParser | WorkerParser = LocalParser()
+            if self.settings.parse_worker:
+                try:
+                    self.parsing = WorkerParser(on_failure=self._say)
+                except OSError as exc:  # no process could be started: parse on this thread
+                    self._say(f"parse worker not started ({exc}); parsing in watch's own thread")
             self.sink.start()
             self.counters.running = True
             self._update_counters()
             write_status(self.cfg.data_dir, self.counters)
             self._say(f"watching {', '.join(self.paths)} with {len(ruleset.rules)} rules "
                       f"(version {self.reloader.version}); Ctrl-C to stop")
-            self.parsing: LocalParser | WorkerParser = (
-                WorkerParser(on_failure=self._say) if self.settings.parse_worker else LocalParser())
+            self._reader_error: BaseException | None = None
             try:
                 with Collector(self.settings.full_gc_idle_seconds, self.settings.full_gc_max_seconds) as self.collector:
                     self._loop(stop)
+                if self._reader_error is not None:
+                    raise self._reader_error
             finally:
                 self.parsing.close()
                 self.tailer.close()
@@ -124,32 +136,63 @@ class Watch:
         return self.counters
 
     def _loop(self, stop: threading.Event) -> None:
+        """Detection's side of the pipeline: reader thread → `inbox` → parser → rules. Chunks
+        waiting in the inbox go to the parser before a parsed chunk is fed to the rules, so the
+        parse worker (if on) parses the next chunk while this one is detected."""
         self._next_save = time.monotonic() + self.settings.state_interval_seconds
         self._next_expire = time.monotonic() + EXPIRE_SECONDS
-        while not stop.is_set():
-            produced = self._read(stop)
-            if self.parsing.pending:  # one chunk through the rules while the next ones are parsed
-                self._detect(*self.parsing.next())
-            self._notices()
-            self._reload()
-            self._timers()  # while a backlog is worked through too: state keeps being saved
-            self.collector.tick(idle=not produced and not self.parsing.pending)
-            if not produced and not self.parsing.pending:
-                stop.wait(self.poll_seconds)
-        while self.parsing.pending:  # what was read is detected (and stored) before stopping
+        self.inbox: queue.Queue[Chunk] = queue.Queue(MAX_QUEUED_CHUNKS)
+        reader = threading.Thread(target=self._follow, args=(stop,), name="hostwarden-watch-read", daemon=True)
+        reader.start()
+        try:
+            while not stop.is_set():
+                self._fill()
+                idle = not self.parsing.pending
+                if idle:
+                    with contextlib.suppress(queue.Empty):  # nothing new: the timers below still run
+                        self._submit(self.inbox.get(timeout=self.poll_seconds))
+                else:
+                    chunk, events = self.parsing.next()
+                    self._fill()
+                    self._detect(chunk, events)
+                self._notices()
+                self._reload()
+                self._timers()  # while a backlog is worked through too: state keeps being saved
+                self.collector.tick(idle=idle)
+        finally:
+            while reader.is_alive():  # it may be waiting for room in the inbox
+                self._fill(everything=True)
+                reader.join(timeout=0.02)
+        self._fill(everything=True)  # what was read is detected (and stored) before stopping
+        while self.parsing.pending:
             self._detect(*self.parsing.next())
+            self._fill(everything=True)
 
-    def _read(self, stop: threading.Event) -> bool:
-        """Hand every new chunk to the parser; returns whether there was any."""
-        produced = False
-        for chunk in self.tailer.poll():
-            produced = True
-            while self.parsing.pending >= MAX_IN_FLIGHT:
-                self._detect(*self.parsing.next())
+    def _follow(self, stop: threading.Event) -> None:
+        """The reader thread: poll the files, queue each new chunk (waiting while the queue is
+        full: backpressure, nothing dropped)."""
+        try:
+            while not stop.is_set():
+                produced = False
+                for chunk in self.tailer.poll():
+                    produced = True
+                    self.inbox.put(chunk)  # the detecting thread drains the inbox, stopping or not
+                    if stop.is_set():
+                        break
+                if not produced:
+                    stop.wait(self.poll_seconds)
+        except BaseException as exc:  # handed to the detecting thread, which stops with it
+            self._reader_error = exc
+            stop.set()
+
+    def _fill(self, *, everything: bool = False) -> None:
+        """Hand queued chunks to the parser, up to MAX_IN_FLIGHT unanswered (all, when stopping)."""
+        while everything or self.parsing.pending < MAX_IN_FLIGHT:
+            try:
+                chunk = self.inbox.get_nowait()
+            except queue.Empty:
+                return
             self._submit(chunk)
-            if stop.is_set():
-                break
-        return produced
 
     def _timers(self) -> None:
         now = time.monotonic()

@@ -63,3 +63,47 @@ def test_dead_worker_falls_back_without_losing_a_chunk(tmp_path: Path) -> None:
     assert [off for off, _ in got] == [c.base_offset for c in chunks]
     assert sum(len(evs) for _, evs in got) == len(LINES)
     assert notes and "parsing in watch's own thread" in notes[0]
+
+
+def _watch(tmp_path: Path, log: Path, worker: bool) -> tuple[list[dict], int]:
+    import io
+    import json
+    import threading
+    import time
+
+    from hostwarden.config import load_config
+    from hostwarden.detect.watch import Watch
+    from hostwarden.store.hot import HotStore
+
+    cfg = load_config(None, data_dir=tmp_path / f"data-{worker}")
+    cfg.extra["detect"] = {"parse_worker": worker}
+    out, stop = io.StringIO(), threading.Event()
+    watch = Watch(cfg, [str(log)], fmt="json", out=out, err=io.StringIO(), poll_seconds=0.01)
+    runner = threading.Thread(target=watch.run, args=(stop,))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and getattr(getattr(watch, "counters", None), "events", 0) < 400:
+        time.sleep(0.02)
+    stop.set()
+    runner.join(timeout=60)
+    alerts = [json.loads(line) for line in out.getvalue().splitlines()]
+    with HotStore(cfg.data_dir, read_only=True) as store:
+        stored = store.con.execute("SELECT count(*) FROM events WHERE \"event.kind\" = 'event'").fetchone()[0]
+    return alerts, stored
+
+
+def test_watch_with_and_without_the_worker_alerts_and_stores_the_same(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    lines = []
+    for i in range(400):  # a brute force from two sources, then a login: fast, slow and L1 rules fire
+        ip = "203.0.113.7" if i % 2 else "198.51.100.4"
+        lines.append(f"Nov  1 00:{i // 60:02d}:{i % 60:02d} web-01 sshd[{1000 + i}]: Failed password for root "
+                     f"from {ip} port {40000 + i} ssh2\n")
+    lines[-1] = "Nov  1 00:06:40 web-01 sshd[2000]: Accepted password for root from 203.0.113.7 port 1 ssh2\n"
+    log.write_text("".join(lines))
+    with_worker, stored_w = _watch(tmp_path, log, worker=True)
+    without, stored_l = _watch(tmp_path, log, worker=False)
+    key = [(a["rule.name"], a["source.ip"], a["hostwarden.trigger"]["offset"]) for a in with_worker]
+    assert key == [(a["rule.name"], a["source.ip"], a["hostwarden.trigger"]["offset"]) for a in without]
+    assert any(a["event.severity"] == 1 for a in with_worker)  # the login after brute force
+    assert stored_w == stored_l == 400
