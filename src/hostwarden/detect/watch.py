@@ -15,6 +15,7 @@ state that can no longer matter is expired (often, so each pass is short), the s
 (`state`) together with the tail checkpoints of every chunk stored since the last save, so a
 restart — clean or not — resumes with correlation windows and tail positions that agree, and
 Python's full garbage-collector pass runs on a schedule (`collector`) instead of at random.
+"""
 
 from __future__ import annotations
 
