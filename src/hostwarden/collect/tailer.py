@@ -132,19 +132,28 @@ class FileTailer:
 
     def commit(self, chunk: Chunk) -> None:
         """Save the position after `chunk`; call it once the chunk is durably stored."""
-        with self._lock:
-            entry = self._issued.pop(id(chunk), None)
-        if entry is None or entry[0] is not chunk:
-            return
-        origin = entry[1]
-        if origin.gen < self._committed_gen.get(origin.path, -1):
-            return  # a late line of a rotated file: the newer file's position must stay
-        self._committed_gen[origin.path] = origin.gen
-        self.checkpoints.save_checkpoint(Checkpoint(
-            key=checkpoint_key(origin.path), path=origin.path, inode=origin.inode, device=origin.device,
-            offset=chunk.end_offset, fingerprint=origin.fingerprint, fingerprint_len=origin.fingerprint_len,
-            updated=time.time(),
-        ))
+        self.commit_all([chunk])
+
+    def commit_all(self, chunks: list[Chunk]) -> None:
+        """`commit` each chunk, in order, writing each file's checkpoint once: the last one
+        is what the writes one by one would leave (watch commits ~50 chunks a second)."""
+        latest: dict[str, Checkpoint] = {}
+        for chunk in chunks:
+            with self._lock:
+                entry = self._issued.pop(id(chunk), None)
+            if entry is None or entry[0] is not chunk:
+                continue
+            origin = entry[1]
+            if origin.gen < self._committed_gen.get(origin.path, -1):
+                continue  # a late line of a rotated file: the newer file's position must stay
+            self._committed_gen[origin.path] = origin.gen
+            key = checkpoint_key(origin.path)
+            latest.pop(key, None)  # re-inserted last: files are written in the order they were last committed
+            latest[key] = Checkpoint(
+                key=key, path=origin.path, inode=origin.inode, device=origin.device, offset=chunk.end_offset,
+                fingerprint=origin.fingerprint, fingerprint_len=origin.fingerprint_len, updated=time.time())
+        for checkpoint in latest.values():
+            self.checkpoints.save_checkpoint(checkpoint)
 
     def close(self) -> None:
         for f in [*self._current.values(), *self._retired]:

@@ -106,7 +106,7 @@ class Watch:
             if saved is not None:
                 self.engine.restore(saved.get("engine") or {})
                 self.counters.events = int((saved.get("counters") or {}).get("events") or 0)
-            self.sink = StoreSink(store, self.cfg.tenant, commit=lambda chunk: self.tailer.commit(chunk))
+            self.sink = StoreSink(store, self.cfg.tenant, commit=lambda chunks: self.tailer.commit_all(chunks))
             self.tailer = FileTailer(self.paths, LockedCheckpoints(store, self.sink.lock), poll_interval=self.poll_seconds,
                                      chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end)
             self.parsing: LocalParser | WorkerParser = LocalParser()

@@ -200,3 +200,43 @@ def test_truncated_while_down_ignores_siblings_with_other_content(tmp_path: Path
     assert texts(poll(t2)) == ["fresh"]
     assert [n["code"] for n in t2.notices] == ["LOG-4104"]
     t2.close()
+
+
+class _CountingCheckpoints(MemoryCheckpoints):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def save_checkpoint(self, cp):  # type: ignore[no-untyped-def]
+        self.writes += 1
+        super().save_checkpoint(cp)
+
+
+def test_commit_all_writes_each_file_once_with_what_one_by_one_commits_leave(tmp_path: Path) -> None:
+    """watch commits a save's worth of chunks at once: one write per file, same end state,
+    and a rotated file's late chunk still can't move the newer file's position back."""
+    results = []
+    for together in (False, True):
+        log = tmp_path / f"{together}" / "auth.log"
+        log.parent.mkdir()
+        store = _CountingCheckpoints()
+        with FileTailer([log], store, rotate_wait=0, chunk_bytes=64) as t:
+            log.write_text("")
+            list(t.poll())
+            chunks = []
+            for i in range(3):
+                append(log, *(f"line {i}-{j} " + "x" * 20 for j in range(5)))
+                chunks += list(t.poll())
+            os.rename(log, log.with_suffix(".1"))
+            append(log, "new file line")
+            chunks += list(t.poll()) + list(t.poll())
+            assert len(chunks) >= 4  # three of the rotated file, one of the new
+            if together:
+                t.commit_all(chunks)
+            else:
+                for chunk in chunks:
+                    t.commit(chunk)
+        results.append(({k: (cp.offset, cp.inode) for k, cp in store.saved.items()}, store.writes))
+    (one_by_one, writes_single), (together, writes_together) = results
+    assert [v[0] for v in together.values()] == [v[0] for v in one_by_one.values()]
+    assert writes_together == len(together) < writes_single
