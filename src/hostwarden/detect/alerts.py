@@ -96,6 +96,22 @@ class AlertBook:
         current.detail["count"] = count
         return alert
 
+    def bump(self, rule_id: str, key: tuple[Any, ...], time: float, count: int) -> dict[str, Any] | None:
+        """What `record` does with a firing that only updates an open alert whose evidence is
+        already full — without the firing (streaming: a long brute force fires on every line).
+        None when `record` has more to do (no open alert, past suppression, evidence to add)."""
+        book_key = (rule_id, key)
+        current = self.open.get(book_key)
+        if current is None or time - current.last > self.window or len(current.detail["events"]) < MAX_EVIDENCE:
+            return None
+        current.last = time
+        current.detail["count"] += count
+        if self.eager:
+            current.alert["hostwarden.detail"] = current.serialized()
+        if self.streaming:
+            self.dirty[book_key] = current
+        return current.alert
+
     def record(self, m: Match) -> dict[str, Any]:
         key = (m.rule.id, self._key(m))
         current = self.open.get(key)

@@ -175,6 +175,9 @@ class Window:
         self._value_fields = [self._field(self.corr.field, r) if self.corr.field else None for r in range(len(ref_ids))]
         self._key_of = [_key_reader(fields) for fields in self._key_fields]
         tests = [(_COMPARE[op], bound) for op, bound in self.corr.condition]
+        # Set by a streaming engine for a window nothing else reads: updates the open alert of a
+        # group firing again (returning it) without building the firing, or returns None.
+        self.quick: Callable[[str, tuple[Any, ...], float, int], dict[str, Any] | None] | None = None
         self._cond: Callable[[float], bool] = lambda v: all(cmp(v, bound) for cmp, bound in tests)
         if len(tests) == 1:  # the usual `gte: N`, without a generator per event
             (cmp, bound), = tests
@@ -195,7 +198,9 @@ class Window:
             self._refs[rid] = next((i for i, refs in enumerate(self.ref_ids) if ids & refs), None)
         return self._refs[rid]
 
-    def add(self, m: Match) -> list[Match]:
+    def add(self, m: Match, updated: list[dict[str, Any]] | None = None) -> list[Match]:
+        """The firings this match causes; with `quick` set, a group that fired before updates
+        its open alert directly (appended to `updated`) instead."""
         ref = self._ref(m)
         if ref is None:
             return []
@@ -223,6 +228,11 @@ class Window:
             if self._ordered(group, ref, m.time):
                 fired.append(self._fire(key, group, m.time))
         elif self._holds(group):
+            if self.quick is not None and group.fired_as is not None and updated is not None:
+                alert = self.quick(self.rule.id, group.fired_as[1], m.time, len(group.entries))
+                if alert is not None:
+                    updated.append(alert)
+                    return fired
             fired.append(self._fire(key, group, m.time))
         return fired
 

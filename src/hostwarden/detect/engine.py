@@ -70,6 +70,9 @@ class Engine:
                 listeners.setdefault(target.id, []).append(window)
         self.ruleset, self.windows, self.listeners, self.signatures = ruleset, windows, listeners, signatures
         self._group_tables = [w.groups for w in windows.values()]  # counted after every event (`_bound`)
+        for rid, window in windows.items():  # a streaming firing nothing reads only updates its alert
+            alone = rid not in listeners and rid not in ruleset.silent
+            window.quick = self.book.bump if self.book.streaming and alone else None
         self.dispatch = Dispatch(ruleset.base_rules)
 
     def swap(self, ruleset: RuleSet) -> int:
@@ -103,7 +106,7 @@ class Engine:
         if m.rule.id not in self.ruleset.silent:
             out.append(self.book.record(m))
         for window in self.listeners.get(m.rule.id, ()):
-            for fired in window.add(m):
+            for fired in window.add(m, out):
                 out.extend(self.on_match(fired))
         return out
 
