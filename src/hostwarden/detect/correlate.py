@@ -312,11 +312,9 @@ class Window:
         for saved in data.get("groups", ()):
             key = tuple(saved["key"])
             group = _Group(len(self.ref_ids), self.corr.type)
-            for row in saved["entries"]:
-                events = row[3] if len(row) > 3 else []
+            for time, ref, value, events in _saved_entries(saved):
                 event = events[-1] if events else {}
-                group.push(_Entry(float(row[0]), int(row[1]), row[2],
-                                  Match(self.rule, float(row[0]), event, events if len(events) > 1 else [])))
+                group.push(_Entry(time, ref, value, Match(self.rule, time, event, events if len(events) > 1 else [])))
             chain = saved.get("chain") or []
             if len(chain) == len(group.chain):
                 group.chain = [None if c is None else float(c) for c in chain]
@@ -374,14 +372,34 @@ def _newest(recent: Sequence[_Entry]) -> list[dict[str, Any]]:
 
 def _saved_group(key: tuple[Any, ...], entries: tuple[_Entry, ...], chain: list[float | None],
                  opened: float | None) -> dict[str, Any]:
-    n = len(entries)
-    rows = []
-    for i, e in enumerate(entries):
-        row: list[Any] = [e.time, e.ref, e.value]
-        if i >= n - MAX_KEPT_EVENTS:
-            row.append([_slim(ev) for ev in e.match.evidence()][-MAX_KEPT_EVENTS:])
-        rows.append(row)
-    return {"key": list(key), "entries": rows, "chain": chain, "opened": opened}
+    """A group as JSON-ready data: its entries as columns (a 24 h window holds tens of
+    thousands; a list per entry was most of the cost of a save) and, walking back from the
+    newest entry, the events `_newest` would take from each until MAX_KEPT_EVENTS: what the
+    restored window's alerts read, and no more."""
+    evidence: list[list[Any]] = []
+    wanted = MAX_KEPT_EVENTS
+    for back, e in enumerate(reversed(entries)):
+        own = e.match.evidence()
+        taken = [_slim(ev) for ev in own[max(0, len(own) - wanted):]]
+        evidence.append([len(entries) - 1 - back, taken])
+        wanted -= len(taken)
+        if wanted <= 0:
+            break
+    values = [e.value for e in entries]
+    return {"key": list(key), "times": [e.time for e in entries], "refs": [e.ref for e in entries],
+            "values": values if any(v is not None for v in values) else None, "evidence": evidence,
+            "chain": chain, "opened": opened}
+
+
+def _saved_entries(saved: dict[str, Any]) -> list[tuple[float, int, Any, list[dict[str, Any]]]]:
+    """(time, ref, value, events) per entry of a saved group, in either saved layout: columns
+    (`_saved_group`), or one row per entry (state saved before columns)."""
+    if "times" not in saved:
+        return [(float(row[0]), int(row[1]), row[2], row[3] if len(row) > 3 else []) for row in saved["entries"]]
+    times, refs = saved["times"], saved["refs"]
+    values = saved.get("values") or [None] * len(times)
+    events: dict[int, list[dict[str, Any]]] = {int(i): evs for i, evs in saved.get("evidence") or ()}
+    return [(float(t), int(r), v, events.get(i, [])) for i, (t, r, v) in enumerate(zip(times, refs, values, strict=True))]
 
 
 def _slim(event: dict[str, Any]) -> dict[str, Any]:

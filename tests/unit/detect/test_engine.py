@@ -185,3 +185,34 @@ def test_streaming_quick_update_equals_building_each_firing() -> None:
         books.append((returned, dirty, [a["hostwarden.detail"] for a in engine.book.drain_new()], engine.book.raised))
     assert books[0] == books[1]
     assert books[0][3] >= 6 and any(books[0][1])
+
+
+def _legacy(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The same state in the layout saved before columns: one row per entry."""
+    out = json.loads(json.dumps(snapshot, default=str))
+    for window in out["windows"].values():
+        for group in window["groups"]:
+            evidence = {i: evs for i, evs in group.pop("evidence")}
+            values = group.pop("values") or [None] * len(group["times"])
+            group["entries"] = [[t, r, v, *([evidence[i]] if i in evidence else [])]
+                                for i, (t, r, v) in enumerate(zip(group.pop("times"), group.pop("refs"), values))]
+    return out
+
+
+def test_state_saved_in_either_layout_restores_to_the_same_alerts() -> None:
+    rules = load_rules()
+    before = [_ev(i * 7, "198.51.100.9", FAIL, user=f"u{i % 6}", n=i) for i in range(30)]
+    engine = Engine(rules, streaming=True, eager=False)
+    for ev in before:
+        engine.feed(ev)
+    saved = json.loads(json.dumps(engine.snapshot(), default=str))
+    assert any(g["times"] for w in saved["windows"].values() for g in w["groups"])
+    results = []
+    for state in (saved, _legacy(saved)):
+        restored = Engine(rules, streaming=True, eager=False)
+        restored.restore(state)
+        restored.feed(_ev(400, "198.51.100.9", OK, user="root", n=500))  # the login after brute force
+        restored.book.drain_dirty()
+        results.append([(a["rule.name"], json.loads(a["hostwarden.detail"])["events"]) for a in restored.book.drain_new()])
+    assert results[0] == results[1]
+    assert any(name == "SSH login success after brute force" and len(events) > 1 for name, events in results[0])
