@@ -195,7 +195,7 @@ def _legacy(snapshot: dict[str, Any]) -> dict[str, Any]:
             evidence = {i: evs for i, evs in group.pop("evidence")}
             values = group.pop("values") or [None] * len(group["times"])
             group["entries"] = [[t, r, v, *([evidence[i]] if i in evidence else [])]
-                                for i, (t, r, v) in enumerate(zip(group.pop("times"), group.pop("refs"), values))]
+                                for i, (t, r, v) in enumerate(zip(group.pop("times"), group.pop("refs"), values, strict=True))]
     return out
 
 
