@@ -79,6 +79,10 @@ class Dispatch:
         self._plain = all(f in FIELD_BY_NAME for f in self.fields)
         self._cache: dict[tuple[tuple[str, ...], ...], list[Rule]] = {}
 
+    def matching(self, event: dict[str, Any], checks: dict[str, Any]) -> list[Rule]:
+        """The base rules this event matches, in rule-set order (`checks`: the compiled matchers)."""
+        return [rule for rule in self.candidates(event) if checks[rule.id](event)]
+
     def candidates(self, event: dict[str, Any]) -> list[Rule]:
         if self._plain:  # the guard fields are schema fields: the event's own values are the key
             key: tuple[Any, ...] = tuple([tuple(v) if v.__class__ is list else v for v in map(event.get, self.fields)])

@@ -90,12 +90,15 @@ class Engine:
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Streaming: run every base rule on one event; returns alerts raised or updated."""
+        return self.feed_matched(event, self.dispatch.matching(event, self.ruleset.checks))
+
+    def feed_matched(self, event: dict[str, Any], rules: list[Rule]) -> list[dict[str, Any]]:
+        """`feed`, with the base rules the event matches found elsewhere (watch's parse worker
+        runs the same `Dispatch.matching` on the same rules)."""
         out: list[dict[str, Any]] = []
         t = epoch(event.get("@timestamp"))
-        checks = self.ruleset.checks
-        for rule in self.dispatch.candidates(event):
-            if checks[rule.id](event):
-                out.extend(self.on_match(Match(rule, t, event)))
+        for rule in rules:
+            out.extend(self.on_match(Match(rule, t, event)))
         self.book.follow_up(event, t)
         if self.max_groups is not None:
             self._bound()

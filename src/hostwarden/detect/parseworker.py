@@ -26,11 +26,17 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hostwarden.collect.chunks import Chunk
+from hostwarden.detect.dispatch import Dispatch
+from hostwarden.detect.ir import Rule
+from hostwarden.detect.ruleset import RuleSet
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.pipeline import available_parsers, reparse_failures
 from hostwarden.schema import event_id
 
 Events = list[dict[str, Any]]
+# The base rules each event matched, by id, and the generation of the rule set that found them
+# (watch runs the rules itself for a chunk matched under rules it has since reloaded).
+Matched = tuple[int, list[tuple[str, ...]]]
 READY_SECONDS = 30.0
 MAX_IN_FLIGHT = 3  # chunks sent and not yet answered: enough to overlap, bounded so pipes can't fill both ways
 
@@ -66,12 +72,16 @@ class LocalParser:
             source = self._sources[chunk.source] = SourceParser(chunk.source, parser_name, ctx)
         self._done.append((chunk, source.parse(chunk)))
 
+    def set_rules(self, generation: int, rules: list[Rule]) -> None:
+        """Nothing to do: on this thread the engine runs the rules itself."""
+
     @property
     def pending(self) -> int:
         return len(self._done)
 
-    def next(self) -> tuple[Chunk, Events]:
-        return self._done.popleft()
+    def next(self) -> tuple[Chunk, Events, Matched | None]:
+        chunk, events = self._done.popleft()
+        return chunk, events, None
 
     def close(self) -> None:
         self._done.clear()
@@ -107,15 +117,26 @@ class WorkerParser:
         if self._fallback is not None:
             self._fallback.submit(chunk, parser_name, ctx)
             return
-        try:
-            self._conn.send((chunk.source, chunk.base_offset, chunk.data, chunk.tags, parser_name, ctx))
-        except (OSError, EOFError, ValueError) as exc:
-            self._fail(f"parse worker unreachable ({exc}); parsing in watch's own thread")
+        if not self._send(("chunk", chunk.source, chunk.base_offset, chunk.data, chunk.tags, parser_name, ctx)):
             self._fallback.submit(chunk, parser_name, ctx)  # type: ignore[union-attr]
             return
         self._sent.append((chunk, parser_name, ctx))
 
-    def next(self) -> tuple[Chunk, Events]:
+    def set_rules(self, generation: int, rules: list[Rule]) -> None:
+        """Run these base rules on the chunks sent from now on (their matches come back tagged
+        with `generation`)."""
+        if self._fallback is None:
+            self._send(("rules", generation, rules))
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        try:
+            self._conn.send(message)
+        except (OSError, EOFError, ValueError) as exc:
+            self._fail(f"parse worker unreachable ({exc}); parsing in watch's own thread")
+            return False
+        return True
+
+    def next(self) -> tuple[Chunk, Events, Matched | None]:
         if self._sent:
             chunk, parser_name, ctx = self._sent[0]
             try:
@@ -124,9 +145,9 @@ class WorkerParser:
                 self._fail(f"parse worker stopped ({exc}); parsing in watch's own thread")
                 return self.next()
             self._sent.popleft()
-            kind, payload = pickle.loads(answer)
+            kind, payload, matched = pickle.loads(answer)
             if kind == "events":
-                return chunk, payload
+                return chunk, payload, matched
             # the worker could not parse it (a bug, not bad input: parsers keep bad lines):
             # parse here, so the chunk is neither lost nor stalls the others
             self._on_failure(f"parse worker error on {chunk.source}: {payload}; parsed in watch's own thread")
@@ -195,15 +216,26 @@ def _serve(conn: Connection) -> None:
     _warm_up()
     conn.send_bytes(pickle.dumps(("ready", None)))
     sources: dict[str, SourceParser] = {}
+    matcher: tuple[int, Dispatch, dict[str, Any]] | None = None
     while (message := inbox.get()) is not None:
-        path, base_offset, data, tags, parser_name, ctx = message
+        if message[0] == "rules":
+            _, generation, rules = message
+            ruleset = RuleSet(rules)
+            matcher = (generation, Dispatch(ruleset.base_rules), ruleset.checks)
+            continue
+        _, path, base_offset, data, tags, parser_name, ctx = message
         try:
             source = sources.get(path)
             if source is None:
                 source = sources[path] = SourceParser(path, parser_name, ctx)
-            answer: tuple[str, Any] = ("events", source.parse(Chunk(path, base_offset, data, tags)))
+            events = source.parse(Chunk(path, base_offset, data, tags))
+            matched: Matched | None = None
+            if matcher is not None:  # the rules' stateless part, off the detecting thread
+                generation, dispatch, checks = matcher
+                matched = (generation, [tuple(r.id for r in dispatch.matching(ev, checks)) for ev in events])
+            answer: tuple[str, Any, Matched | None] = ("events", events, matched)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which parses it itself
-            answer = ("error", f"{type(exc).__name__}: {exc}")
+            answer = ("error", f"{type(exc).__name__}: {exc}", None)
         try:
             conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:

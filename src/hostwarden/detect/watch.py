@@ -37,7 +37,7 @@ from hostwarden.config import Config
 from hostwarden.detect.collector import Collector
 from hostwarden.detect.correlate import epoch
 from hostwarden.detect.engine import Engine
-from hostwarden.detect.parseworker import MAX_IN_FLIGHT, LocalParser, SourceParser, WorkerParser
+from hostwarden.detect.parseworker import MAX_IN_FLIGHT, LocalParser, Matched, SourceParser, WorkerParser
 from hostwarden.detect.reload import RuleReloader
 from hostwarden.detect.settings import DetectSettings
 from hostwarden.detect.sink import LockedCheckpoints, StoreSink
@@ -115,6 +115,8 @@ class Watch:
                     self.parsing = WorkerParser(on_failure=self._say)
                 except OSError as exc:  # no process could be started: parse on this thread
                     self._say(f"parse worker not started ({exc}); parsing in watch's own thread")
+            self._rules_generation = 0
+            self.parsing.set_rules(self._rules_generation, self.engine.ruleset.base_rules)
             self.sink.start()
             self.counters.running = True
             self._update_counters()
@@ -153,9 +155,9 @@ class Watch:
                     with contextlib.suppress(queue.Empty):  # nothing new: the timers below still run
                         self._submit(self.inbox.get(timeout=self.poll_seconds))
                 else:
-                    chunk, events = self.parsing.next()
+                    chunk, events, matched = self.parsing.next()
                     self._fill()
-                    self._detect(chunk, events)
+                    self._detect(chunk, events, matched)
                 self._notices()
                 self._reload()
                 self._timers()  # while a backlog is worked through too: state keeps being saved
@@ -216,13 +218,19 @@ class Watch:
             self.sources[chunk.source] = source
         self.parsing.submit(chunk, source.parser_name, source.ctx)
 
-    def _detect(self, chunk: Chunk, events: list[dict[str, Any]]) -> None:
+    def _detect(self, chunk: Chunk, events: list[dict[str, Any]], matched: Matched | None = None) -> None:
         source = self.sources[chunk.source]
         engine = self.engine
         book = engine.book
         raised: list[dict[str, Any]] = []
-        for ev in events:
-            engine.feed(ev)
+        # The worker ran the base rules already, unless they were reloaded since: then here.
+        rule_ids = matched[1] if matched is not None and matched[0] == self._rules_generation else None
+        by_id = engine.ruleset.by_ref
+        for i, ev in enumerate(events):
+            if rule_ids is None:
+                engine.feed(ev)
+            else:
+                engine.feed_matched(ev, [by_id[rid] for rid in rule_ids[i]])
             if book.new:
                 new = book.drain_new()
                 self._emit(new, {"path": chunk.source, "offset": ev.get("log.offset"), "event.id": ev["event.id"]})
@@ -253,6 +261,8 @@ class Watch:
         if new is None:
             return
         kept = self.engine.swap(new)
+        self._rules_generation += 1
+        self.parsing.set_rules(self._rules_generation, new.base_rules)
         self.collector.thaw()  # the old rule set was frozen at start: let it be reclaimed
         self._say(f"rules reloaded: {len(new.rules)} rules (version {self.reloader.version}), "
                   f"{kept} correlation windows kept")

@@ -33,7 +33,7 @@ def _run(parser: LocalParser | WorkerParser, chunks: list[Chunk]) -> list[tuple[
         parser.submit(chunk, "syslog", ctx)
     out = []
     while parser.pending:
-        chunk, events = parser.next()
+        chunk, events, _ = parser.next()
         out.append((chunk.base_offset, events))
     parser.close()
     return out
@@ -107,3 +107,25 @@ def test_watch_with_and_without_the_worker_alerts_and_stores_the_same(tmp_path: 
     assert key == [(a["rule.name"], a["source.ip"], a["hostwarden.trigger"]["offset"]) for a in without]
     assert any(a["event.severity"] == 1 for a in with_worker)  # the login after brute force
     assert stored_w == stored_l == 400
+
+
+def test_worker_runs_the_base_rules_it_was_given_tagged_with_their_generation(tmp_path: Path) -> None:
+    from hostwarden.detect.dispatch import Dispatch
+    from hostwarden.detect.ruleset import load_rules
+
+    rules = load_rules()
+    chunks = _chunks(str(tmp_path / "auth.log"))
+    parser = WorkerParser(on_failure=lambda note: None)
+    parser.set_rules(7, rules.base_rules)
+    ctx = ParseContext(source=chunks[0].source)
+    for chunk in chunks:
+        parser.submit(chunk, "syslog", ctx)
+    dispatch = Dispatch(rules.base_rules)
+    seen = 0
+    while parser.pending:
+        _, events, matched = parser.next()
+        assert matched is not None and matched[0] == 7
+        assert matched[1] == [tuple(r.id for r in dispatch.matching(ev, rules.checks)) for ev in events]
+        seen += sum(map(len, matched[1]))
+    parser.close()
+    assert seen >= 1  # the failed password matched the pack's SSH failure rule
