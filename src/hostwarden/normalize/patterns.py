@@ -29,17 +29,16 @@ def coerce(field_name: str, value: str | None) -> Any:
     """Python-side typing of an extracted string, mirroring `sql_cast`."""
     if value is None or value == "":
         return None
+    limit = _int_limit(field_name)
+    return _int_or_none(value, limit) if limit else value
+
+
+def _int_limit(field_name: str) -> int:
+    """The bound of an integer ECS field (INTEGER or BIGINT), 0 for any other field."""
     spec = FIELD_BY_NAME.get(field_name)
-    if spec is not None and spec.sql in _INT_SQL:
-        if not value.isascii():
-            return None
-        try:
-            number = int(value)
-        except ValueError:
-            return None
-        limit = 2**31 if spec.sql == "INTEGER" else 2**63
-        return number if -limit <= number < limit else None
-    return value
+    if spec is None or spec.sql not in _INT_SQL:
+        return 0
+    return 2**31 if spec.sql == "INTEGER" else 2**63
 
 
 def sql_cast(field_name: str, expr: str) -> str:
@@ -162,15 +161,7 @@ class PatternSet:
 
 def _group_plan(groups: Sequence[str]) -> tuple[tuple[str, int], ...]:
     """Per capture group (in number order): its ECS field and, for integer fields, the bound."""
-    plan = []
-    for group in groups:
-        name = group_to_field(group)
-        spec = FIELD_BY_NAME.get(name)
-        limit = 0
-        if spec is not None and spec.sql in _INT_SQL:
-            limit = 2**31 if spec.sql == "INTEGER" else 2**63
-        plan.append((name, limit))
-    return tuple(plan)
+    return tuple((group_to_field(group), _int_limit(group_to_field(group))) for group in groups)
 
 
 def _int_or_none(value: str, limit: int) -> int | None:
