@@ -104,27 +104,15 @@ class AlertBook:
         current = self.open.get(book_key)
         if current is None or time - current.last > self.window or len(current.detail["events"]) < MAX_EVIDENCE:
             return None
-        current.last = time
-        current.detail["count"] += count
-        if self.eager:
-            current.alert["hostwarden.detail"] = current.serialized()
-        if self.streaming:
-            self.dirty[book_key] = current
-        return current.alert
+        return self._update(book_key, current, time, count)
 
     def record(self, m: Match) -> dict[str, Any]:
         key = (m.rule.id, self._key(m))
         current = self.open.get(key)
         if current is not None and m.time - current.last <= self.window:
-            current.last = m.time
-            current.detail["count"] += m.count
             if len(current.detail["events"]) < MAX_EVIDENCE:  # full evidence: skip gathering
                 self._evidence(current, m.evidence())
-            if self.eager:
-                current.alert["hostwarden.detail"] = current.serialized()
-            if self.streaming:
-                self.dirty[key] = current
-            return current.alert
+            return self._update(key, current, m.time, m.count)
         alert, detail = self._new(m, key)
         current = _Open(alert, detail, m.time)
         self._evidence(current, m.evidence())
@@ -139,6 +127,16 @@ class AlertBook:
             self._details.append(current)
             self.all.append(alert)
         return alert
+
+    def _update(self, key: tuple[str, tuple[Any, ...]], current: _Open, time: float, count: int) -> dict[str, Any]:
+        """An open alert matched again within suppression: its count and last time move."""
+        current.last = time
+        current.detail["count"] += count
+        if self.eager:
+            current.alert["hostwarden.detail"] = current.serialized()
+        if self.streaming:
+            self.dirty[key] = current
+        return current.alert
 
     # -- streaming -------------------------------------------------------------------------
     def drain_new(self) -> list[dict[str, Any]]:

@@ -2,8 +2,10 @@
 
 On a 2-core host, watch's thread parsed a line (~25 µs) and then ran it through the rules
 (~40 µs) one after the other, under one GIL: about 10,000 lines/s at most, with no room left
-for bursts. Here a child process parses chunk k+1 while the detecting thread feeds chunk k;
-what crosses back is the parsed events, pickled (a few µs a line each way).
+for bursts. Here a child process parses chunk k+1 while the detecting thread feeds chunk k,
+and also runs the stateless part of the rules (dispatch and compiled matchers) on it; what
+crosses back is the parsed events and the ids of the base rules each matched, pickled (a few
+µs a line each way). The detecting thread is left with correlations and alerts.
 
 The child keeps one parser per followed file, as `watch` did, so state carried across chunks
 (sshd's address per session, auditd records joined by serial) is the same. Chunks are parsed
@@ -38,7 +40,7 @@ Events = list[dict[str, Any]]
 # (watch runs the rules itself for a chunk matched under rules it has since reloaded).
 Matched = tuple[int, list[tuple[str, ...]]]
 READY_SECONDS = 30.0
-MAX_IN_FLIGHT = 3  # chunks sent and not yet answered: enough to overlap, bounded so pipes can't fill both ways
+MAX_IN_FLIGHT = 3  # chunks sent and not yet answered: enough to overlap, few enough to bound memory
 
 
 class SourceParser:
@@ -59,6 +61,14 @@ class SourceParser:
         return events
 
 
+def _source_for(sources: dict[str, SourceParser], path: str, parser_name: str, ctx: ParseContext) -> SourceParser:
+    """The file's parser, made on its first chunk and kept for the next ones."""
+    source = sources.get(path)
+    if source is None:
+        source = sources[path] = SourceParser(path, parser_name, ctx)
+    return source
+
+
 class LocalParser:
     """Parses on the calling thread: the fallback, and the reference the worker must equal."""
 
@@ -67,10 +77,7 @@ class LocalParser:
         self._done: deque[tuple[Chunk, Events]] = deque()
 
     def submit(self, chunk: Chunk, parser_name: str, ctx: ParseContext) -> None:
-        source = self._sources.get(chunk.source)
-        if source is None:
-            source = self._sources[chunk.source] = SourceParser(chunk.source, parser_name, ctx)
-        self._done.append((chunk, source.parse(chunk)))
+        self._done.append((chunk, _source_for(self._sources, chunk.source, parser_name, ctx).parse(chunk)))
 
     def set_rules(self, generation: int, rules: list[Rule]) -> None:
         """Nothing to do: on this thread the engine runs the rules itself."""
@@ -225,10 +232,7 @@ def _serve(conn: Connection) -> None:
             continue
         _, path, base_offset, data, tags, parser_name, ctx = message
         try:
-            source = sources.get(path)
-            if source is None:
-                source = sources[path] = SourceParser(path, parser_name, ctx)
-            events = source.parse(Chunk(path, base_offset, data, tags))
+            events = _source_for(sources, path, parser_name, ctx).parse(Chunk(path, base_offset, data, tags))
             matched: Matched | None = None
             if matcher is not None:  # the rules' stateless part, off the detecting thread
                 generation, dispatch, checks = matcher
@@ -240,6 +244,7 @@ def _serve(conn: Connection) -> None:
             conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             return
+
 
 if __name__ == "__main__":
     _serve(Connection(int(sys.argv[1])))

@@ -5,9 +5,10 @@ it, work that can run beside it does:
 
     reader thread: poll the files (the rotation-safe tailer), queue each new chunk
     → parse worker process (`parseworker`): the source's parser, chosen by the same sniffing
-      as `ingest`, parses chunk k+1 while chunk k is being detected
-    → this loop: every event through `Engine.feed` → each new alert printed and flushed at
-      once → the chunk's events and the alerts handed to the store thread (`sink`)
+      as `ingest`, parses chunk k+1 while chunk k is being detected, and runs the base rules
+    → this loop: every event and its matched rules through `Engine.feed_matched` (correlations,
+      alerts) → each new alert printed and flushed at once → the chunk's events and the alerts
+      handed to the store thread (`sink`)
 
 Alerts are printed before anything is stored: the store write is the slow step and the alert
 must not wait for it. Around that, on timers: rule files are checked for changes (`reload`),
