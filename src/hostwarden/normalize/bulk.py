@@ -167,8 +167,10 @@ class BulkSyslog:
             con.execute(self._dispatch_framing_sql(q), q.params).fetchall()
             q = _Sql()
             con.execute(self._framing_sql(q), q.params).fetchall()
+            con.execute("DROP TABLE hw_fr").fetchall()  # each stage is freed once the next has it
             q = _Sql()
             con.execute(self._dispatch_sql(q, ctx), q.params).fetchall()
+            con.execute("DROP TABLE hw_framed").fetchall()
             present = {row[0] for row in con.execute("SELECT DISTINCT k FROM hw_stage").fetchall()}
             q = _Sql()
             con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS {self._extract_sql(q, present)}", q.params).fetchall()

@@ -9,12 +9,14 @@ ends up in the store, understood or tagged `parse_failure`.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from queue import Queue
 from typing import Any
 
 import pyarrow as pa
@@ -26,6 +28,9 @@ from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, to_arrow
 from hostwarden.store.hot import STAGE
 
 SNIFF_LINES = 50
+# Chunks parsed side by side during a backlog ingest. DuckDB runs a chunk's plan on about one
+# core, so two parsers beside the writer keep both cores of a small machine busy.
+PARSE_THREADS = 2
 
 # (dataset hint, "module:Class"), in sniffing priority order.
 PARSERS: tuple[tuple[str, str], ...] = (
@@ -133,12 +138,17 @@ class SourceNormalizer:
         self.parser: Parser = available_parsers()[parser_name]()
         self._bulk = _bulk_plan(parser_name)
 
-    def normalize_into(self, chunk: Chunk, con: Any, out: str = "hw_out", *, bulk_min_lines: int = 2000) -> str:
-        """Parse a chunk into table `out` on `con` (TEMP, or in the stage DB when qualified)."""
+    def normalize_into(
+        self, chunk: Chunk, con: Any, out: str = "hw_out", *, bulk_min_lines: int = 2000, after: Future[str] | None = None
+    ) -> str:
+        """Parse a chunk into table `out` on `con` (TEMP, or in the stage DB when qualified).
+        `after`: the parse of this source's previous chunk, which the line parsers wait for."""
         if self._bulk is not None and chunk.data.count(b"\n") >= bulk_min_lines:
             self._bulk.parse(con, chunk.to_arrow(), self.ctx, out)
+            _wait(after)
             self._redo_per_line(chunk, con, out)
             return out
+        _wait(after)
         lines = chunk.lines()
         events = self.parser.parse_batch(lines, self.ctx)
         if any("parse_failure" in (ev.get("tags") or []) for ev in events):
@@ -221,6 +231,12 @@ def _bulk_plan(parser_name: str) -> Any:
     return _BULK[parser_name]
 
 
+def _wait(future: Future[str] | None) -> None:
+    if future is not None:
+        with suppress(Exception):  # its own failure is reported when its turn comes
+            future.result()
+
+
 def _with_source(table: pa.Table, source: str) -> pa.Table:
     idx = ARROW_SCHEMA.get_field_index("log.file.path")
     column = pa.array([source] * table.num_rows, pa.string())
@@ -246,10 +262,11 @@ def ingest_chunks(
     """Normalize and store chunks (of any number of sources). `on_stored(chunk)` runs after each
     chunk is durably stored: collectors save their checkpoint there (at-least-once + dedupe).
 
-    With `overlap` (a backlog: files, not a live tail) one thread parses chunk n+1 while this
-    one appends chunk n. DuckDB's inserts run on one core and a chunk's parse mostly on one
-    too, so on two cores this hides most of the parse. Chunks are still stored, counted and
-    checkpointed strictly in order, and a parse error surfaces when its chunk's turn comes.
+    With `overlap` (a backlog: files, not a live tail) PARSE_THREADS threads parse the next
+    chunks while this one appends chunk n. A chunk's plan runs on about one core and the
+    parse costs about three times the append, so one parser left a core a third idle. Chunks
+    are still stored, counted and checkpointed strictly in order, and a parse error surfaces
+    when its chunk's turn comes.
     """
     stats = stats or IngestStats()
     parser = _ChunkParser(ctx, hint)
@@ -258,23 +275,39 @@ def ingest_chunks(
             _store_parsed(store, chunk, parser.parse(chunk, store.con, STAGED_OUT), tenant, stats, on_stored)
         return stats
     pending: deque[tuple[Chunk, Future[str]]] = deque()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hw-parse") as pool:
-        cursor = store.con.cursor()  # the parser thread's own connection to the same database
+    # Each parser thread takes its own connection to the same database (TEMP tables and
+    # registered Arrow tables are per connection).
+    cursors: Queue[Any] = Queue()
+    for _ in range(PARSE_THREADS):
+        cursors.put(store.con.cursor())
+    previous: dict[str, Future[str]] = {}
+
+    def parse(chunk: Chunk, out: str, after: Future[str] | None) -> str:
+        cursor = cursors.get()
+        try:
+            return parser.parse(chunk, cursor, out, after)
+        finally:
+            cursors.put(cursor)
+
+    with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="hw-parse") as pool:
         try:
             for seq, chunk in enumerate(chunks):
                 out = f"{STAGE}.batch_{seq}"
-                pending.append((chunk, pool.submit(parser.parse, chunk, cursor, out)))
-                if len(pending) > 1:
-                    done, future = pending.popleft()
-                    _store_parsed(store, done, future.result(), tenant, stats, on_stored)
+                future = pool.submit(parse, chunk, out, previous.get(chunk.source))
+                previous[chunk.source] = future
+                pending.append((chunk, future))
+                if len(pending) > PARSE_THREADS:
+                    done, oldest = pending.popleft()
+                    _store_parsed(store, done, oldest.result(), tenant, stats, on_stored)
             while pending:
-                done, future = pending.popleft()
-                _store_parsed(store, done, future.result(), tenant, stats, on_stored)
+                done, oldest = pending.popleft()
+                _store_parsed(store, done, oldest.result(), tenant, stats, on_stored)
         finally:
-            for _, future in pending:  # an earlier failure: let the parser finish, then drop its output
+            for _, future in pending:  # an earlier failure: let the parsers finish, then drop their output
                 with suppress(Exception):  # the original error is the one to report
                     store.con.execute(f"DROP TABLE IF EXISTS {future.result()}").fetchall()
-            pool.submit(cursor.close).result()
+            while not cursors.empty():
+                cursors.get().close()
     return stats
 
 
@@ -282,21 +315,28 @@ STAGED_OUT = f"{STAGE}.batch"
 
 
 class _ChunkParser:
-    """Sniffs each source on its first chunk and keeps one SourceNormalizer per source."""
+    """Sniffs each source on its first chunk and keeps one SourceNormalizer per source.
+
+    Safe to call from several threads: the columnar part of two chunks of one source runs side
+    by side, while the line parsers (which may carry state from one chunk to the next) take the
+    chunks of a source strictly in order, each waiting for `after`, the previous one.
+    """
 
     def __init__(self, ctx: ParseContext | None, hint: str | None) -> None:
         self.ctx = ctx
         self.hint = hint
         self.normalizers: dict[str, SourceNormalizer] = {}
+        self._lock = threading.Lock()
 
-    def parse(self, chunk: Chunk, con: Any, out: str) -> str:
-        norm = self.normalizers.get(chunk.source)
-        if norm is None:
-            sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
-            chosen = sniff(sample, self.hint or hint_for_path(chunk.source))
-            norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source))
-            self.normalizers[chunk.source] = norm
-        return norm.normalize_into(chunk, con, out)
+    def parse(self, chunk: Chunk, con: Any, out: str, after: Future[str] | None = None) -> str:
+        with self._lock:
+            norm = self.normalizers.get(chunk.source)
+            if norm is None:
+                sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
+                chosen = sniff(sample, self.hint or hint_for_path(chunk.source))
+                norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source))
+                self.normalizers[chunk.source] = norm
+        return norm.normalize_into(chunk, con, out, after=after)
 
 
 def _store_parsed(store: Any, chunk: Chunk, out: str, tenant: str, stats: IngestStats, on_stored: Any) -> None:

@@ -1,8 +1,9 @@
-"""The overlapped ingest (parser thread + writer) stores exactly what the sequential one does.
+"""The overlapped ingest (parser threads + writer) stores exactly what the sequential one does.
 
-Why: `ingest --overlap` reorders *work* across two threads; it must not reorder *results*:
-the same rows, the same counts, checkpoints committed strictly in chunk order, and a parser
-failure reported instead of silently skipping a chunk.
+Why: `ingest --overlap` reorders *work* across threads; it must not reorder *results*: the
+same rows, the same counts, checkpoints committed strictly in chunk order, line parsers that
+carry state across chunks (auditd) fed in order, and a parser failure reported instead of
+silently skipping a chunk.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ ACCESS = b"".join(
 )
 
 
+# A format without a columnar plan: its chunks take the line-parser path, which waits its turn.
+AUDIT = b"".join(
+    (f'type=SYSCALL msg=audit(1764324000.{i % 1000:03d}:{1000 + i}): arch=c000003e syscall=59 success=yes exit=0 '
+     f'a0=1 a1=2 a2=3 a3=0 items=1 ppid=1 pid={2000 + i} auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 '
+     f'fsgid=0 tty=pts0 ses=3 comm="sh" exe="/usr/bin/sh" key="exec"\n'
+     f'type=EXECVE msg=audit(1764324000.{i % 1000:03d}:{1000 + i}): argc=2 a0="sh" a1="job{i}"\n').encode()
+    for i in range(1500)
+)
+
+
 def _chunks(source: str, data: bytes, size: int) -> list[Chunk]:
     out, start = [], 0
     while start < len(data):
@@ -37,10 +48,12 @@ def _chunks(source: str, data: bytes, size: int) -> list[Chunk]:
 
 
 def _interleaved() -> list[Chunk]:
-    auth, access = _chunks("/var/log/auth.log", AUTH, 200_000), _chunks("/var/log/nginx/access.log", ACCESS, 90_000)
+    sources = [_chunks("/var/log/auth.log", AUTH, 200_000), _chunks("/var/log/nginx/access.log", ACCESS, 90_000),
+               _chunks("/var/log/audit/audit.log", AUDIT, 23_333)]
     mixed: list[Chunk] = []
-    for i in range(max(len(auth), len(access))):
-        mixed += auth[i:i + 1] + access[i:i + 1]
+    for i in range(max(map(len, sources))):
+        for chunks in sources:
+            mixed += chunks[i:i + 1]
     return mixed
 
 
@@ -66,21 +79,21 @@ def test_overlap_stores_the_same_rows_counts_and_checkpoint_order(tmp_path):
     sequential, overlapped = results[False], results[True]
     assert overlapped == sequential
     rows, stored, lines, failures, by_dataset, seen = overlapped
-    assert stored == lines == 12001 and failures == 1
+    assert lines == 15001 and failures == 1
     assert by_dataset["sshd"] == 9000 and by_dataset["web.access"] == 3000
+    # auditd flushes each chunk whole (see normalize/auditd.py): an event a chunk edge cuts is two
+    assert 1500 <= by_dataset["auditd"] < 1500 + 30 and stored == 12001 + by_dataset["auditd"]
     assert seen == [(c.source, c.base_offset) for c in chunks]  # committed strictly in order
 
 
 def test_a_parser_failure_surfaces_and_earlier_chunks_stay_stored(tmp_path, monkeypatch):
     chunks = _chunks("/var/log/auth.log", AUTH, 100_000)
     real = pipeline._ChunkParser.parse
-    calls = {"n": 0}
 
-    def failing(self, chunk, con, out):
-        calls["n"] += 1
-        if calls["n"] == 3:
+    def failing(self, chunk, con, out, after=None):
+        if chunk.base_offset == chunks[2].base_offset:
             raise RuntimeError("parser broke on chunk 3")
-        return real(self, chunk, con, out)
+        return real(self, chunk, con, out, after)
 
     monkeypatch.setattr(pipeline._ChunkParser, "parse", failing)
     stored: list[int] = []
@@ -91,3 +104,26 @@ def test_a_parser_failure_surfaces_and_earlier_chunks_stay_stored(tmp_path, monk
         expected = sum(c.data.count(b"\n") for c in chunks[:2])
         assert store.count_rows() == expected
         assert store.query(f"SELECT count(*) FROM duckdb_tables() WHERE database_name = '{STAGE}'") == [(0,)]
+
+
+def test_line_parsers_take_a_sources_chunks_in_order_even_when_an_earlier_one_is_slow(tmp_path, monkeypatch):
+    import time
+
+    from hostwarden.normalize.auditd import AuditdParser
+
+    chunks = _chunks("/var/log/audit/audit.log", AUDIT, 23_333)
+    assert len(chunks) >= 4
+    real = AuditdParser.parse_batch
+    order: list[int] = []
+
+    def slow_first(self, lines, ctx):
+        if lines and lines[0].offset == chunks[0].base_offset:
+            time.sleep(0.3)  # the second parser thread would overtake this chunk if it could
+        order.append(lines[0].offset)
+        return real(self, lines, ctx)
+
+    monkeypatch.setattr(AuditdParser, "parse_batch", slow_first)
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, iter(chunks), overlap=True)
+    firsts = [c.base_offset for c in chunks]
+    assert [o for o in order if o in firsts] == firsts
