@@ -25,7 +25,14 @@ import duckdb
 import pyarrow as pa
 
 from hostwarden.normalize.base import ParseContext
-from hostwarden.normalize.patterns import Pattern, group_to_field, sql_cast, sql_string, table_kind
+from hostwarden.normalize.patterns import (
+    Pattern,
+    group_to_field,
+    required_literal,
+    sql_cast,
+    sql_string,
+    table_kind,
+)
 from hostwarden.normalize.syslog import (
     FAST_3164,
     FAST_3164_UNSAFE,
@@ -108,7 +115,10 @@ def _case_pattern(q: _Sql, numbered: list[_Numbered], family_of: dict[int, str])
     """
 
     def when(n: _Numbered) -> str:
-        conds = [f"starts_with(msg, {q.p(n.pattern.prefix)})"] if n.pattern.prefix else []
+        prefix, literal = n.pattern.prefix, required_literal(n.pattern.regex)
+        conds = [f"starts_with(msg, {q.p(prefix)})"] if prefix else []
+        if literal and literal not in prefix:  # a substring test fails far cheaper than the regex
+            conds.append(f"contains(msg, {q.p(literal)})")
         conds.append(f"regexp_matches(msg, {sql_string(n.pattern.regex)})")
         return f"WHEN {' AND '.join(conds)} THEN {n.k}"
 

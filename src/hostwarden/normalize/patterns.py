@@ -106,7 +106,7 @@ class PatternSet:
         # per pattern the fields its groups fill.
         # A literal the regex can't match without (`session opened`) is looked for first: a
         # substring test is far cheaper than a regex that fails late.
-        plan = [(p.prefix, _required_literal(p.regex), p.compiled(), p, _first_chars(p.regex)) for p in self.patterns]
+        plan = [(p.prefix, required_literal(p.regex), p.compiled(), p, _first_chars(p.regex)) for p in self.patterns]
         chars = sorted({c for *_, first in plan if first for c in first})
         self._any = tuple(step[:4] for step in plan if step[4] is None)
         self._by_char = {c: tuple(step[:4] for step in plan if step[4] is None or c in step[4]) for c in chars}
@@ -187,7 +187,7 @@ def _first_chars(regex: str) -> frozenset[str] | None:
     return None if first is None or nullable else frozenset(first)
 
 
-def _required_literal(regex: str) -> str:
+def required_literal(regex: str) -> str:
     """The longest run of plain characters every match of `regex` contains ("" if none of 3+)."""
     try:
         parsed = sre_parse.parse(regex, re.ASCII)

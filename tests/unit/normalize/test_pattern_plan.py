@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from hostwarden.normalize.patterns import Pattern, PatternSet, _first_chars, _required_literal
+from hostwarden.normalize.patterns import Pattern, PatternSet, _first_chars, required_literal
 
 CASES = [
     # regex, text that matches, text that doesn't start right, first chars, required literal
@@ -25,7 +25,7 @@ def test_plan_facts_hold_for_the_regex(regex: str, good: str, bad: str, first: s
     assert re.match(regex, good, re.ASCII) and not re.match(regex, bad, re.ASCII)
     assert _first_chars(regex) == frozenset(first)
     assert good[0] in _first_chars(regex)
-    assert _required_literal(regex) == literal and literal in good
+    assert required_literal(regex) == literal and literal in good
 
 
 @pytest.mark.parametrize("regex", [r"^ *(?P<user__name>\S+)", r"^(?i)abc", r"^\S+ x", r"^(?:a|)b?", r"^[^ ]x"])
