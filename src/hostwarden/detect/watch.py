@@ -275,12 +275,11 @@ class Watch:
         between two events; the store thread writes it after the chunks fed before it."""
         counters = dataclasses.replace(self._update_counters())  # a copy: this thread goes on counting
         snapshot = self.engine.capture()  # cheap here; made into data on the store thread
-        updated = [(a["hostwarden.detail"], a["event.id"]) for a in self.engine.book.drain_dirty()]
+        updated = [(a["event.id"], a["hostwarden.detail"]) for a in self.engine.book.drain_dirty()]
         store, data_dir = self.store, self.cfg.data_dir
 
         def work(con: Any) -> None:
-            for detail, alert_id in updated:  # alerts are small appends: they live in the base table
-                store.update_detail(alert_id, detail)
+            store.update_details(updated)
             counters.saved = time.time()
             save_state(store, snapshot(), counters)
             write_status(data_dir, counters)

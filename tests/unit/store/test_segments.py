@@ -197,3 +197,20 @@ def test_update_detail_targets_base_rows_and_size_counts_segments(tmp_path, smal
         seg_bytes = sum(p.stat().st_size for p in seg_files(tmp_path))
         assert seg_bytes > 0
         assert store.size_bytes() >= seg_bytes + (tmp_path / hot.STORE_FILE).stat().st_size
+
+
+def test_update_details_rewrites_many_alerts_in_one_pass(tmp_path):
+    from hostwarden.schema import to_arrow
+
+    alerts = [{"event.kind": "alert", "event.original": f"alert {i}", "log.offset": i,
+               "hostwarden.detail": '{"n": 1}'} for i in range(300)]
+    with HotStore(tmp_path) as store:
+        assert store.append(to_arrow(alerts), source="hostwarden") == 300
+        ids = [r[0] for r in store.query('SELECT "event.id" FROM events ORDER BY "log.offset"')]
+        updates = [(eid, f'{{"n": {i + 2}}}') for i, eid in enumerate(ids[:200])]
+        updates += [(ids[0], '{"n": "last"}'), ("no-such-id", '{"n": 0}')]  # a later detail for an id wins
+        assert store.update_details(updates) == 200
+        details = dict(store.query('SELECT "event.id", "hostwarden.detail" FROM events'))
+        assert details[ids[0]] == '{"n": "last"}' and details[ids[1]] == '{"n": 3}'
+        assert details[ids[199]] == '{"n": 201}' and details[ids[200]] == '{"n": 1}'  # untouched past the updates
+        assert store.update_details([]) == 0
