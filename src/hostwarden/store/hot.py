@@ -273,9 +273,6 @@ class HotStore:
         self._refresh_view(con, seg.registered(con))
         return added
 
-    def update_detail(self, event_id: str, detail: str) -> int:
-        return self.update_details([(event_id, detail)])
-
     def update_details(self, updates: list[tuple[str, str]]) -> int:
         """Rewrite alerts' details in place, in one pass: one statement per alert scanned the
         base table once each, which grew with the table times the alerts of a save. Alerts are

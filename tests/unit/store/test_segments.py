@@ -187,12 +187,12 @@ def test_moved_data_dir_still_reads_its_segments(tmp_path, small_segments):
         assert store.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0] == 3000
 
 
-def test_update_detail_targets_base_rows_and_size_counts_segments(tmp_path, small_segments):
+def test_detail_updates_target_base_rows_and_size_counts_segments(tmp_path, small_segments):
     with HotStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
         store.append(_full_row())
         eid = store.query(f'SELECT "event.id" FROM {segments.BASE}')[0][0]
-        assert store.update_detail(eid, "{\"n\": 2}") == 1
+        assert store.update_details([(eid, "{\"n\": 2}")]) == 1
         assert store.query('SELECT "hostwarden.detail" FROM events WHERE "event.id" = ?', [eid]) == [('{"n": 2}',)]
         seg_bytes = sum(p.stat().st_size for p in seg_files(tmp_path))
         assert seg_bytes > 0
