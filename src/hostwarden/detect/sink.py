@@ -35,11 +35,17 @@ from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.pipeline import SourceNormalizer, has_columnar_plan
 from hostwarden.normalize.syslog import SESSION_DATASETS
 from hostwarden.schema import to_arrow
+from hostwarden.store import segments as seg
 from hostwarden.store.hot import STAGE
 
 QUEUE_MAX = 2048  # messages; past it the detecting thread waits (backpressure, nothing dropped)
 COALESCE_EVENTS = 50_000  # events gathered into one append at most
 FLUSH_SECONDS = 2.0  # events wait at most this long for their append (each columnar parse costs ~90 ms to plan)
+# Small Parquet segments (one per flush at high rates) are merged when this thread has had
+# nothing to do for IDLE_COMPACT_SECONDS, so a merge never competes with detection for the CPU;
+# past FORCE_COMPACT_AT of them a merge runs anyway (a stream that never pauses).
+IDLE_COMPACT_SECONDS = 5.0
+FORCE_COMPACT_AT = 256
 
 
 @dataclass
@@ -91,6 +97,7 @@ class StoreSink(threading.Thread):
         self.queue: queue.Queue[_Events | _Alerts | _Save | None] = queue.Queue(QUEUE_MAX)
         self.error: BaseException | None = None
         self.stored = 0
+        self.compacted = 0  # segments merged into bigger ones (HotStore.compact)
         self._uncommitted: list[Chunk] = []
         self._normalizers: dict[str, SourceNormalizer] = {}
 
@@ -146,10 +153,13 @@ class StoreSink(threading.Thread):
         size = 0
         due = 0.0
         while True:
-            timeout = max(0.0, due - time.monotonic()) if batch or alerts else None
+            timeout = max(0.0, due - time.monotonic()) if batch or alerts else IDLE_COMPACT_SECONDS
             try:
                 item = self.queue.get(timeout=timeout)
             except queue.Empty:
+                if not batch and not alerts:
+                    self._compact(seg.COMPACT_AT)
+                    continue
                 item = _FLUSH
             if isinstance(item, _Events):
                 if not batch and not alerts:
@@ -166,10 +176,15 @@ class StoreSink(threading.Thread):
             # a flush is due, or a save / the end needs everything before it stored
             self._store_events(batch, alerts)
             batch, alerts, size = [], [], 0
+            self._compact(FORCE_COMPACT_AT)
             if isinstance(item, _Save):
                 self._save(item)
             elif item is None:
                 return
+
+    def _compact(self, at_least: int) -> None:
+        with self.lock:
+            self.compacted += self.store.compact(at_least=at_least)
 
     def _store_events(self, batch: list[_Events], alerts: list[dict[str, Any]]) -> None:
         """Events first, then the alerts that name them, then the chunks count as stored."""

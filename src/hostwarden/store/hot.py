@@ -273,6 +273,31 @@ class HotStore:
         self._refresh_view(con, seg.registered(con))
         return added
 
+    def compact(self, *, at_least: int = seg.COMPACT_AT) -> int:
+        """Merge small segments (see segments.COMPACT_*) while `at_least` of them are waiting;
+        returns how many were merged. Call it outside a transaction: each merge commits its own.
+
+        Crash-safe like an append: the merged file is published before one transaction swaps
+        the registrations, and the parts are deleted only after it committed. A crash before
+        the commit leaves the new file unregistered, one after it leaves the old ones so; the
+        next writer open removes either."""
+        if self.read_only:
+            return 0
+        merged, at_least = 0, max(at_least, 2)  # merging one segment alone would only rewrite it
+        con = self.con
+        while len(waiting := seg.small(con)) >= at_least:
+            parts = waiting[:seg.COMPACT_MAX]
+            rel = seg.merge(con, self.data_dir, parts)
+            with self.transaction():
+                con.execute("DELETE FROM segments WHERE list_contains(?, path)", [[p for p, _ in parts]]).fetchall()
+                con.execute("INSERT INTO segments VALUES (?, ?, ?)",
+                            [rel, sum(n for _, n in parts), time.time()]).fetchall()
+                self._refresh_view(con, seg.registered(con))
+            for p, _ in parts:
+                (self.data_dir / p).unlink(missing_ok=True)
+            merged += len(parts)
+        return merged
+
     def update_details(self, updates: list[tuple[str, str]]) -> int:
         """Rewrite alerts' details in place, in one pass: one statement per alert scanned the
         base table once each, which grew with the table times the alerts of a save. Alerts are

@@ -23,6 +23,14 @@ SEGMENT_MIN_ROWS = 20_000  # appends of at least this many rows become a segment
 ROW_GROUP_ROWS = 16_384  # small row groups: tight log.offset stats for dedupe, bounded write buffers
 BASE = "events_base"  # small appends (alerts, API batches, findings) stay in this table
 
+# Merging: a `watch` following 10,000+ lines/s writes a segment per 2 s flush (20,000+ rows), and
+# every file behind the `events` view costs each query a metadata read. Segments under
+# COMPACT_BELOW_ROWS are merged COMPACT_AT at a time, at most COMPACT_MAX per merge. (A bulk
+# ingest writes one segment per chunk, 17–36 for a million lines: it doesn't merge them.)
+COMPACT_BELOW_ROWS = 200_000
+COMPACT_AT = 16
+COMPACT_MAX = 64
+
 SEGMENTS_DDL = "CREATE TABLE IF NOT EXISTS segments (path VARCHAR PRIMARY KEY, rows BIGINT, created DOUBLE)"
 
 
@@ -59,6 +67,32 @@ def registered(con: duckdb.DuckDBPyConnection) -> list[str]:
         return [r[0] for r in con.execute("SELECT path FROM segments ORDER BY path").fetchall()]
     except duckdb.Error:  # a v1 store read without migration, or an aborted transaction
         return []
+
+
+def small(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Segments small enough to merge, oldest first."""
+    return [(r[0], int(r[1])) for r in con.execute(
+        "SELECT path, rows FROM segments WHERE rows < ? ORDER BY created, path", [COMPACT_BELOW_ROWS]).fetchall()]
+
+
+def merge(con: duckdb.DuckDBPyConnection, data_dir: Path, parts: list[tuple[str, int]]) -> str:
+    """Write the rows of `parts`, in order, as one new published segment (not yet registered);
+    its relative name. Each part's rows stay in arrival order, so log.offset stats stay tight."""
+    tmp, rel = new_segment_path(data_dir)
+    files = ", ".join("'" + str(data_dir / p).replace("'", "''") + "'" for p, _ in parts)
+    target = str(tmp).replace("'", "''")
+    try:
+        row = con.execute(
+            f"COPY (SELECT * FROM read_parquet([{files}])) TO '{target}' "  # noqa: S608 -- quoted paths
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})").fetchall()
+        written, expected = int(row[0][0]) if row else 0, sum(n for _, n in parts)
+        if written != expected:
+            raise HostwardenError(LOG_STORE_SEGMENT, f"merging {len(parts)} segments wrote {written} rows, not {expected}")
+        publish(tmp, data_dir / rel)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rel
 
 
 def remove_orphans(data_dir: Path, known: list[str]) -> list[Path]:

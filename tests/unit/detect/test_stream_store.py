@@ -3,6 +3,7 @@ the ones the per-event path stores, including sshd addresses carried across stor
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,34 @@ def test_sshd_address_carried_from_an_earlier_store_batch(tmp_path: Path) -> Non
     unknown_session = by_line[SSHD_SECOND.split(b"\n")[2].decode()]
     assert unknown_session["source.ip"] is None
     assert "parse_failure" in by_line["this line is no syslog at all"]["tags"]
+
+
+def test_an_idle_store_thread_merges_the_small_segments_of_a_busy_stretch(tmp_path: Path, monkeypatch) -> None:
+    from hostwarden.detect import sink as sink_module
+    from hostwarden.store import segments
+
+    monkeypatch.setattr(segments, "SEGMENT_MIN_ROWS", 50)  # each flush below becomes a segment
+    monkeypatch.setattr(sink_module, "IDLE_COMPACT_SECONDS", 1.0)
+    path = "/var/log/auth.log"
+    source = _Source(path, "syslog")
+    lines = b"".join(b"Nov 28 10:00:%02d web1 sshd[%d]: Failed password for root from 203.0.113.9 port %d ssh2\n"
+                     % (i % 60, 100 + i, 4000 + i) for i in range(60))
+    with HotStore(tmp_path) as store:
+        sink = StoreSink(store, "default", commit=lambda chunk: None)
+        sink.start()
+        offset = 0
+        for _ in range(segments.COMPACT_AT):
+            chunk = Chunk(path, offset, lines)
+            offset = chunk.end_offset
+            sink.events(path, source.parse(chunk), chunk, parser="syslog", ctx=source.ctx)
+            sink.save(lambda con: None, wait=True)  # flushed now, while busy: no merge yet
+        with sink.lock:
+            assert len(segments.registered(store.con)) == segments.COMPACT_AT
+        deadline = time.monotonic() + 10
+        while sink.compacted == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sink.close()
+        assert sink.compacted == segments.COMPACT_AT
+        assert len(segments.registered(store.con)) == 1
+        assert store.count_rows() == 60 * segments.COMPACT_AT
+        assert store.query('SELECT count(DISTINCT "event.id") FROM events')[0][0] == 60 * segments.COMPACT_AT

@@ -214,3 +214,85 @@ def test_update_details_rewrites_many_alerts_in_one_pass(tmp_path):
         assert details[ids[0]] == '{"n": "last"}' and details[ids[1]] == '{"n": 3}'
         assert details[ids[199]] == '{"n": 201}' and details[ids[200]] == '{"n": 1}'  # untouched past the updates
         assert store.update_details([]) == 0
+
+
+def _chunks_of(data: bytes, lines_each: int) -> list[Chunk]:
+    out, offset, rows = [], 0, data.splitlines(keepends=True)
+    for i in range(0, len(rows), lines_each):
+        piece = b"".join(rows[i:i + lines_each])
+        out.append(Chunk("/var/log/auth.log", offset, piece))
+        offset += len(piece)
+    return out
+
+
+def _all_rows(store: HotStore) -> list[tuple]:
+    return store.query('SELECT "event.id", "log.offset", "source.ip", "@timestamp", tags FROM events ORDER BY "log.offset"')
+
+
+def test_compaction_merges_small_segments_into_one_with_the_same_rows(tmp_path, small_segments):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, _chunks_of(LINES * 6, 1000))  # 18 small segments, 1,000 rows each
+        assert len(seg_files(tmp_path)) == 18
+        before = _all_rows(store)
+        assert store.compact() == 18
+        assert len(seg_files(tmp_path)) == 1
+        assert store.query("SELECT count(*), sum(rows) FROM segments") == [(1, 18_000)]
+        assert _all_rows(store) == before
+        again = ingest_chunks(store, _chunks_of(LINES * 6, 1000))  # the merged file still dedupes
+        assert again.stored == 0 and store.count_rows() == 18_000
+        assert store.compact() == 0  # one segment left: nothing to merge
+    with HotStore(tmp_path, read_only=True) as reader:
+        assert _all_rows(reader) == before
+
+
+def test_compaction_waits_for_enough_small_segments_and_leaves_big_ones(tmp_path, small_segments, monkeypatch):
+    monkeypatch.setattr(segments, "COMPACT_BELOW_ROWS", 1500)
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("/var/log/big.log", 0, LINES)])  # one 3,000-row segment: not small
+        ingest_chunks(store, _chunks_of(LINES * 5, 1000))  # 15 small ones: one short of COMPACT_AT
+        assert store.compact() == 0 and len(seg_files(tmp_path)) == 16
+        assert store.compact(at_least=2) == 15
+        assert sorted(r[0] for r in store.query("SELECT rows FROM segments")) == [3000, 15_000]
+        assert store.count_rows() == 18_000
+
+
+def test_a_crash_inside_compaction_loses_and_duplicates_nothing(tmp_path, small_segments, monkeypatch):
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, _chunks_of(LINES * 6, 1000))
+        before = _all_rows(store)
+
+        def crash(*_args, **_kwargs):
+            raise RuntimeError("power cut after the merged file was published")
+
+        monkeypatch.setattr(store, "_refresh_view", crash)  # inside the swap's transaction
+        with pytest.raises(RuntimeError, match="power cut"):
+            store.compact()
+        monkeypatch.undo()
+        assert len(seg_files(tmp_path)) == 19  # the 18 parts and the unregistered merge
+    with HotStore(tmp_path) as store:  # the next writer open removes the unregistered file
+        assert _all_rows(store) == before
+        assert len(seg_files(tmp_path)) == 18
+        assert store.compact() == 18 and _all_rows(store) == before
+
+
+def test_parts_left_behind_after_the_swap_are_not_read_twice(tmp_path, small_segments, monkeypatch):
+    import pathlib
+
+    with HotStore(tmp_path) as store:
+        ingest_chunks(store, _chunks_of(LINES * 6, 1000))
+        before = _all_rows(store)
+        real_unlink = pathlib.Path.unlink
+
+        def fail_on_parts(path, missing_ok=False):
+            if path.suffix == ".parquet":
+                raise OSError("crash before the parts were deleted")
+            return real_unlink(path, missing_ok=missing_ok)
+
+        monkeypatch.setattr(pathlib.Path, "unlink", fail_on_parts)
+        with pytest.raises(OSError, match="crash before"):
+            store.compact()
+        monkeypatch.undo()
+        assert _all_rows(store) == before  # the swap committed: the merged file alone is read
+    with HotStore(tmp_path) as store:
+        assert _all_rows(store) == before
+        assert len(seg_files(tmp_path)) == 1  # the unregistered parts were removed on open
