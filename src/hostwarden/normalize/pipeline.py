@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from queue import Queue
@@ -274,6 +274,24 @@ def ingest_chunks(
         for chunk in chunks:
             _store_parsed(store, chunk, parser.parse(chunk, store.con, STAGED_OUT), tenant, stats, on_stored)
         return stats
+    with _one_thread_per_statement(store.con):
+        return _ingest_overlapped(store, chunks, parser, tenant, stats, on_stored)
+
+
+@contextmanager
+def _one_thread_per_statement(con: Any) -> Iterator[None]:
+    """The parser threads and the writer each run their own statement at once, so DuckDB's own
+    worker threads only oversubscribe the cores (measured: 5-12% slower). Restored after."""
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    con.execute("SET threads = 1").fetchall()
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(threads)}").fetchall()
+
+
+def _ingest_overlapped(store: Any, chunks: Iterable[Chunk], parser: _ChunkParser, tenant: str, stats: IngestStats,
+                       on_stored: Any) -> IngestStats:
     pending: deque[tuple[Chunk, Future[str]]] = deque()
     # Each parser thread takes its own connection to the same database (TEMP tables and
     # registered Arrow tables are per connection).

@@ -91,6 +91,7 @@ def test_a_parser_failure_surfaces_and_earlier_chunks_stay_stored(tmp_path, monk
     real = pipeline._ChunkParser.parse
 
     def failing(self, chunk, con, out, after=None):
+        assert con.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
         if chunk.base_offset == chunks[2].base_offset:
             raise RuntimeError("parser broke on chunk 3")
         return real(self, chunk, con, out, after)
@@ -98,8 +99,10 @@ def test_a_parser_failure_surfaces_and_earlier_chunks_stay_stored(tmp_path, monk
     monkeypatch.setattr(pipeline._ChunkParser, "parse", failing)
     stored: list[int] = []
     with HotStore(tmp_path) as store:
+        threads = store.query("SELECT current_setting('threads')")
         with pytest.raises(RuntimeError, match="chunk 3"):
             ingest_chunks(store, iter(chunks), overlap=True, on_stored=lambda c: stored.append(c.base_offset))
+        assert store.query("SELECT current_setting('threads')") == threads  # one per statement only while it ran
         assert stored == [chunks[0].base_offset, chunks[1].base_offset]
         expected = sum(c.data.count(b"\n") for c in chunks[:2])
         assert store.count_rows() == expected
