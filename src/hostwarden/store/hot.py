@@ -355,7 +355,8 @@ class HotStore:
 
     def query_arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         try:
-            return self.con.execute(sql, params or []).to_arrow_table()
+            # a relation, not a cursor: DuckDB's cursor result copies the rows once more into Arrow
+            return self.con.sql(sql, params=params or None).to_arrow_table()
         except duckdb.Error as exc:
             raise _segment_error(exc, seg.registered(self.con)) from exc
 
