@@ -74,6 +74,7 @@ class HotStore:
         if not read_only:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._small_waiting: int | None = None  # segments `compact` may merge, once it has counted them
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -253,24 +254,16 @@ class HotStore:
     ) -> int:
         """Write the deduped batch as one Parquet segment and register it (see segments.py)."""
         con = self.con
-        tmp, rel = seg.new_segment_path(self.data_dir)
         inner = f'SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) WHERE "event.id" NOT IN ({existing}) {unique}'
         names = {c.rsplit(" AS ", 1)[-1].strip('"') for c in cols}
-        select = seg.full_select(names, {})
-        target = str(tmp).replace("'", "''")
-        try:
-            row = _one(con.execute(
-                f"COPY (SELECT {select} FROM ({inner})) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {seg.ROW_GROUP_ROWS})", params))
-            added = int(row[0]) if row else 0
-            if not added:
-                tmp.unlink(missing_ok=True)
-                return 0
-            seg.publish(tmp, self.data_dir / rel)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        written = seg.write(con, self.data_dir, f"SELECT {seg.full_select(names, {})} FROM ({inner})", params)
+        if written is None:
+            return 0
+        rel, added = written
         con.execute("INSERT INTO segments VALUES (?, ?, ?)", [rel, added, time.time()]).fetchall()
         self._refresh_view(con, seg.registered(con))
+        if self._small_waiting is not None and added < seg.COMPACT_BELOW_ROWS:
+            self._small_waiting += 1
         return added
 
     def compact(self, *, at_least: int = seg.COMPACT_AT) -> int:
@@ -281,10 +274,10 @@ class HotStore:
         the registrations, and the parts are deleted only after it committed. A crash before
         the commit leaves the new file unregistered, one after it leaves the old ones so; the
         next writer open removes either."""
-        if self.read_only:
-            return 0
-        merged, at_least = 0, max(at_least, 2)  # merging one segment alone would only rewrite it
-        con = self.con
+        at_least = max(at_least, 2)  # merging one segment alone would only rewrite it
+        if self.read_only or (self._small_waiting is not None and self._small_waiting < at_least):
+            return 0  # known without a query: watch asks after every flush
+        merged, con = 0, self.con
         while len(waiting := seg.small(con)) >= at_least:
             parts = waiting[:seg.COMPACT_MAX]
             rel = seg.merge(con, self.data_dir, parts)
@@ -296,6 +289,7 @@ class HotStore:
             for p, _ in parts:
                 (self.data_dir / p).unlink(missing_ok=True)
             merged += len(parts)
+        self._small_waiting = len(waiting)
         return merged
 
     def update_details(self, updates: list[tuple[str, str]]) -> int:

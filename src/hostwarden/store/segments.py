@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -75,24 +76,41 @@ def small(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
         "SELECT path, rows FROM segments WHERE rows < ? ORDER BY created, path", [COMPACT_BELOW_ROWS]).fetchall()]
 
 
-def merge(con: duckdb.DuckDBPyConnection, data_dir: Path, parts: list[tuple[str, int]]) -> str:
-    """Write the rows of `parts`, in order, as one new published segment (not yet registered);
-    its relative name. Each part's rows stay in arrival order, so log.offset stats stay tight."""
+def write(con: duckdb.DuckDBPyConnection, data_dir: Path, select: str, params: Any = None) -> tuple[str, int] | None:
+    """Write the rows of `select` as a new published segment (not yet registered): its relative
+    name and row count, or None (and no file) when it has no rows."""
     tmp, rel = new_segment_path(data_dir)
-    files = ", ".join("'" + str(data_dir / p).replace("'", "''") + "'" for p, _ in parts)
     target = str(tmp).replace("'", "''")
     try:
-        row = con.execute(
-            f"COPY (SELECT * FROM read_parquet([{files}])) TO '{target}' "  # noqa: S608 -- quoted paths
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})").fetchall()
-        written, expected = int(row[0][0]) if row else 0, sum(n for _, n in parts)
-        if written != expected:
-            raise HostwardenError(LOG_STORE_SEGMENT, f"merging {len(parts)} segments wrote {written} rows, not {expected}")
+        row = con.execute(f"COPY ({select}) TO '{target}' "
+                          f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})", params).fetchall()
+        rows = int(row[0][0]) if row else 0
+        if not rows:
+            tmp.unlink(missing_ok=True)
+            return None
         publish(tmp, data_dir / rel)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return rel
+    return rel, rows
+
+
+def merge(con: duckdb.DuckDBPyConnection, data_dir: Path, parts: list[tuple[str, int]]) -> str:
+    """The rows of `parts`, in order, as one new published segment (not yet registered): its
+    relative name. Each part's rows stay in arrival order, so log.offset stats stay tight."""
+    expected = sum(n for _, n in parts)
+    written = write(con, data_dir, f"SELECT * FROM read_parquet([{_quoted(data_dir, [p for p, _ in parts])}])")  # noqa: S608
+    if written is None or written[1] != expected:
+        if written is not None:
+            (data_dir / written[0]).unlink(missing_ok=True)
+        raise HostwardenError(LOG_STORE_SEGMENT, f"merging {len(parts)} segments wrote "
+                                                 f"{written[1] if written else 0} rows, not {expected}")
+    return written[0]
+
+
+def _quoted(data_dir: Path, rels: list[str]) -> str:
+    """Absolute paths as SQL string literals (paths are ours, quotes doubled all the same)."""
+    return ", ".join("'" + str(data_dir / r).replace("'", "''") + "'" for r in rels)
 
 
 def remove_orphans(data_dir: Path, known: list[str]) -> list[Path]:
@@ -128,8 +146,7 @@ def view_sql(data_dir: Path, rels: list[str], *, temp: bool = False) -> str:
     kind = "TEMP VIEW" if temp else "VIEW"
     base = f"SELECT * FROM {BASE}"  # noqa: S608 -- constant table name
     if rels:
-        paths = ", ".join("'" + str(data_dir / r).replace("'", "''") + "'" for r in rels)
-        base += f" UNION ALL BY NAME SELECT * FROM read_parquet([{paths}])"  # noqa: S608 -- quoted paths
+        base += f" UNION ALL BY NAME SELECT * FROM read_parquet([{_quoted(data_dir, rels)}])"  # noqa: S608 -- quoted paths
     return f"CREATE OR REPLACE {kind} events AS {base}"
 
 
