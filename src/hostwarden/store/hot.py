@@ -191,17 +191,16 @@ class HotStore:
     def append_table(self, table: str, *, source: str | None = None, tenant: str = DEFAULT_TENANT) -> int:
         """Append from a relation already inside this connection (the bulk parser's output)."""
         con = self.con
-        present_cols = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+        present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
 
         def col(name: str, default: str) -> str:
-            return f'COALESCE("{name}", {default})' if name in present_cols else default
+            return f'COALESCE("{name}", {default})' if name in present else default
 
         id_expr = event_id_sql(
             col("log.file.path", "COALESCE($source, '-')"),
             col("log.offset", "0"),
             col("event.original", col("hostwarden.detail", "''")),
         )
-        present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
         cols = []
         for f in FIELDS:
             name = f'"{f.name}"'
