@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hostwarden.config import Config
+from hostwarden.detect.forked import dumps_in_child
 
 STATE_KEY = "detect.watch.state"
 STATUS_FILE = "detect-watch.json"
@@ -53,9 +55,13 @@ def load_state(store: Any) -> dict[str, Any] | None:
     return saved if isinstance(saved, dict) else None
 
 
-def save_state(store: Any, snapshot: dict[str, Any], counters: WatchCounters) -> None:
-    """Write the snapshot (call inside the transaction that also saves the tail checkpoints)."""
-    store.put_state(STATE_KEY, {"engine": snapshot, "counters": counters.as_dict(), "saved": time.time()})
+def save_state(store: Any, snapshot: Callable[[], dict[str, Any]], counters: WatchCounters) -> None:
+    """Write the engine's snapshot, made by `snapshot` (an `Engine.capture`), inside the
+    transaction that also saves the tail checkpoints. It is made and encoded in a forked child
+    (`forked`): a large window state kept detection waiting for the interpreter lock."""
+    saved = time.time()
+    state = dumps_in_child(lambda: {"engine": snapshot(), "counters": counters.as_dict(), "saved": saved})
+    store.put_state_json(STATE_KEY, state)
 
 
 def write_status(data_dir: Path, counters: WatchCounters) -> None:

@@ -281,7 +281,7 @@ class Watch:
         def work(con: Any) -> None:
             store.update_details(updated)
             counters.saved = time.time()
-            save_state(store, snapshot(), counters)
+            save_state(store, snapshot, counters)
             write_status(data_dir, counters)
 
         self.sink.save(work, wait=wait)

@@ -337,7 +337,11 @@ class HotStore:
         return json.loads(row[0]) if row else None
 
     def put_state(self, key: str, value: Any) -> None:
-        self.con.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [key, json.dumps(value, default=str)]).fetchall()
+        self.put_state_json(key, json.dumps(value, default=str))
+
+    def put_state_json(self, key: str, text: str) -> None:
+        """`put_state` of a value already encoded (watch encodes its large state elsewhere)."""
+        self.con.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [key, text]).fetchall()
 
     # -- reads -----------------------------------------------------------------------------
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:

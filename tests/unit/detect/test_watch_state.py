@@ -105,7 +105,7 @@ def test_brute_force_split_across_a_restart_fires_once(tmp_path: Path) -> None:
         first.feed(fail(i, "203.0.113.7", i))
     assert first.book.drain_new() == []
     with HotStore(store_dir) as store:
-        save_state(store, first.snapshot(), WatchCounters(events=3))
+        save_state(store, first.snapshot, WatchCounters(events=3))
     with HotStore(store_dir) as store:  # a new process: only the store carries the state
         saved = load_state(store)
     assert saved is not None and saved["counters"]["events"] == 3
