@@ -52,7 +52,7 @@ def test_engine_state_is_freed_by_reference_counting_alone() -> None:
 
 def test_schedule_runs_the_full_pass_when_idle_or_overdue_and_restores_settings() -> None:
     before = gc.get_threshold()
-    with Collector(idle_seconds=0.05, max_seconds=0.3) as collector:
+    with Collector(idle_seconds=0.05, max_seconds=0.3, quiet_seconds=0.0) as collector:
         assert gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
         assert collector.tick(idle=True) is False  # too soon after start
         time.sleep(0.06)
@@ -67,9 +67,22 @@ def test_schedule_runs_the_full_pass_when_idle_or_overdue_and_restores_settings(
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_idle_moments_of_a_steady_stream_do_not_count_as_idle() -> None:
+    """A stream leaves the loop idle for a poll between chunks: the pass waits for real quiet."""
+    with Collector(idle_seconds=0.0, max_seconds=3600, quiet_seconds=0.1) as collector:
+        for _ in range(8):  # busy, a moment idle, busy ... for longer than quiet_seconds in all
+            assert collector.tick(idle=True) is False
+            time.sleep(0.02)
+            assert collector.tick(idle=False) is False
+        assert collector.tick(idle=True) is False  # quiet starts now
+        time.sleep(0.11)
+        assert collector.tick(idle=True) is True
+        assert collector.full_collections == 1
+
+
 def test_full_pass_reclaims_a_cycle_made_while_watching() -> None:
     """The schedule still reclaims the rare cycle (here one made on purpose)."""
-    with Collector(idle_seconds=0.0, max_seconds=3600) as collector:
+    with Collector(idle_seconds=0.0, max_seconds=3600, quiet_seconds=0.0) as collector:
         cycle: list[Any] = ["made on purpose"]
         cycle.append(cycle)
         del cycle
