@@ -15,6 +15,7 @@ the child fails, the same text is made in this process instead: slower, never lo
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 READ_BYTES = 1 << 20
+CHILD_NICE = 10
 # Python 3.12 warns on any fork of a threaded process; the child here touches none of the
 # other threads' locks (see above), which is the case the warning cannot see.
 warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
@@ -55,6 +57,8 @@ def _child(make: Callable[[], Any], fd: int) -> None:
     code = 1
     try:
         gc.disable()  # the image is thrown away: collecting would only copy pages
+        with contextlib.suppress(OSError):
+            os.nice(CHILD_NICE)  # when the cores are short, detection goes first
         data = _dumps(make).encode("utf-8")
         view = memoryview(data)
         while view:

@@ -19,6 +19,8 @@ file, goes through `lock`: a DuckDB connection is not for two threads at once.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 import time
@@ -46,6 +48,7 @@ FLUSH_SECONDS = 2.0  # events wait at most this long for their append (each colu
 # past FORCE_COMPACT_AT of them a merge runs anyway (a stream that never pauses).
 IDLE_COMPACT_SECONDS = 5.0
 FORCE_COMPACT_AT = 256
+BACKGROUND_NICE = 10  # added to this thread's nice value (see background_priority)
 
 
 @dataclass
@@ -142,6 +145,7 @@ class StoreSink(threading.Thread):
 
     # -- this thread -----------------------------------------------------------------------
     def run(self) -> None:
+        background_priority()
         try:
             self._run()
         except BaseException as exc:  # handed to the detecting thread on its next call
@@ -232,6 +236,14 @@ class StoreSink(threading.Thread):
                 item.work(con)
             self._uncommitted.clear()
         item.done.set()
+
+
+def background_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux: nice is per thread). The store write and
+    the state encoding can wait a moment; when the cores are short, detection should not."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: same priority
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE))
 
 
 def _contiguous(items: list[_Events]) -> list[tuple[Chunk, list[dict[str, Any]]]]:

@@ -61,3 +61,8 @@ def test_an_error_of_make_itself_is_raised_here() -> None:
 def test_without_fork_it_encodes_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "fork")
     assert json.loads(dumps_in_child(lambda: {"pid": os.getpid()})) == {"pid": os.getpid()}
+
+
+def test_the_child_runs_at_a_lower_priority() -> None:
+    assert json.loads(dumps_in_child(lambda: os.getpriority(os.PRIO_PROCESS, 0))) == min(
+        19, os.getpriority(os.PRIO_PROCESS, 0) + forked.CHILD_NICE)

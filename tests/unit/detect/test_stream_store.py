@@ -3,13 +3,15 @@ the ones the per-event path stores, including sshd addresses carried across stor
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from hostwarden.collect.chunks import Chunk
-from hostwarden.detect.sink import StoreSink
+from hostwarden.detect.sink import BACKGROUND_NICE, StoreSink, background_priority
 from hostwarden.detect.watch import _Source
 from hostwarden.store.hot import HotStore
 
@@ -109,3 +111,19 @@ def test_an_idle_store_thread_merges_the_small_segments_of_a_busy_stretch(tmp_pa
         assert len(segments.registered(store.con)) == 1
         assert store.count_rows() == 60 * segments.COMPACT_AT
         assert store.query('SELECT count(DISTINCT "event.id") FROM events')[0][0] == 60 * segments.COMPACT_AT
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice is Linux")
+def test_store_thread_runs_at_a_lower_priority_than_detection() -> None:
+    seen: dict[str, int] = {}
+
+    def run() -> None:
+        background_priority()
+        seen["store"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen["store"] == min(19, own + BACKGROUND_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # only that thread
