@@ -8,7 +8,7 @@ the built-in pack. Each alert names the line that triggered it (``hostwarden.tri
 its delay is the time the alert line was read from watch's stdout minus the time that line was
 written. The store is written too (events and alerts), as in production.
 
-    python bench/bench_stream.py [--rates 10000,5000,2500] [--seconds 30] [--long 60] [--seed 1]
+    python bench/bench_stream.py [--rates 10000,5000,2500] [--seconds 30] [--long 120] [--seed 1]
 
 Each rate is a fresh `watch` on a fresh file and store, fed the start of the same generated log. Rates below the target show the rate
 watch sustains on this machine (where the delay stays flat instead of growing with a backlog).
@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rates", default="10000,5000,2500", help="comma-separated lines/s to append, one run each")
     ap.add_argument("--seconds", type=int, default=30)
-    ap.add_argument("--long", type=int, default=0, metavar="SECONDS",
+    ap.add_argument("--long", type=int, default=120, metavar="SECONDS",
                     help="also run the first rate this long (its own, longer generated file): a 30 s window "
-                         "can miss the densest stretch of attacks")
+                         "can miss the densest stretch of attacks (0: no long run)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-write", action="store_true", help="print the table, don't write results/stream.md")
     args = ap.parse_args(argv)
