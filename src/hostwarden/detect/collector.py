@@ -10,7 +10,8 @@ test holds that), so memory is freed by reference counting as windows slide, and
 pass only matters for the rare cycle made elsewhere. Here it is taken off the automatic
 trigger and run on a schedule instead: when watch has had nothing to read for `quiet_seconds`
 (a steady stream leaves the loop idle for a poll now and then, which is no time for a pause of
-half a second), at most every `idle_seconds`, and in any case every `max_seconds`. The young generations collect as usual.
+half a second), at most every `idle_seconds`, and in any case every `max_seconds`. The young
+generations collect as usual.
 What exists when watch starts (rules, compiled matchers, imported modules) is frozen out of
 the full pass; a rule reload thaws it so the old rule set can be reclaimed.
 """

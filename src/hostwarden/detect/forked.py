@@ -9,13 +9,14 @@ the text into a pipe, and the store thread waits for it without holding the lock
 its dataset the same way, for the same reason.)
 
 The child runs only `make` and the encoder: no lock another thread may have held at the fork,
-no store connection, no buffered output (it leaves with `os._exit`). Where `fork` is missing or
-the child fails, the same text is made in this process instead: slower, never lost.
+no store connection, no buffered output (it leaves with `os._exit`). It inherits the priority
+of the thread that forks it: watch's store thread, already lowered (`sink.background_priority`).
+Where `fork` is missing or the child fails, the same text is made in this process instead:
+slower, never lost.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
@@ -24,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 READ_BYTES = 1 << 20
-CHILD_NICE = 10
 # Python 3.12 warns on any fork of a threaded process; the child here touches none of the
 # other threads' locks (see above), which is the case the warning cannot see.
 warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
@@ -57,8 +57,6 @@ def _child(make: Callable[[], Any], fd: int) -> None:
     code = 1
     try:
         gc.disable()  # the image is thrown away: collecting would only copy pages
-        with contextlib.suppress(OSError):
-            os.nice(CHILD_NICE)  # when the cores are short, detection goes first
         data = _dumps(make).encode("utf-8")
         view = memoryview(data)
         while view:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from hostwarden.detect import forked
 from hostwarden.detect.forked import dumps_in_child
+from hostwarden.detect.sink import BACKGROUND_NICE, background_priority
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -63,6 +65,17 @@ def test_without_fork_it_encodes_in_process(monkeypatch: pytest.MonkeyPatch) -> 
     assert json.loads(dumps_in_child(lambda: {"pid": os.getpid()})) == {"pid": os.getpid()}
 
 
-def test_the_child_runs_at_a_lower_priority() -> None:
-    assert json.loads(dumps_in_child(lambda: os.getpriority(os.PRIO_PROCESS, 0))) == min(
-        19, os.getpriority(os.PRIO_PROCESS, 0) + forked.CHILD_NICE)
+def test_the_child_runs_at_the_lowered_priority_of_the_store_thread() -> None:
+    seen: dict[str, int] = {}
+
+    def store_thread() -> None:  # as watch's store thread: lowered once, then it saves
+        background_priority()
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["child"] = json.loads(dumps_in_child(lambda: os.getpriority(os.PRIO_PROCESS, 0)))
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=store_thread)
+    thread.start()
+    thread.join()
+    assert seen["thread"] == min(19, own + BACKGROUND_NICE)
+    assert seen["child"] == seen["thread"]  # inherited, not lowered a second time
