@@ -41,6 +41,7 @@ test-integration:
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/run_all.py

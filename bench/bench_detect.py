@@ -56,17 +56,17 @@ def write_config(work: Path) -> Path:
 # In-process helpers, run as a subprocess of this script (`--inspect STORE CONFIG`) so the timed
 # detection gets a fresh interpreter and the DuckDB file is free again afterwards.
 def inspect(data_dir: Path, config: Path) -> dict[str, Any]:
-    from hostwarden.config import load_config
+    from hostwarden.core.config import load_config
     from hostwarden.detect.batch import matching_rows, run_engine
     from hostwarden.detect.ruleset import load_rules
     from hostwarden.detect.settings import DetectSettings
-    from hostwarden.store.hot import HotStore
+    from hostwarden.store.eventstore import EventStore
 
     cfg = load_config(config, data_dir=data_dir)
     t0 = time.perf_counter()
     ruleset = DetectSettings.from_section(cfg.extra.get("detect")).load()
     load_s = time.perf_counter() - t0
-    with HotStore(data_dir) as store:
+    with EventStore(data_dir) as store:
         stored = store.query('SELECT "rule.name", "source.ip", "user.name", "event.severity", "rule.id" FROM events '
                              "WHERE \"event.kind\" = 'alert'")
         builtin = {r.id for r in load_rules().rules}

@@ -22,9 +22,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from rich.table import Table
 
 from hostwarden import __version__
-from hostwarden.cliutil import err_console, user_errors
-from hostwarden.config import Config, load_config
-from hostwarden.errors import HostwardenError
+from hostwarden.commands.common import err_console, user_errors
+from hostwarden.core.config import Config, load_config
+from hostwarden.core.errors import HostwardenError
 
 app = typer.Typer(help="hostwarden: host security — collect, normalize, detect, scan, respond.",
                   no_args_is_help=True, add_completion=False)
@@ -36,10 +36,10 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv.")]
 
 # Sub-command groups owned by other stages, imported lazily so one missing extra never breaks the CLI.
 SUBAPPS: tuple[tuple[str, str, str], ...] = (
-    ("fw", "hostwarden.scan.firewall.cli:app", "Firewall and security-group analysis."),
-    ("vulndb", "hostwarden.scan.vuln.cli:app", "Local advisory database (OSV, KEV)."),
-    ("baseline", "hostwarden.scan.baseline.cli:app", "Baseline and compliance checks."),
-    ("rules", "hostwarden.detect.cli:app", "Detection rules: list, check, test."),
+    ("fw", "hostwarden.commands.fw:app", "Firewall and security-group analysis."),
+    ("vulndb", "hostwarden.commands.vulndb:app", "Local advisory database (OSV, KEV)."),
+    ("baseline", "hostwarden.commands.baseline:app", "Baseline and compliance checks."),
+    ("rules", "hostwarden.commands.rules:app", "Detection rules: list, check, test."),
 )
 
 
@@ -101,8 +101,9 @@ def ingest(
         return
     from hostwarden.collect.files import FileReader
     from hostwarden.collect.stdin import read_stdin_chunks
-    from hostwarden.normalize.pipeline import IngestStats, context_for, ingest_chunks
-    from hostwarden.store.hot import HotStore
+    from hostwarden.normalize.source import context_for
+    from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
+    from hostwarden.store.eventstore import EventStore
 
     cfg = _config(config, data_dir)
     stats = IngestStats()
@@ -111,12 +112,12 @@ def ingest(
     if journald:
         from hostwarden.collect.journald import JournalReader
 
-        with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
+        with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
             journal = JournalReader(store)
             ingest_chunks(store, journal.read_chunks(), hint="journald", tenant=cfg.tenant, stats=stats,
                           on_stored=journal.commit)
             stats.notices.extend(journal.notices)
-    with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store, Progress(
+    with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,
     ) as progress:
@@ -179,15 +180,15 @@ def _follow(paths: list[str], config: Path | None, data_dir: Path | None, datase
     import threading
 
     from hostwarden.collect.tailer import FileTailer
-    from hostwarden.normalize.pipeline import IngestStats, ingest_chunks
-    from hostwarden.store.hot import HotStore
+    from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
+    from hostwarden.store.eventstore import EventStore
 
     cfg = _config(config, data_dir)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: the last stored chunk is checkpointed
         signal.signal(signum, lambda *_: stop.set())
     stats = IngestStats()
-    with HotStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
+    with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
         tailer = FileTailer(paths, store, chunk_bytes=cfg.ingest.chunk_mb << 20)
         err_console.print(f"following {', '.join(paths)} (Ctrl-C to stop)")
         try:
@@ -216,7 +217,7 @@ def watch(
     """Follow log files and print alerts as they happen; rule files reload when they change."""
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
-    from hostwarden.detect.watch import run_watch
+    from hostwarden.pipelines.watch.runtime import run_watch
 
     run_watch(_config(config, data_dir), paths, rules or [], fmt=fmt, from_end=from_end, dataset=dataset)
 
@@ -244,7 +245,7 @@ def search(
     fmt: FormatOpt = "table",
 ) -> None:
     """Search stored events, alerts and findings."""
-    from hostwarden.store.hot import HotStore
+    from hostwarden.store.eventstore import EventStore
     from hostwarden.store.search import build_select, compile_query, searchable_fields
 
     if list_fields:
@@ -255,7 +256,7 @@ def search(
     columns = [c.strip() for c in fields.split(",")] if fields else DEFAULT_COLUMNS
     mode = "count" if count else "top" if top else "rows"
     sql, params = build_select(compiled, mode=mode, fields=columns, top_field=top, limit=limit, order=order)
-    with HotStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
+    with EventStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
         result = store.con.execute(sql, params)
         names = [d[0] for d in result.description]
         rows = result.fetchall()
@@ -285,7 +286,7 @@ def _render_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
 @user_errors
 def status(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
     """Health of every component; exits non-zero when one is unhealthy."""
-    from hostwarden.status import collect_status
+    from hostwarden.pipelines.status import collect_status
 
     cfg = _config(config, data_dir)
     report = collect_status(cfg)
@@ -320,8 +321,8 @@ def scan(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 if a finding of this grade or worse.")] = None,
 ) -> None:
     """Assess one host: logs, and every scanner registered (vulnerabilities, baseline, firewall …)."""
-    from hostwarden.scan import report as render
-    from hostwarden.scan.runner import GRADE_ORDER, run_scan
+    from hostwarden.pipelines.scan.runner import GRADE_ORDER, run_scan
+    from hostwarden.report import scanreport as render
 
     cfg = _config(config, data_dir)
     options: dict[str, Any] = {**cfg.scan.options, "advisories": str(advisories) if advisories else None,

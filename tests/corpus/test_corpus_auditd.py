@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
 from hostwarden.normalize.auditd import AuditdParser
 from hostwarden.normalize.base import ParseContext, RawLine
-from hostwarden.normalize.pipeline import sniff
+from hostwarden.normalize.registry import sniff
 
 pytestmark = pytest.mark.corpus
 

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from tests_helpers import fail_json_cases
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
 from hostwarden.normalize import pam
 from hostwarden.normalize.base import ParseContext, RawLine
 from hostwarden.normalize.bulk import BulkSyslog

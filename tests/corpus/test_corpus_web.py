@@ -7,11 +7,11 @@ import pyarrow as pa
 import pytest
 from tests_helpers import fail_json_cases
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
 from hostwarden.normalize.base import ParseContext
-from hostwarden.normalize.pipeline import ingest_chunks
 from hostwarden.normalize.web import ACCESS_PATTERNS, AccessLogParser, ErrorLogParser
-from hostwarden.store.hot import HotStore
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 pytestmark = pytest.mark.corpus
 
@@ -59,7 +59,7 @@ def honeynet_logs(corpora_dir):
 
 
 def test_honeynet_access_logs_parse_and_store(corpora_dir, tmp_path):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         total = failures = 0
         for path in honeynet_logs(corpora_dir):
             stats = ingest_chunks(store, [Chunk(str(path), 0, path.read_bytes())])

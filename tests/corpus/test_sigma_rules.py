@@ -8,11 +8,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from hostwarden.detect.duckdb import compile_sql, match_arrow
+from hostwarden.core.schema import FIELDS, to_arrow
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.matcher import compile_node
 from hostwarden.detect.sigma import load_sigma_text
-from hostwarden.schema import FIELDS, to_arrow
+from hostwarden.detect.sqlcompile import compile_sql, match_arrow
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpora" / "sigma"
 RULES = CORPUS / "rules"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hostwarden.scan.vuln.cli import app
+from hostwarden.commands.vulndb import app
 from hostwarden.scan.vuln.db import AdvisoryDB
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.match import match_packages

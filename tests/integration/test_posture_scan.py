@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.scan.runner import run_scan
+from hostwarden.pipelines.scan.runner import run_scan
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """A real `kill -9` of a process tailing into a real DuckDB store, twice, with a rotation while it
 is down: afterwards every line is in the store exactly once.
 
-The child process is the production path (FileTailer → ingest_chunks → HotStore, checkpoint
+The child process is the production path (FileTailer → ingest_chunks → EventStore, checkpoint
 committed after each stored chunk). It prints the store's row count after each chunk so the test
 can kill it mid-stream and know when it has caught up.
 """
@@ -21,11 +21,11 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from hostwarden.collect.tailer import FileTailer
-from hostwarden.normalize.pipeline import ingest_chunks
-from hostwarden.store.hot import HotStore
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 log, data = sys.argv[1], Path(sys.argv[2])
-with HotStore(data) as store:
+with EventStore(data) as store:
     tailer = FileTailer([log], store, poll_interval=0.01, chunk_bytes=4096, rotate_wait=0.5)
     for chunk in tailer.follow():
         ingest_chunks(store, [chunk])
@@ -93,9 +93,9 @@ def test_kill9_mid_stream_and_rotation_while_down_store_every_line_once(tmp_path
     child.kill9()
     assert caught_up == total
 
-    from hostwarden.store.hot import HotStore
+    from hostwarden.store.eventstore import EventStore
 
-    with HotStore(data) as store:
+    with EventStore(data) as store:
         originals = [r[0] for r in store.query('SELECT "event.original" FROM events')]
         actions = store.query('SELECT count(*) FROM events WHERE "event.action" = \'ssh_login_failed\'')[0][0]
     assert len(originals) == total

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.collect.checkpoint import CheckpointStore, MemoryCheckpoints
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.tailer import FileTailer
+from hostwarden.core.checkpoint import CheckpointStore, MemoryCheckpoints
+from hostwarden.core.chunks import Chunk
 
 LINES = 3000
 ROTATE_EVERY = 400
@@ -133,14 +133,14 @@ def test_new_files_matching_a_glob_are_followed(tmp_path: Path) -> None:
 def test_restart_with_lost_chunks_stores_every_line_exactly_once(tmp_path: Path) -> None:
     """Tail into a real DuckDB store, die without committing, rotate while down, restart."""
     pytest.importorskip("duckdb")
-    from hostwarden.normalize.pipeline import ingest_chunks
-    from hostwarden.store.hot import HotStore
+    from hostwarden.pipelines.ingest import ingest_chunks
+    from hostwarden.store.eventstore import EventStore
 
     log = tmp_path / "auth.log"
     lines = [f"Nov 28 10:{i // 60 % 60:02d}:{i % 60:02d} web1 sshd[{100 + i}]: Failed password for root from "
              f"203.0.113.{i % 250} port {40000 + i} ssh2" for i in range(600)]
     rows_in_store = [0]  # read by this thread, written by the tailer's (the store is used from one thread)
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         def store_then_commit(tailer: FileTailer, stop_after: int | None) -> Callable[[Chunk], None]:
             stored = 0
 

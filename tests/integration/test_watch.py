@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from hostwarden.detect.state import load_state, read_status
-from hostwarden.store.hot import HotStore
+from hostwarden.pipelines.watch.state import load_state, read_status
+from hostwarden.store.eventstore import EventStore
 
 RULES = """\
 title: Auth failure
@@ -124,7 +124,7 @@ def test_watch_alerts_reloads_refuses_broken_rules_and_persists(tmp_path: Path) 
         code = proc.stop()
     assert code == 0, proc.err_seen
 
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         saved = load_state(store)
         stored = store.query("SELECT \"source.ip\" FROM events WHERE \"event.kind\" = 'alert' ORDER BY 1")
         checkpoint = store.query('SELECT "offset" FROM checkpoints')

@@ -4,9 +4,10 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import MAX_LINE_BYTES, Chunk
-from hostwarden.normalize.pipeline import available_parsers, ingest_chunks
-from hostwarden.store.hot import HotStore
+from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
+from hostwarden.normalize.registry import available_parsers
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 
 def expected_lines(data: bytes) -> int:
@@ -56,7 +57,7 @@ def test_hostile_file_is_stored_line_for_line(tmp_path):
             b"Nov 28 10:00:03 h sshd[1]: last line without newline",
         ]
     )
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         stats = ingest_chunks(store, [Chunk("/var/log/hostile.log", 0, data)])
         assert stats.lines == stats.stored == 8
         rows = store.query('SELECT "log.offset", "event.original", tags FROM events ORDER BY 1')
@@ -75,12 +76,12 @@ def test_hostile_file_is_stored_line_for_line(tmp_path):
 
 
 def test_store_survives_hostile_strings_in_every_column(tmp_path):
-    from hostwarden.schema import to_arrow
+    from hostwarden.core.schema import to_arrow
 
     hostile = ["'; DROP TABLE events; --", "\x00", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
                "😀" * 1000, "a" * 100_000]
     events = [{"event.kind": "event", "message": h, "user.name": h, "event.original": h} for h in hostile]
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         assert store.append(to_arrow(events), source="api") == len(hostile)
         assert store.count_rows() == len(hostile)
     assert duckdb.connect(str(tmp_path / "events.duckdb")).execute("SELECT count(*) FROM events").fetchall()[0][0] == 5

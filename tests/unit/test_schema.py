@@ -3,7 +3,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from hostwarden.schema import ARROW_SCHEMA, FIELDS, event_id, event_id_sql, quote_ident, to_arrow
+from hostwarden.core.schema import ARROW_SCHEMA, FIELDS, event_id, event_id_sql, quote_ident, to_arrow
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
 

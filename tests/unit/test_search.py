@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostwarden.errors import HostwardenError
-from hostwarden.schema import to_arrow
-from hostwarden.store.hot import HotStore
+from hostwarden.core.errors import HostwardenError
+from hostwarden.core.schema import to_arrow
+from hostwarden.store.eventstore import EventStore
 from hostwarden.store.search import build_select, compile_query, parse
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ EVENTS = [
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    s = HotStore(tmp_path_factory.mktemp("search"))
+    s = EventStore(tmp_path_factory.mktemp("search"))
     s.append(to_arrow(EVENTS), source="fixture", tenant="acme")
     s.append(to_arrow([ev(0, **{"process.name": "mysqld", "error.code": "1213"})]), source="other", tenant="globex")
     yield s

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.store.query.ipsql import in_network_sql, parse_network
+from hostwarden.core.ipsql import in_network_sql, parse_network
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

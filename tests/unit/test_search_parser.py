@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.store.query.fields import Kind, resolve
 from hostwarden.store.query.lexer import MAX_QUERY_CHARS
 from hostwarden.store.query.parser import MAX_DEPTH, MAX_TERMS, And, Compare, Node, Not, Or, Text, parse

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.errors import HostwardenError
-from hostwarden.schema import to_arrow
-from hostwarden.store.hot import HotStore
+from hostwarden.core.errors import HostwardenError
+from hostwarden.core.schema import to_arrow
+from hostwarden.store.eventstore import EventStore
 from hostwarden.store.search import build_select, compile_query
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -36,8 +36,8 @@ def events(tenant: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> HotStore:
-    s = HotStore(tmp_path_factory.mktemp("search-safety"))
+def store(tmp_path_factory: pytest.TempPathFactory) -> EventStore:
+    s = EventStore(tmp_path_factory.mktemp("search-safety"))
     s.append(to_arrow(events("acme")), source="a.log", tenant="acme")
     # Another tenant holds the attacker's value and a raw line with SQL in it.
     hostile = events("globex") + [
@@ -48,11 +48,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> HotStore:
     s.close()
 
 
-def tables(store: HotStore) -> list[tuple[Any, ...]]:
+def tables(store: EventStore) -> list[tuple[Any, ...]]:
     return sorted(store.query("SELECT table_name FROM information_schema.tables"))
 
 
-def run(store: HotStore, query: str, tenant: str = "acme", mode: str = "rows") -> list[tuple[Any, ...]]:
+def run(store: EventStore, query: str, tenant: str = "acme", mode: str = "rows") -> list[tuple[Any, ...]]:
     sql, params = build_select(compile_query(query, tenant=tenant), mode=mode, top_field="user.name",
                                fields=["organization.id", "user.name", "log.offset"], limit=1000)
     return store.query(sql, params)
@@ -79,7 +79,7 @@ def run(store: HotStore, query: str, tenant: str = "acme", mode: str = "rows") -
         "'_'",
     ],
 )
-def test_injection_attempts_find_nothing_and_break_nothing(store: HotStore, query: str) -> None:
+def test_injection_attempts_find_nothing_and_break_nothing(store: EventStore, query: str) -> None:
     before, schema = store.count_rows(), tables(store)
     try:
         rows = run(store, query)
@@ -89,7 +89,7 @@ def test_injection_attempts_find_nothing_and_break_nothing(store: HotStore, quer
     assert store.count_rows() == before and tables(store) == schema
 
 
-def test_the_attackers_literal_value_is_found_only_in_its_tenant(store: HotStore) -> None:
+def test_the_attackers_literal_value_is_found_only_in_its_tenant(store: EventStore) -> None:
     assert [r[1] for r in run(store, f'user.name="{EVIL}"', tenant="globex")] == [EVIL]
     assert [r[2] for r in run(store, '"DROP TABLE events"', tenant="globex")] == [99]
     assert run(store, f'user.name="{EVIL}"', tenant="acme") == []
@@ -100,7 +100,7 @@ def test_the_attackers_literal_value_is_found_only_in_its_tenant(store: HotStore
     ['user"name=x', '"user.name\\" OR 1=1 --"=x', "\"user.name' OR '1'='1\"=x", '"; DROP TABLE events; --"=x',
      "\"; DROP TABLE events; --", "user.name=x) OR (1=1", "'"],
 )
-def test_hostile_field_names_and_syntax_are_refused_with_a_code(store: HotStore, query: str) -> None:
+def test_hostile_field_names_and_syntax_are_refused_with_a_code(store: EventStore, query: str) -> None:
     before = store.count_rows()
     with pytest.raises(HostwardenError) as info:
         run(store, query)
@@ -112,7 +112,7 @@ def test_hostile_field_names_and_syntax_are_refused_with_a_code(store: HotStore,
     "query", ["", "*", "user.name=*", "NOT user.name=root", "NOT NOT NOT tags=t1", "a OR NOT a",
               "source.ip=0.0.0.0/0 OR source.ip!=0.0.0.0/0 OR source.ip!=*", "user.name=root OR 1"],
 )
-def test_tenants_never_see_each_other(store: HotStore, query: str) -> None:
+def test_tenants_never_see_each_other(store: EventStore, query: str) -> None:
     for tenant, own in (("acme", 12), ("globex", 13)):
         rows = run(store, query, tenant=tenant)
         assert rows and {r[0] for r in rows} == {tenant}
@@ -140,7 +140,7 @@ QUERIES = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(QUERIES, st.sampled_from(["rows", "count", "top"]))
 def test_random_queries_raise_only_hostwarden_errors_and_stay_in_the_tenant(
-    store: HotStore, query: str, mode: str
+    store: EventStore, query: str, mode: str
 ) -> None:
     try:
         compiled = compile_query(query, tenant="acme", since=None)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from hostwarden.errors import HostwardenError
-from hostwarden.schema import to_arrow
-from hostwarden.store.hot import HotStore
+from hostwarden.core.errors import HostwardenError
+from hostwarden.core.schema import to_arrow
+from hostwarden.store.eventstore import EventStore
 from hostwarden.store.search import build_select, compile_query
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -80,8 +80,8 @@ TENANT, OTHER = "acme", "globex"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> HotStore:
-    s = HotStore(tmp_path_factory.mktemp("search-store"))
+def store(tmp_path_factory: pytest.TempPathFactory) -> EventStore:
+    s = EventStore(tmp_path_factory.mktemp("search-store"))
     s.append(to_arrow(EVENTS), source="fixture", tenant=TENANT)
     # The other tenant holds copies of everything: any leak would show up in every case.
     s.append(to_arrow(EVENTS), source="fixture", tenant=OTHER)
@@ -89,7 +89,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> HotStore:
     s.close()
 
 
-def offsets(store: HotStore, query: str, tenant: str = TENANT, **time: Any) -> set[int]:
+def offsets(store: EventStore, query: str, tenant: str = TENANT, **time: Any) -> set[int]:
     compiled = compile_query(query, tenant=tenant, now=NOW, **time)
     sql, params = build_select(compiled, fields=["log.offset"], limit=10_000)
     return {row[0] for row in store.query(sql, params)}
@@ -254,7 +254,7 @@ EMPTY_OK = {"key!=* event.dataset=auditd"}
 
 
 @pytest.mark.parametrize(("query", "pred"), CASES, ids=[q or "<empty>" for q, _ in CASES])
-def test_query_matches_the_oracle(store: HotStore, query: str, pred: Callable[[Event], bool]) -> None:
+def test_query_matches_the_oracle(store: EventStore, query: str, pred: Callable[[Event], bool]) -> None:
     wanted = expect(pred)
     assert wanted or query in EMPTY_OK, "a case that expects nothing proves little"
     assert offsets(store, query) == wanted
@@ -266,7 +266,7 @@ def test_cases_cover_every_operator_and_field_kind() -> None:
         assert token in queries
 
 
-def test_time_options_bound_the_timestamp(store: HotStore) -> None:
+def test_time_options_bound_the_timestamp(store: EventStore) -> None:
     assert offsets(store, "", since="4h") == expect(lambda e: e["@timestamp"] >= NOW - timedelta(hours=4))
     assert offsets(store, "", since="1d") == expect(lambda e: e["@timestamp"] >= NOW - timedelta(days=1))
     start, end = "2026-11-27T00:00:00Z", "2026-11-27T12:00:00"
@@ -279,13 +279,13 @@ def test_time_options_bound_the_timestamp(store: HotStore) -> None:
     )
 
 
-def test_count_agrees_with_rows(store: HotStore) -> None:
+def test_count_agrees_with_rows(store: EventStore) -> None:
     for query in ("event.dataset=sshd", "tags=*", "source.ip=203.0.113.0/24"):
         sql, params = build_select(compile_query(query, tenant=TENANT, now=NOW), mode="count")
         assert store.query(sql, params) == [(len(offsets(store, query)),)]
 
 
-def test_top_counts_values_lists_and_labels(store: HotStore) -> None:
+def test_top_counts_values_lists_and_labels(store: EventStore) -> None:
     compiled = compile_query("", tenant=TENANT)
     sql, params = build_select(compiled, mode="top", top_field="user.name", limit=3)
     counts = Counter(e["user.name"] for e in EVENTS if e.get("user.name"))
@@ -301,7 +301,7 @@ def test_top_counts_values_lists_and_labels(store: HotStore) -> None:
     assert store.query(sql, params)[0][1] == min(rare.values())
 
 
-def test_rows_are_ordered_by_time_and_limited(store: HotStore) -> None:
+def test_rows_are_ordered_by_time_and_limited(store: EventStore) -> None:
     compiled = compile_query("event.dataset=nginx.access", tenant=TENANT)
     sql, params = build_select(compiled, fields=["@timestamp", "log.offset"], limit=4)
     rows = store.query(sql, params)
@@ -342,10 +342,10 @@ type=EOE msg=audit(1732790001.000:4243):
 
 
 def test_native_auditd_names_find_events_the_real_parser_stored(tmp_path) -> None:
-    from hostwarden.collect.chunks import Chunk
-    from hostwarden.normalize.pipeline import ingest_chunks
+    from hostwarden.core.chunks import Chunk
+    from hostwarden.pipelines.ingest import ingest_chunks
 
-    with HotStore(tmp_path) as s:
+    with EventStore(tmp_path) as s:
         ingest_chunks(s, [Chunk("/var/log/audit/audit.log", 0, AUDIT)])
 
         def count(query: str) -> int:

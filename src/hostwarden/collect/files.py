@@ -17,9 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hostwarden.collect.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
-from hostwarden.collect.chunks import MAX_LINE_BYTES, Chunk
-from hostwarden.errors import LOG_FILE_TRUNCATED, LOG_INPUT_TRUNCATED, LOG_INPUT_UNREADABLE, HostwardenError
+from hostwarden.core.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
+from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
+from hostwarden.core.errors import (
+    LOG_FILE_TRUNCATED,
+    LOG_INPUT_TRUNCATED,
+    LOG_INPUT_UNREADABLE,
+    HostwardenError,
+)
 
 DEFAULT_CHUNK_BYTES = 8 << 20
 TRUNCATED_GZ_TAG = "truncated_gz"

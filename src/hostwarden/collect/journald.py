@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from hostwarden.collect.checkpoint import CheckpointStore
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.files import DEFAULT_CHUNK_BYTES, FileReader, LineAssembler
 from hostwarden.collect.stdin import read_stream_chunks
-from hostwarden.errors import LOG_INPUT_UNREADABLE, HostwardenError
+from hostwarden.core.checkpoint import CheckpointStore
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.errors import LOG_INPUT_UNREADABLE, HostwardenError
 
 CURSOR_KEY = "journald.cursor"
 JOURNALD_SOURCE = "journald"

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.files import DEFAULT_CHUNK_BYTES, LineAssembler
+from hostwarden.core.chunks import Chunk
 
 STDIN_SOURCE = "-"
 

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostwarden.collect.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.files import DEFAULT_CHUNK_BYTES, LineAssembler, checkpoint_key
-from hostwarden.errors import LOG_FILE_TRUNCATED, LOG_INPUT_UNREADABLE
+from hostwarden.core.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.errors import LOG_FILE_TRUNCATED, LOG_INPUT_UNREADABLE
 
 _MAX_ISSUED = 16_384  # chunks handed out and not yet committed that we remember
 _MAX_RETIRED_IDS = 4_096

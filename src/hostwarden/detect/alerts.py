@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hostwarden.core.schema import DEFAULT_TENANT, event_id, now_utc
 from hostwarden.detect.correlate import Match
 from hostwarden.detect.ir import LEVEL_SEVERITY
-from hostwarden.schema import DEFAULT_TENANT, event_id, now_utc
 
 ALERT_SOURCE = "hostwarden:detect"
 KEY_FIELDS = ("host.name", "source.ip", "user.name")

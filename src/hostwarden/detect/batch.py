@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hostwarden.core.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
 from hostwarden.detect.alerts import (
     ALERT_SOURCE,
     FOLLOW_UP_ACTIONS,
@@ -43,13 +44,12 @@ from hostwarden.detect.bulkcorrelate import (
     runs,
 )
 from hostwarden.detect.correlate import Match, Window
-from hostwarden.detect.duckdb import Needles, Sql, compile_sql, needle_options
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ir import Node, Rule
 from hostwarden.detect.matcher import get_value
 from hostwarden.detect.prefilter import PROFILE_FIELDS, plan, profile_join, profiles_sql, rare_gate, residuals
 from hostwarden.detect.ruleset import RuleSet
-from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELD_BY_NAME, quote_ident, to_arrow
+from hostwarden.detect.sqlcompile import Needles, Sql, compile_sql, needle_options
 
 RULES_PER_SCAN = 64  # rules per statement: more made DuckDB hold far more memory per row batch (1 GB at 192)
 _PROFILES = "hw_profiles"  # the scan's profile table (registered for the scan's duration)

@@ -33,11 +33,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.detect.alerts import MAX_EVIDENCE
 from hostwarden.detect.correlate import MAX_KEPT_EVENTS, Match, Window
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
-from hostwarden.schema import FIELD_BY_NAME
 
 _SHARED = frozenset({"host.name", "log.file.path", "source.ip", "user.name"})  # few distinct values
 _COMPARE = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal,
@@ -225,8 +225,8 @@ class Matches(Sequence[tuple[int, Mapping[str, Any]]]):
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[int, Mapping[str, Any]]], columns: Sequence[str]) -> Matches:
         """Matches from (rule index, event) pairs already in time order (events kept as given)."""
+        from hostwarden.core.schema import ARROW_SCHEMA
         from hostwarden.detect.correlate import epoch
-        from hostwarden.schema import ARROW_SCHEMA
 
         schema = pa.schema([ARROW_SCHEMA.field(c) for c in columns])
         events = [ev for _, ev in rows]

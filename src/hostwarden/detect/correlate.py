@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from itertools import count, islice
 from typing import Any
 
+from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.detect.ir import Correlation, Rule
 from hostwarden.detect.matcher import _number, get_value
-from hostwarden.schema import FIELD_BY_NAME
 
 MAX_KEPT_EVENTS = 20
 # Fields an entry keeps when its window is saved (what evidence, excerpts and sequence alerts read).

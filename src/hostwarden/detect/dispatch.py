@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.detect.ir import And, Node, Or, Pred, Rule
 from hostwarden.detect.matcher import as_text, get_value
-from hostwarden.schema import FIELD_BY_NAME
 
 PREFERRED = ("event.category", "event.dataset", "event.action", "event.outcome", "event.type")
 CACHE_MAX = 4096

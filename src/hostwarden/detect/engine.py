@@ -19,12 +19,12 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from hostwarden.core.schema import DEFAULT_TENANT
 from hostwarden.detect.alerts import AlertBook
 from hostwarden.detect.correlate import Match, Window, epoch
 from hostwarden.detect.dispatch import Dispatch
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
-from hostwarden.schema import DEFAULT_TENANT
 
 
 def rule_signature(ruleset: RuleSet, rule: Rule) -> str:

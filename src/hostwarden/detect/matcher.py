@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, glob_to_regex, inline_flags
-from hostwarden.schema import FIELD_BY_NAME
 
 Event = dict[str, Any]
 Check = Callable[[Event], bool]

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from hostwarden.detect.duckdb import Needle, Needles, Sql, needle_test, needles_sql
+from hostwarden.core.schema import quote_ident
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, fields_of, simplify
 from hostwarden.detect.matcher import Check, compile_node
-from hostwarden.schema import quote_ident
+from hostwarden.detect.sqlcompile import Needle, Needles, Sql, needle_test, needles_sql
 
 PROFILE_FIELDS = ("event.dataset", "event.category", "event.type", "event.module", "process.name")
 _PROFILE = frozenset(PROFILE_FIELDS)

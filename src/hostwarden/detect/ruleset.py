@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hostwarden.core.errors import CSA_RULE_INVALID, HostwardenError
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.matcher import Check, compile_node
 from hostwarden.detect.sigma import load_sigma_text
-from hostwarden.errors import CSA_RULE_INVALID, HostwardenError
 
 BUILTIN_DIR = Path(__file__).resolve().parents[3] / "rules" / "detect"
 _SPAN = re.compile(r"^(\d+)([smhd])$")

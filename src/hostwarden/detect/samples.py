@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hostwarden.detect.duckdb import match_arrow
+from hostwarden.core.schema import event_id, to_arrow
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
-from hostwarden.schema import event_id, to_arrow
+from hostwarden.detect.sqlcompile import match_arrow
 
 START = 1_700_000_000.0
 

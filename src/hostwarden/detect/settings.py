@@ -23,8 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hostwarden.core.errors import CSA_CONFIG_INVALID, HostwardenError
 from hostwarden.detect.ruleset import BUILTIN_DIR, RuleSet, load_rules, parse_timespan
-from hostwarden.errors import CSA_CONFIG_INVALID, HostwardenError
 
 
 class Threshold(BaseModel):

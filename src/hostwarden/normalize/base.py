@@ -13,12 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class RawLine:
-    offset: int  # byte offset of the line's first byte in its source
-    text: str  # the line without its line terminator, decoded UTF-8 (invalid bytes replaced)
-    tags: tuple[str, ...] = ()  # set by the reader: invalid_utf8, truncated, …
+from hostwarden.core.chunks import RawLine
 
 
 @dataclass

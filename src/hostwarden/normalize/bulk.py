@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from hostwarden.core.schema import FIELD_BY_NAME, FIELDS
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.patterns import (
     Pattern,
@@ -42,7 +43,6 @@ from hostwarden.normalize.syslog import (
     PROGRAM_PATTERNS,
     SESSION_DATASETS,
 )
-from hostwarden.schema import FIELD_BY_NAME, FIELDS
 
 _MONTHS = "['Jan','Feb','Mar','Apr','May','Jun','Jul','Aug','Sep','Oct','Nov','Dec']"
 

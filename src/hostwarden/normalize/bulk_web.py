@@ -16,10 +16,10 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.patterns import sql_string, table_kind
 from hostwarden.normalize.web import ACCESS_PATTERNS, dataset_hint
-from hostwarden.schema import FIELD_BY_NAME
 
 NEEDS_LINE = "needs_line"  # tag on rows the per-line parser must redo
 _CANONICAL_TIME = r"^[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$"

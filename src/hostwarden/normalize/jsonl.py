@@ -24,8 +24,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.normalize.base import LineParser, ParseContext
-from hostwarden.schema import FIELD_BY_NAME
 
 MAX_DEPTH = 32
 MAX_KEYS = 2000

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostwarden.schema import FIELD_BY_NAME
+from hostwarden.core.schema import FIELD_BY_NAME
 
 _INT_SQL = {"INTEGER", "BIGINT"}
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-from hostwarden.errors import SCAN_STATE_UNREADABLE
+from hostwarden.core.errors import SCAN_STATE_UNREADABLE
 from hostwarden.scan.base import ScanContext
 
 
@@ -33,9 +33,9 @@ class HotStoreState:
         return f"scan.{name}"
 
     def load(self, name: str) -> dict[str, Any] | None:
-        from hostwarden.store.hot import HotStore
+        from hostwarden.store.eventstore import EventStore
 
-        with HotStore(self.data_dir) as store:
+        with EventStore(self.data_dir) as store:
             rows = store.query("SELECT value FROM kv WHERE key = ?", [self.key(name)])
         if not rows:
             return None
@@ -50,9 +50,9 @@ class HotStoreState:
             return None
 
     def save(self, name: str, data: dict[str, Any]) -> None:
-        from hostwarden.store.hot import HotStore
+        from hostwarden.store.eventstore import EventStore
 
-        with HotStore(self.data_dir) as store, store.transaction():
+        with EventStore(self.data_dir) as store, store.transaction():
             store.put_state(self.key(name), data)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hostwarden.errors import LOG_SEARCH_FIELD, LOG_SEARCH_FORBIDDEN, LOG_SEARCH_SYNTAX, HostwardenError
-from hostwarden.schema import FIELD_NAMES, FIELDS, quote_ident
+from hostwarden.core.errors import LOG_SEARCH_FIELD, LOG_SEARCH_FORBIDDEN, LOG_SEARCH_SYNTAX, HostwardenError
+from hostwarden.core.schema import FIELD_NAMES, FIELDS, quote_ident
 from hostwarden.store.query.compiler import LABELS_SQL, Compiler
 from hostwarden.store.query.fields import Kind, resolve_column, suggestions
 from hostwarden.store.query.parser import parse

@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
-from hostwarden.errors import LOG_STORE_SEGMENT, HostwardenError
-from hostwarden.schema import FIELDS
+from hostwarden.core.errors import LOG_STORE_SEGMENT, HostwardenError
+from hostwarden.core.schema import FIELDS
 
 SEGMENT_DIR = "segments"
 SEGMENT_MIN_ROWS = 20_000  # appends of at least this many rows become a segment

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.checkpoint import MemoryCheckpoints
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.files import FileReader
-from hostwarden.errors import HostwardenError
+from hostwarden.core.checkpoint import MemoryCheckpoints
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.errors import HostwardenError
 
 
 def lines_of(reader: FileReader, commit: bool = True) -> list[tuple[int, str]]:

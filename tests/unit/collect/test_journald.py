@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.collect.checkpoint import MemoryCheckpoints
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.journald import CURSOR_KEY, JournalFileReader, JournalReader
-from hostwarden.errors import HostwardenError
+from hostwarden.core.checkpoint import MemoryCheckpoints
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.errors import HostwardenError
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.journald import JournaldParser
 
@@ -166,13 +166,13 @@ def _wait(cond: object, timeout: float = 15.0) -> None:
 
 
 def test_journal_into_a_real_store_exactly_once_across_a_lost_commit(journal, tmp_path: Path) -> None:
-    from hostwarden.normalize.pipeline import ingest_chunks
-    from hostwarden.store.hot import HotStore
+    from hostwarden.pipelines.ingest import ingest_chunks
+    from hostwarden.store.eventstore import EventStore
 
     fails = [{**SSHD_FAIL, "MESSAGE": f"Failed password for root from 203.0.113.{i} port {1000 + i} ssh2"}
              for i in range(20)]
     path = journal(fails[:10])
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         reader = JournalReader(store, extra_args=("--file", str(path)))
         ingest_chunks(store, reader.read_chunks())  # stored, but the cursor never saved (crash)
         assert store.get_state(CURSOR_KEY) is None

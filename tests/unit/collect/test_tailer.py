@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from hostwarden.collect.checkpoint import MemoryCheckpoints
 from hostwarden.collect.tailer import FileTailer
+from hostwarden.core.checkpoint import MemoryCheckpoints
 
 
 def poll(tailer: FileTailer, *, commit: bool = True) -> list[tuple[str, int, str]]:

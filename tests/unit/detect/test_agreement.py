@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.detect.duckdb import match_arrow
+from hostwarden.core.schema import to_arrow
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred
 from hostwarden.detect.matcher import compile_node
-from hostwarden.schema import to_arrow
+from hostwarden.detect.sqlcompile import match_arrow
 
 TEXT_FIELDS = ["user.name", "event.original", "url.original", "source.ip"]
 INT_FIELD = "http.response.status_code"

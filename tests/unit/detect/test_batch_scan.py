@@ -7,15 +7,16 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.commands.rules import app
+from hostwarden.core.chunks import Chunk
 from hostwarden.detect.batch import detect_store
-from hostwarden.detect.cli import app
 from hostwarden.detect.ruleset import load_rules
-from hostwarden.normalize.pipeline import context_for, ingest_chunks
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.pipelines.scan.detections import DetectionScanner
+from hostwarden.pipelines.scan.logs import LogScanner
 from hostwarden.scan.base import ScanContext
-from hostwarden.scan.detections import DetectionScanner
-from hostwarden.scan.logs import LogScanner
-from hostwarden.store.hot import HotStore
+from hostwarden.store.eventstore import EventStore
 
 AUTH = [f"Nov 28 10:00:{i:02d} web1 sshd[10{i}]: Failed password for root from 203.0.113.9 port 4{i}22 ssh2"
         for i in range(8)]
@@ -41,7 +42,7 @@ def _root(tmp_path: Path) -> Path:
 
 
 def test_batch_over_the_store_appends_alerts_once(tmp_path: Path) -> None:
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         ingest_chunks(store, [Chunk("/var/log/auth.log", 0, ("\n".join(AUTH) + "\n").encode())],
                       ctx=context_for("/var/log/auth.log"))
         result = detect_store(store, load_rules())
@@ -83,7 +84,7 @@ def test_scanner_reuses_the_log_scanners_store(tmp_path: Path) -> None:
     LogScanner().scan(ctx)
     findings = DetectionScanner().scan(ctx)
     _check_findings(findings)
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         assert store.query("SELECT count(*) FROM events WHERE \"event.kind\" = 'alert'")[0][0] == len(findings)
 
 

@@ -18,16 +18,17 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import to_arrow
 from hostwarden.detect.batch import matching_rows
-from hostwarden.detect.duckdb import needle_options, needles, needles_sql
 from hostwarden.detect.ir import And, Node, Not, Or, Pred, Rule
 from hostwarden.detect.matcher import compile_node
 from hostwarden.detect.prefilter import PROFILE_FIELDS, rare_gate, specialize
 from hostwarden.detect.ruleset import RuleSet, load_rules
-from hostwarden.normalize.pipeline import context_for, ingest_chunks
-from hostwarden.schema import to_arrow
-from hostwarden.store.hot import HotStore
+from hostwarden.detect.sqlcompile import needle_options, needles, needles_sql
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 CONN = duckdb.connect()
 pieces = st.sampled_from(["a", "B", "ſ", "s", "S", "K", "k", "\u212a", "é", ".", "*", "?", "\\", "|", "(", " ", "\n",
@@ -108,7 +109,7 @@ def _rules() -> list[Rule]:
 
 def test_rare_keyword_rules_are_gated_and_the_scan_stays_exact(tmp_path: Path) -> None:
     ruleset = RuleSet([*load_rules().rules, *_rules()])
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         data = "".join(AUTH.format(s=i % 60, i=i % 7) for i in range(120)) + RARE_LINE
         ingest_chunks(store, [Chunk("/var/log/auth.log", 0, data.encode())], ctx=context_for("/var/log/auth.log"))
         gates, gated = rare_gate(store.con, [needle_options(r.detection) for r in _rules()],  # type: ignore[arg-type]

@@ -17,16 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import to_arrow
 from hostwarden.detect.batch import matching_rows
-from hostwarden.detect.duckdb import glob_search, match_arrow
 from hostwarden.detect.ir import And, Node, Not, Or, Pred
 from hostwarden.detect.matcher import compile_node
 from hostwarden.detect.prefilter import plan, possible
 from hostwarden.detect.ruleset import RuleSet, load_rules
-from hostwarden.normalize.pipeline import context_for, ingest_chunks
-from hostwarden.schema import to_arrow
-from hostwarden.store.hot import HotStore
+from hostwarden.detect.sqlcompile import glob_search, match_arrow
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 CONN = duckdb.connect()
 pieces = st.sampled_from(["a", "B", "ſ", "s", "S", "K", "k", "\u212a", "é", "É", ".", "*", "?", "\\", "|", "(", ")",
@@ -103,7 +104,7 @@ def test_prefiltered_scan_equals_evaluating_every_rule_on_every_row(tmp_path: Pa
     ruleset = load_rules([Path(__file__).resolve().parents[3] / "rules" / "detect",
                           *([sigma / "linux", sigma / "web"] if sigma.is_dir() else [])])
     assert isinstance(ruleset, RuleSet)
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         for path, text in (("/var/log/auth.log", AUTH), ("/var/log/nginx/access.log", ACCESS)):
             data = "".join(text.format(i=i) for i in range(6)).encode()
             ingest_chunks(store, [Chunk(path, 0, data)], ctx=context_for(path))

@@ -6,9 +6,9 @@ import gc
 import time
 from typing import Any
 
-from hostwarden.detect.collector import NEVER, Collector
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ruleset import load_rules
+from hostwarden.pipelines.watch.gcschedule import NEVER, GcSchedule
 
 FAIL = {"event.dataset": "sshd", "event.action": "ssh_login_failed", "event.outcome": "failure",
         "event.category": ["authentication"], "event.type": ["start"]}
@@ -52,7 +52,7 @@ def test_engine_state_is_freed_by_reference_counting_alone() -> None:
 
 def test_schedule_runs_the_full_pass_when_idle_or_overdue_and_restores_settings() -> None:
     before = gc.get_threshold()
-    with Collector(idle_seconds=0.05, max_seconds=0.3, quiet_seconds=0.0) as collector:
+    with GcSchedule(idle_seconds=0.05, max_seconds=0.3, quiet_seconds=0.0) as collector:
         assert gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
         assert collector.tick(idle=True) is False  # too soon after start
         time.sleep(0.06)
@@ -69,7 +69,7 @@ def test_schedule_runs_the_full_pass_when_idle_or_overdue_and_restores_settings(
 
 def test_idle_moments_of_a_steady_stream_do_not_count_as_idle() -> None:
     """A stream leaves the loop idle for a poll between chunks: the pass waits for real quiet."""
-    with Collector(idle_seconds=0.0, max_seconds=3600, quiet_seconds=0.1) as collector:
+    with GcSchedule(idle_seconds=0.0, max_seconds=3600, quiet_seconds=0.1) as collector:
         for _ in range(8):  # busy, a moment idle, busy ... for longer than quiet_seconds in all
             assert collector.tick(idle=True) is False
             time.sleep(0.02)
@@ -82,7 +82,7 @@ def test_idle_moments_of_a_steady_stream_do_not_count_as_idle() -> None:
 
 def test_full_pass_reclaims_a_cycle_made_while_watching() -> None:
     """The schedule still reclaims the rare cycle (here one made on purpose)."""
-    with Collector(idle_seconds=0.0, max_seconds=3600, quiet_seconds=0.0) as collector:
+    with GcSchedule(idle_seconds=0.0, max_seconds=3600, quiet_seconds=0.0) as collector:
         cycle: list[Any] = ["made on purpose"]
         cycle.append(cycle)
         del cycle

@@ -129,8 +129,8 @@ def test_threshold_override() -> None:
 def test_detect_settings_section() -> None:
     import pytest
 
+    from hostwarden.core.errors import HostwardenError
     from hostwarden.detect.settings import DetectSettings
-    from hostwarden.errors import HostwardenError
 
     settings = DetectSettings.from_section({"thresholds": {"ssh_brute_force": {"gte": 3, "timespan": "30s"}}})
     rs = settings.load()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.detect import forked
-from hostwarden.detect.forked import dumps_in_child
-from hostwarden.detect.sink import BACKGROUND_NICE, background_priority
+from hostwarden.pipelines.watch import forked
+from hostwarden.pipelines.watch.forked import dumps_in_child
+from hostwarden.pipelines.watch.storewriter import BACKGROUND_NICE, background_priority
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 

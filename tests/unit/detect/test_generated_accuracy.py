@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from hostwarden.collect.checkpoint import MemoryCheckpoints
 from hostwarden.collect.files import FileReader
+from hostwarden.core.checkpoint import MemoryCheckpoints
 from hostwarden.detect.batch import detect_store
 from hostwarden.detect.ruleset import load_rules
-from hostwarden.normalize.pipeline import context_for, ingest_chunks
-from hostwarden.store.hot import HotStore
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 GENERATOR = Path(__file__).resolve().parents[3] / "bench" / "generate.py"
 LINES = 15_000
@@ -38,7 +39,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]],
     base = tmp_path_factory.mktemp("generated")
     paths = {kind: gen.generate(kind, LINES, base / "logs", seed=7) for kind in ("auth", "access")}
     truth = {k: json.loads((base / "logs" / f"{k}.log.truth.json").read_text()) for k in paths}
-    with HotStore(base / "data") as store:
+    with EventStore(base / "data") as store:
         for path in paths.values():
             ingest_chunks(store, FileReader(path, MemoryCheckpoints()).read_chunks(),
                           ctx=context_for(str(path), path.stat().st_mtime))
@@ -112,7 +113,7 @@ def test_streaming_and_batch_raise_the_same_alerts(tmp_path: Path) -> None:
     spec.loader.exec_module(gen)
     paths = [gen.generate(kind, 6000, tmp_path / "logs", seed=11) for kind in ("auth", "access")]
     rules = load_rules()
-    with HotStore(tmp_path / "data") as store:
+    with EventStore(tmp_path / "data") as store:
         for path in paths:
             ingest_chunks(store, FileReader(path, MemoryCheckpoints()).read_chunks(),
                           ctx=context_for(str(path), path.stat().st_mtime))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hostwarden.collect.chunks import Chunk
-from hostwarden.detect.parseworker import LocalParser, WorkerParser
+from hostwarden.core.chunks import Chunk
 from hostwarden.normalize.base import ParseContext
+from hostwarden.pipelines.watch.parseworker import LocalParser, WorkerParser
 
 LINES = [
     b"Nov  1 00:00:01 web-01 sshd[101]: Connection from 203.0.113.9 port 50000 on 10.0.0.1 port 22\n",
@@ -71,9 +71,9 @@ def _watch(tmp_path: Path, log: Path, worker: bool) -> tuple[list[dict], int]:
     import threading
     import time
 
-    from hostwarden.config import load_config
-    from hostwarden.detect.watch import Watch
-    from hostwarden.store.hot import HotStore
+    from hostwarden.core.config import load_config
+    from hostwarden.pipelines.watch.runtime import Watch
+    from hostwarden.store.eventstore import EventStore
 
     cfg = load_config(None, data_dir=tmp_path / f"data-{worker}")
     cfg.extra["detect"] = {"parse_worker": worker}
@@ -87,7 +87,7 @@ def _watch(tmp_path: Path, log: Path, worker: bool) -> tuple[list[dict], int]:
     stop.set()
     runner.join(timeout=60)
     alerts = [json.loads(line) for line in out.getvalue().splitlines()]
-    with HotStore(cfg.data_dir, read_only=True) as store:
+    with EventStore(cfg.data_dir, read_only=True) as store:
         stored = store.con.execute("SELECT count(*) FROM events WHERE \"event.kind\" = 'event'").fetchone()[0]
     return alerts, stored
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from hostwarden.detect.duckdb import match_arrow
+from hostwarden.core.schema import to_arrow
 from hostwarden.detect.matcher import compile_node
 from hostwarden.detect.sigma import load_sigma_text
-from hostwarden.schema import to_arrow
+from hostwarden.detect.sqlcompile import match_arrow
 
 HEAD = "title: t\nid: 11111111-2222-3333-4444-555555555555\nlogsource: {product: linux, service: auditd}\n"
 B64 = base64.b64encode(b"xx/bin/sh -c id").decode()

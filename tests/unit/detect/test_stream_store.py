@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.collect.chunks import Chunk
-from hostwarden.detect.sink import BACKGROUND_NICE, StoreSink, background_priority
-from hostwarden.detect.watch import _Source
-from hostwarden.store.hot import HotStore
+from hostwarden.core.chunks import Chunk
+from hostwarden.pipelines.watch.runtime import _Source
+from hostwarden.pipelines.watch.storewriter import BACKGROUND_NICE, StoreWriter, background_priority
+from hostwarden.store.eventstore import EventStore
 
 SSHD_FIRST = (
     b"Nov 28 10:00:01 web1 sshd[100]: Connection from 203.0.113.9 port 40000 on 10.0.0.1 port 22 rdomain \"\"\n"
@@ -38,8 +38,8 @@ ACCESS = (
 
 def _stored(tmp_path: Path, name: str, path: str, parts: tuple[bytes, ...], parser: str, columnar: bool) -> list[dict]:
     source = _Source(path, parser)
-    with HotStore(tmp_path / name) as store:
-        sink = StoreSink(store, "default", commit=lambda chunk: None)
+    with EventStore(tmp_path / name) as store:
+        sink = StoreWriter(store, "default", commit=lambda chunk: None)
         sink.start()
         offset = 0
         for data in parts:
@@ -83,7 +83,7 @@ def test_sshd_address_carried_from_an_earlier_store_batch(tmp_path: Path) -> Non
 
 
 def test_an_idle_store_thread_merges_the_small_segments_of_a_busy_stretch(tmp_path: Path, monkeypatch) -> None:
-    from hostwarden.detect import sink as sink_module
+    from hostwarden.pipelines.watch import storewriter as sink_module
     from hostwarden.store import segments
 
     monkeypatch.setattr(segments, "SEGMENT_MIN_ROWS", 50)  # each flush below becomes a segment
@@ -92,8 +92,8 @@ def test_an_idle_store_thread_merges_the_small_segments_of_a_busy_stretch(tmp_pa
     source = _Source(path, "syslog")
     lines = b"".join(b"Nov 28 10:00:%02d web1 sshd[%d]: Failed password for root from 203.0.113.9 port %d ssh2\n"
                      % (i % 60, 100 + i, 4000 + i) for i in range(60))
-    with HotStore(tmp_path) as store:
-        sink = StoreSink(store, "default", commit=lambda chunk: None)
+    with EventStore(tmp_path) as store:
+        sink = StoreWriter(store, "default", commit=lambda chunk: None)
         sink.start()
         offset = 0
         for _ in range(segments.COMPACT_AT):

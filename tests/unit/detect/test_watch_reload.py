@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from hostwarden.core.errors import HostwardenError
 from hostwarden.detect.engine import Engine
-from hostwarden.detect.reload import RuleReloader
-from hostwarden.errors import HostwardenError
+from hostwarden.pipelines.watch.reload import RuleReloader
 
 from .test_watch_state import RULES, fail
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ruleset import RuleSet, load_rules
-from hostwarden.detect.state import (
+from hostwarden.pipelines.watch.state import (
     WatchCounters,
     load_state,
     read_status,
@@ -16,7 +16,7 @@ from hostwarden.detect.state import (
     status_component,
     write_status,
 )
-from hostwarden.store.hot import HotStore
+from hostwarden.store.eventstore import EventStore
 
 T0 = 1_700_000_000.0
 RULES = """\
@@ -104,9 +104,9 @@ def test_brute_force_split_across_a_restart_fires_once(tmp_path: Path) -> None:
     for i in range(3):
         first.feed(fail(i, "203.0.113.7", i))
     assert first.book.drain_new() == []
-    with HotStore(store_dir) as store:
+    with EventStore(store_dir) as store:
         save_state(store, first.snapshot, WatchCounters(events=3))
-    with HotStore(store_dir) as store:  # a new process: only the store carries the state
+    with EventStore(store_dir) as store:  # a new process: only the store carries the state
         saved = load_state(store)
     assert saved is not None and saved["counters"]["events"] == 3
     second = streaming(load_rules([tmp_path / "rules"]), max_groups=100)
@@ -150,7 +150,7 @@ def test_restore_skips_windows_whose_rule_changed(tmp_path: Path) -> None:
 
 
 def test_status_file_and_component(tmp_path: Path) -> None:
-    from hostwarden.config import Config
+    from hostwarden.core.config import Config
 
     counters = WatchCounters(events=10, alerts=2, groups_open=4, max_groups=100, evictions=1, rules=3,
                              ruleset_version="abc123", running=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.firewall.cloud import parse_alibaba, parse_aws
 from hostwarden.scan.firewall.exposure import exposed_ports
 from hostwarden.scan.firewall.simulate import parse_flow, simulate

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.drift import drift
 from hostwarden.scan.firewall.exposure import exposed_ports, wide_rules

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.firewall.iptables import parse_iptables_save
 from hostwarden.scan.firewall.loader import load_text
 from hostwarden.scan.firewall.model import Packet, addr_int

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from hostwarden.commands.fw import app
 from hostwarden.scan.base import ScanContext
-from hostwarden.scan.firewall.cli import app
 from hostwarden.scan.firewall.cloud import parse_alibaba
 from hostwarden.scan.firewall.iptables import parse_iptables_save
 from hostwarden.scan.firewall.scanner import FirewallScanner

@@ -2,10 +2,10 @@
 
 from typer.testing import CliRunner
 
-from hostwarden.collect.chunks import Chunk
-from hostwarden.normalize.pipeline import ingest_chunks
-from hostwarden.scan.firewall.cli import app
-from hostwarden.store.hot import HotStore
+from hostwarden.commands.fw import app
+from hostwarden.core.chunks import Chunk
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 LINES = (
     b"Nov 28 10:00:00 h sshd[1]: Connection from 198.51.100.7 port 50000 on 10.0.0.5 port 22\n"
@@ -15,7 +15,7 @@ LINES = (
 
 
 def test_suggest_reads_accepted_flows_from_the_store(tmp_path):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("auth.log", 0, LINES)])
     result = CliRunner().invoke(app, ["suggest", "--data-dir", str(tmp_path), "--since", "3650d"])
     assert result.exit_code == 0, result.output

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hostwarden.core.schema import to_arrow
 from hostwarden.normalize.auditd import AuditdParser, decode_sockaddr, decode_value
 from hostwarden.normalize.base import ParseContext, RawLine
-from hostwarden.schema import to_arrow
 
 # A reverse shell started by sudo'd bash on x86_64, as auditd writes it (argv hex-encoded
 # because it holds spaces and `>`; proctitle NUL-separated).
@@ -287,14 +287,14 @@ def test_random_record_streams_cover_every_line_once(texts, cut):
 
 
 def test_audit_log_file_through_the_pipeline_into_a_real_store(tmp_path):
-    from hostwarden.collect.chunks import Chunk
-    from hostwarden.normalize.pipeline import ingest_chunks
-    from hostwarden.store.hot import HotStore
+    from hostwarden.core.chunks import Chunk
+    from hostwarden.pipelines.ingest import ingest_chunks
+    from hostwarden.store.eventstore import EventStore
 
     login = ("type=USER_LOGIN msg=audit(1795778030.000:4022): pid=777 uid=0 auid=4294967295 ses=4294967295 "
              "msg='op=login acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.9 terminal=sshd res=failed'")
     data = (EXEC + "\n" + login + "\n").encode()
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         stats = ingest_chunks(store, [Chunk("/var/log/audit/audit.log", 0, data)])
         again = ingest_chunks(store, [Chunk("/var/log/audit/audit.log", 0, data)])
         assert (stats.stored, stats.parse_failures, again.stored) == (2, 0, 0)

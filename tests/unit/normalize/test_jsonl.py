@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import to_arrow
 from hostwarden.normalize.base import ParseContext, RawLine
 from hostwarden.normalize.jsonl import MAX_DEPTH, MAX_KEYS, JsonLinesParser, flatten, parse_time
-from hostwarden.normalize.pipeline import ingest_chunks
-from hostwarden.schema import to_arrow
-from hostwarden.store.hot import HotStore
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import EventStore
 
 CTX = ParseContext(source="/var/log/app/events.jsonl")
 
@@ -131,7 +131,7 @@ def test_sniff():
 
 def test_invalid_bytes_reach_the_store_as_events(tmp_path):
     data = b'{"message": "ok", "source.ip": "192.0.2.1"}\n{"message": "bad \xff\xfe"}\n[1]\n\xff\xff\n'
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         stats = ingest_chunks(store, [Chunk("/var/log/app/x.jsonl", 0, data)])
         assert (stats.lines, stats.stored) == (4, 4)
         rows = store.query('SELECT "event.original", "source.ip" FROM events ORDER BY "log.offset"')

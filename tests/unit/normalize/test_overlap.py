@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from hostwarden.collect.chunks import Chunk
-from hostwarden.normalize import pipeline
-from hostwarden.normalize.pipeline import context_for, ingest_chunks
-from hostwarden.store.hot import STAGE, HotStore
+from hostwarden.core.chunks import Chunk
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines import ingest as pipeline
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store.eventstore import STAGE, EventStore
 
 AUTH = b"".join(
     (f"Nov 28 10:{i // 60 % 60:02d}:{i % 60:02d} web01 sshd[{100 + i % 7}]: "
@@ -57,7 +58,7 @@ def _interleaved() -> list[Chunk]:
     return mixed
 
 
-def _rows(store: HotStore) -> list[tuple]:
+def _rows(store: EventStore) -> list[tuple]:
     return store.query(
         'SELECT "event.id", "log.file.path", "log.offset", "event.dataset", "event.action", "source.ip", '
         '"user.name", tags FROM events ORDER BY "log.file.path", "log.offset"'
@@ -70,7 +71,7 @@ def test_overlap_stores_the_same_rows_counts_and_checkpoint_order(tmp_path):
     results = {}
     for overlap in (False, True):
         seen: list[tuple[str, int]] = []
-        with HotStore(tmp_path / str(overlap)) as store:
+        with EventStore(tmp_path / str(overlap)) as store:
             stats = ingest_chunks(store, iter(chunks), ctx=context_for("x", 1.8e9), overlap=overlap,
                                   on_stored=lambda c, seen=seen: seen.append((c.source, c.base_offset)))
             results[overlap] = (_rows(store), stats.stored, stats.lines, stats.parse_failures, stats.by_dataset, seen)
@@ -98,7 +99,7 @@ def test_a_parser_failure_surfaces_and_earlier_chunks_stay_stored(tmp_path, monk
 
     monkeypatch.setattr(pipeline._ChunkParser, "parse", failing)
     stored: list[int] = []
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         threads = store.query("SELECT current_setting('threads')")
         with pytest.raises(RuntimeError, match="chunk 3"):
             ingest_chunks(store, iter(chunks), overlap=True, on_stored=lambda c: stored.append(c.base_offset))
@@ -126,7 +127,7 @@ def test_line_parsers_take_a_sources_chunks_in_order_even_when_an_earlier_one_is
         return real(self, lines, ctx)
 
     monkeypatch.setattr(AuditdParser, "parse_batch", slow_first)
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, iter(chunks), overlap=True)
     firsts = [c.base_offset for c in chunks]
     assert [o for o in order if o in firsts] == firsts

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import FIELD_BY_NAME, FIELD_NAMES, to_arrow
 from hostwarden.normalize import accounts, cron, logind, pam, su, sudo
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.bulk import BulkSyslog
 from hostwarden.normalize.patterns import Pattern, group_to_field, sql_string
 from hostwarden.normalize.syslog import SyslogParser, parse_message
-from hostwarden.schema import FIELD_BY_NAME, FIELD_NAMES, to_arrow
 
 MODULES: tuple[ModuleType, ...] = (sudo, su, accounts, cron, logind, pam)
 

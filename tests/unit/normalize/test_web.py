@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
+from hostwarden.core.schema import FIELD_BY_NAME, to_arrow
 from hostwarden.normalize.base import ParseContext, RawLine
 from hostwarden.normalize.web import (
     ACCESS_PATTERNS,
@@ -14,7 +15,6 @@ from hostwarden.normalize.web import (
     decoded_url,
     match_access,
 )
-from hostwarden.schema import FIELD_BY_NAME, to_arrow
 
 CTX = ParseContext(source="/var/log/nginx/access.log")
 

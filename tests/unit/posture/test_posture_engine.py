@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hostwarden.errors import HostwardenError
+from hostwarden.commands.baseline import app
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.base import ScanContext
-from hostwarden.scan.baseline.cli import app
 from hostwarden.scan.baseline.host import Host
 from hostwarden.scan.baseline.kinds import evaluate
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy

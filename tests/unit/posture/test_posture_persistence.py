@@ -116,9 +116,9 @@ def test_suspicious_items_reported_on_first_scan_without_state(tmp_path: Path) -
 def test_damaged_state_is_a_notice_not_a_crash(scan_env: tuple[Path, ScanContext]) -> None:
     root, ctx = scan_env
     from hostwarden.scan.integrity_state import state_store
-    from hostwarden.store.hot import HotStore
+    from hostwarden.store.eventstore import EventStore
 
-    with HotStore(ctx.data_dir) as store:
+    with EventStore(ctx.data_dir) as store:
         store.query("INSERT OR REPLACE INTO kv VALUES ('scan.persistence', '{not json')")
     assert PersistenceScanner().scan(ctx) == []
     assert ctx.notices and ctx.notices[0]["code"] == "SCAN-9203"

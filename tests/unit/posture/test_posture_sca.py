@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import run_policy
 from hostwarden.scan.baseline.loader import load_policy

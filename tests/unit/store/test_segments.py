@@ -10,12 +10,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from hostwarden.collect.chunks import Chunk
-from hostwarden.errors import HostwardenError
-from hostwarden.normalize.pipeline import ingest_chunks
-from hostwarden.schema import ARROW_SCHEMA, SCHEMA_VERSION, to_arrow
-from hostwarden.store import hot, segments
-from hostwarden.store.hot import HotStore
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.errors import HostwardenError
+from hostwarden.core.schema import ARROW_SCHEMA, SCHEMA_VERSION, to_arrow
+from hostwarden.pipelines.ingest import ingest_chunks
+from hostwarden.store import eventstore as hot
+from hostwarden.store import segments
+from hostwarden.store.eventstore import EventStore
 
 LINES = b"".join(
     f"Nov 28 10:00:{i % 60:02d} web01 sshd[{100 + i}]: Failed password for root from 203.0.113.{i % 250} port {4000 + i} ssh2\n".encode()
@@ -35,7 +36,7 @@ def seg_files(data_dir):
 
 
 def test_big_append_becomes_a_segment_and_reingest_adds_nothing(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         first = ingest_chunks(store, [Chunk("/var/log/auth.log", 0, LINES)])
         assert first.stored == 3000
         assert len(seg_files(tmp_path)) >= 1
@@ -51,7 +52,7 @@ def test_overlap_between_segment_and_base_table_is_deduped(tmp_path, small_segme
     half = LINES.index(b"\n", len(LINES) // 2) + 1
     tail = LINES[half:]
     first_small = b"".join(tail.splitlines(keepends=True)[:10])
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", half, first_small)])  # 10 rows: base table
         assert store.query(f"SELECT count(*) FROM {segments.BASE}")[0][0] == 10
         stats = ingest_chunks(store, [Chunk("a.log", 0, LINES)])  # segment, overlapping the 10
@@ -60,12 +61,12 @@ def test_overlap_between_segment_and_base_table_is_deduped(tmp_path, small_segme
 
 
 def test_cursor_and_second_process_see_the_segment(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
         assert store.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0] == 3000
     code = textwrap.dedent(f"""
-        from hostwarden.store.hot import HotStore
-        with HotStore({str(tmp_path)!r}, read_only=True) as s:
+        from hostwarden.store.eventstore import EventStore
+        with EventStore({str(tmp_path)!r}, read_only=True) as s:
             print(s.count_rows(), s.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0])
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -73,7 +74,7 @@ def test_cursor_and_second_process_see_the_segment(tmp_path, small_segments):
 
 
 def test_missing_store_reads_as_empty(tmp_path):
-    with HotStore(tmp_path / "nope", read_only=True) as store:
+    with EventStore(tmp_path / "nope", read_only=True) as store:
         assert store.count_rows() == 0
 
 
@@ -86,7 +87,7 @@ def test_v1_store_is_migrated_with_its_rows(tmp_path):
     con.execute("INSERT INTO events (\"event.id\", \"organization.id\", \"log.file.path\", \"log.offset\") "
                 "VALUES ('x1', 'default', 'a.log', 0)")
     con.close()
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION == 2
         assert store.query(f'SELECT "event.id" FROM {segments.BASE}') == [("x1",)]
         assert store.query("SELECT count(*) FROM segments")[0][0] == 0
@@ -110,12 +111,12 @@ def _full_row() -> pa.Table:
 
 def test_every_column_type_round_trips_through_a_segment(tmp_path, monkeypatch):
     table = _full_row()
-    with HotStore(tmp_path / "base") as base:
+    with EventStore(tmp_path / "base") as base:
         base.append(table)
         want = base.query('SELECT * EXCLUDE ("event.ingested") FROM events')
         base_types = base.query(f"SELECT column_name, column_type FROM (DESCRIBE {segments.BASE})")
     monkeypatch.setattr(segments, "SEGMENT_MIN_ROWS", 1)
-    with HotStore(tmp_path / "seg") as store:
+    with EventStore(tmp_path / "seg") as store:
         assert store.append(table) == 1
         assert len(seg_files(tmp_path / "seg")) == 1
         got = store.query('SELECT * EXCLUDE ("event.ingested") FROM events')
@@ -127,68 +128,68 @@ def test_every_column_type_round_trips_through_a_segment(tmp_path, monkeypatch):
 
 
 def test_damaged_segment_is_a_clear_error(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
     (path,) = seg_files(tmp_path)
     os.truncate(path, path.stat().st_size // 2)
     for read_only in (True, False):
-        with pytest.raises(HostwardenError) as err, HotStore(tmp_path, read_only=read_only) as s:
+        with pytest.raises(HostwardenError) as err, EventStore(tmp_path, read_only=read_only) as s:
             s.count_rows()
         assert err.value.code.code == "LOG-5032"
 
 
 def test_segment_damaged_inside_is_a_clear_error_on_read(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
     (path,) = seg_files(tmp_path)
     data = bytearray(path.read_bytes())
     end = len(data) - 8 - int.from_bytes(data[-8:-4], "little")  # where the footer starts
     data[4:end] = b"\xff" * (end - 4)  # magic bytes and footer intact, every page garbage
     path.write_bytes(bytes(data))
-    with pytest.raises(HostwardenError) as err, HotStore(tmp_path, read_only=True) as s:
+    with pytest.raises(HostwardenError) as err, EventStore(tmp_path, read_only=True) as s:
         s.query('SELECT count(DISTINCT "message") FROM events')
     assert err.value.code.code == "LOG-5032"
     assert path.name in err.value.message
 
 
 def test_unregistered_segment_is_ignored_and_removed(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
     (path,) = seg_files(tmp_path)
     orphan = path.with_name("orphan.parquet")
     orphan.write_bytes(path.read_bytes())  # a crash after rename, before the registration committed
-    with HotStore(tmp_path, read_only=True) as store:
+    with EventStore(tmp_path, read_only=True) as store:
         assert store.count_rows() == 3000
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         assert store.count_rows() == 3000
     assert not orphan.exists()
 
 
 def test_rolled_back_segment_is_not_read(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         batch = to_arrow([{"message": f"m{i}", "log.file.path": "a.log", "log.offset": i} for i in range(1500)])
         with pytest.raises(RuntimeError), store.transaction():
             assert store.append(batch) == 1500
             assert store.count_rows() == 1500  # the writer reads its own segment
             raise RuntimeError("crash before checkpoint commit")
         assert store.count_rows() == 0
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         assert store.count_rows() == 0
         assert seg_files(tmp_path) == []
 
 
 def test_moved_data_dir_still_reads_its_segments(tmp_path, small_segments):
-    with HotStore(tmp_path / "a") as store:
+    with EventStore(tmp_path / "a") as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
     (tmp_path / "a").rename(tmp_path / "b")
-    with HotStore(tmp_path / "b", read_only=True) as store:
+    with EventStore(tmp_path / "b", read_only=True) as store:
         assert store.count_rows() == 3000
-    with HotStore(tmp_path / "b") as store:
+    with EventStore(tmp_path / "b") as store:
         assert store.con.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0] == 3000
 
 
 def test_detail_updates_target_base_rows_and_size_counts_segments(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("a.log", 0, LINES)])
         store.append(_full_row())
         eid = store.query(f'SELECT "event.id" FROM {segments.BASE}')[0][0]
@@ -200,11 +201,11 @@ def test_detail_updates_target_base_rows_and_size_counts_segments(tmp_path, smal
 
 
 def test_update_details_rewrites_many_alerts_in_one_pass(tmp_path):
-    from hostwarden.schema import to_arrow
+    from hostwarden.core.schema import to_arrow
 
     alerts = [{"event.kind": "alert", "event.original": f"alert {i}", "log.offset": i,
                "hostwarden.detail": '{"n": 1}'} for i in range(300)]
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         assert store.append(to_arrow(alerts), source="hostwarden") == 300
         ids = [r[0] for r in store.query('SELECT "event.id" FROM events ORDER BY "log.offset"')]
         updates = [(eid, f'{{"n": {i + 2}}}') for i, eid in enumerate(ids[:200])]
@@ -225,12 +226,12 @@ def _chunks_of(data: bytes, lines_each: int) -> list[Chunk]:
     return out
 
 
-def _all_rows(store: HotStore) -> list[tuple]:
+def _all_rows(store: EventStore) -> list[tuple]:
     return store.query('SELECT "event.id", "log.offset", "source.ip", "@timestamp", tags FROM events ORDER BY "log.offset"')
 
 
 def test_compaction_merges_small_segments_into_one_with_the_same_rows(tmp_path, small_segments):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, _chunks_of(LINES * 6, 1000))  # 18 small segments, 1,000 rows each
         assert len(seg_files(tmp_path)) == 18
         before = _all_rows(store)
@@ -241,13 +242,13 @@ def test_compaction_merges_small_segments_into_one_with_the_same_rows(tmp_path, 
         again = ingest_chunks(store, _chunks_of(LINES * 6, 1000))  # the merged file still dedupes
         assert again.stored == 0 and store.count_rows() == 18_000
         assert store.compact() == 0  # one segment left: nothing to merge
-    with HotStore(tmp_path, read_only=True) as reader:
+    with EventStore(tmp_path, read_only=True) as reader:
         assert _all_rows(reader) == before
 
 
 def test_compaction_waits_for_enough_small_segments_and_leaves_big_ones(tmp_path, small_segments, monkeypatch):
     monkeypatch.setattr(segments, "COMPACT_BELOW_ROWS", 1500)
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, [Chunk("/var/log/big.log", 0, LINES)])  # one 3,000-row segment: not small
         ingest_chunks(store, _chunks_of(LINES * 5, 1000))  # 15 small ones: one short of COMPACT_AT
         assert store.compact() == 0 and len(seg_files(tmp_path)) == 16
@@ -257,7 +258,7 @@ def test_compaction_waits_for_enough_small_segments_and_leaves_big_ones(tmp_path
 
 
 def test_a_crash_inside_compaction_loses_and_duplicates_nothing(tmp_path, small_segments, monkeypatch):
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, _chunks_of(LINES * 6, 1000))
         before = _all_rows(store)
 
@@ -269,7 +270,7 @@ def test_a_crash_inside_compaction_loses_and_duplicates_nothing(tmp_path, small_
             store.compact()
         monkeypatch.undo()
         assert len(seg_files(tmp_path)) == 19  # the 18 parts and the unregistered merge
-    with HotStore(tmp_path) as store:  # the next writer open removes the unregistered file
+    with EventStore(tmp_path) as store:  # the next writer open removes the unregistered file
         assert _all_rows(store) == before
         assert len(seg_files(tmp_path)) == 18
         assert store.compact() == 18 and _all_rows(store) == before
@@ -278,7 +279,7 @@ def test_a_crash_inside_compaction_loses_and_duplicates_nothing(tmp_path, small_
 def test_parts_left_behind_after_the_swap_are_not_read_twice(tmp_path, small_segments, monkeypatch):
     import pathlib
 
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         ingest_chunks(store, _chunks_of(LINES * 6, 1000))
         before = _all_rows(store)
         real_unlink = pathlib.Path.unlink
@@ -293,6 +294,6 @@ def test_parts_left_behind_after_the_swap_are_not_read_twice(tmp_path, small_seg
             store.compact()
         monkeypatch.undo()
         assert _all_rows(store) == before  # the swap committed: the merged file alone is read
-    with HotStore(tmp_path) as store:
+    with EventStore(tmp_path) as store:
         assert _all_rows(store) == before
         assert len(seg_files(tmp_path)) == 1  # the unregistered parts were removed on open

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 from vuln_helpers import CRITICAL, now_iso, osv_record, write_records
 
-from hostwarden.scan.vuln.cli import app
+from hostwarden.commands.vulndb import app
 from hostwarden.scan.vuln.db import AdvisoryDB
 from hostwarden.scan.vuln.loader import iter_records
 

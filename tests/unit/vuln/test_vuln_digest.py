@@ -10,7 +10,7 @@ import tarfile
 import pytest
 from test_vuln_image import docker_save, layer, oci_layout
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln import digest
 from hostwarden.scan.vuln.scanner import VulnScanner

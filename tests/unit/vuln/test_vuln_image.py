@@ -9,7 +9,7 @@ import tarfile
 import pytest
 from vuln_helpers import osv_record, write_records
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.image import unpack
 from hostwarden.scan.vuln.scanner import VulnScanner

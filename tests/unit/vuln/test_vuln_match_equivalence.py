@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.vuln import osv, severity
 from hostwarden.scan.vuln.db import SCHEMA_VERSION, AdvisoryDB
 from hostwarden.scan.vuln.inventory.model import Package

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from hostwarden.errors import SCAN_POLICY_INVALID, HostwardenError
+from hostwarden.core.errors import SCAN_POLICY_INVALID, HostwardenError
 from hostwarden.scan.baseline.compare import OPS
 from hostwarden.scan.baseline.kinds import KINDS, evaluate
 from hostwarden.scan.baseline.model import MLPS_CLAUSES, SEVERITY_GRADE, Check, Policy

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import SCAN_POLICY_INVALID, HostwardenError
+from hostwarden.core.errors import SCAN_POLICY_INVALID, HostwardenError
 from hostwarden.scan.baseline.compare import compare
 from hostwarden.scan.baseline.host import Host
 from hostwarden.scan.baseline.model import FAIL, NA, PASS, Check, Evidence, Outcome, Policy

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hostwarden.errors import FW_ANALYSIS_LIMIT
+from hostwarden.core.errors import FW_ANALYSIS_LIMIT
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.flatten import FlatRule, flatten_chain
 from hostwarden.scan.firewall.intervals import Product

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hostwarden.errors import FW_PARSE_FAILED, HostwardenError
+from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.intervals import Product
 from hostwarden.scan.firewall.model import Rule, Ruleset

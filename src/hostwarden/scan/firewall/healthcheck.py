@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from hostwarden.errors import FW_PARSE_FAILED, HostwardenError
+from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.anomalies import nice_sample
 from hostwarden.scan.firewall.intervals import Product

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.model import (
     ACCEPT,

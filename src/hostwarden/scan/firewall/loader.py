@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hostwarden.errors import FW_PARSE_FAILED, HostwardenError
+from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall.cloud import detect_cloud, parse_alibaba, parse_aws
 from hostwarden.scan.firewall.iptables import parse_iptables_save
 from hostwarden.scan.firewall.model import Ruleset, parse_error

@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostwarden.errors import FW_PARSE_FAILED, HostwardenError
+from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.intervals import IntervalSet, Product
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.firewall.loader import load_file
 from hostwarden.scan.firewall.report import full_analysis

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostwarden.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
+from hostwarden.core.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.model import ACCEPT, DENY, STATES, Packet, Ruleset, addr_int, proto_number
 

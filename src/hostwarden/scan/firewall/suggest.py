@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import FW_FLOW_INVALID, HostwardenError
+from hostwarden.core.errors import FW_FLOW_INVALID, HostwardenError
 
 TCP_LISTEN = "0A"
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hostwarden.errors import SCAN_ADVISORY_DB_VERSION, HostwardenError
+from hostwarden.core.errors import SCAN_ADVISORY_DB_VERSION, HostwardenError
 from hostwarden.scan.vuln import severity
 from hostwarden.scan.vuln.osv import compile_entry, ecosystem_key, package_key, timestamp
 

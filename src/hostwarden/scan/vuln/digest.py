@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import CSA_CONFIG_INVALID, SCAN_IMAGE_INVALID, HostwardenError
+from hostwarden.core.errors import CSA_CONFIG_INVALID, SCAN_IMAGE_INVALID, HostwardenError
 from hostwarden.scan.base import finding
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -11,7 +11,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any
 
-from hostwarden.errors import SCAN_ADVISORIES_STALE
+from hostwarden.core.errors import SCAN_ADVISORIES_STALE
 
 DEFAULT_MAX_AGE_DAYS = 2.0
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from hostwarden.errors import SCAN_IMAGE_INVALID, HostwardenError
+from hostwarden.core.errors import SCAN_IMAGE_INVALID, HostwardenError
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"

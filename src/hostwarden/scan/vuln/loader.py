@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from hostwarden.errors import SCAN_ADVISORY_INVALID, HostwardenError
+from hostwarden.core.errors import SCAN_ADVISORY_INVALID, HostwardenError
 
 _SUFFIXES = (".json", ".yaml", ".yml")
 # The C loader is ~10x faster on the 2,661-file PyPA tree; both are safe loaders.

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import (
+from hostwarden.core.errors import (
     SCAN_ADVISORY_INVALID,
     SCAN_INVENTORY_INVALID,
     SCAN_NO_ADVISORIES,
@@ -56,7 +56,7 @@ def open_advisories(ctx: ScanContext) -> AdvisoryDB | None:
 
 
 def _default_data_dir() -> Path:
-    from hostwarden.config import load_config
+    from hostwarden.core.config import load_config
 
     return load_config().data_dir
 

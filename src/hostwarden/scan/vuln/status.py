@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hostwarden.core.health import Component
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import assess
 
 
 def status_component(cfg: Any) -> Any:
-    from hostwarden.status import Component  # imported late: status imports this module lazily too
 
     path = cfg.data_dir / DB_NAME
     if not path.exists():

@@ -22,11 +22,11 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
-from hostwarden.errors import LOG_SEARCH_FIELD
-from hostwarden.schema import quote_ident
+from hostwarden.core.errors import LOG_SEARCH_FIELD
+from hostwarden.core.ipsql import address_forms, in_network_sql, parse_network
+from hostwarden.core.schema import quote_ident
 from hostwarden.store.query.errors import query_error, shown
 from hostwarden.store.query.fields import LABELS, Kind, Resolved, resolve
-from hostwarden.store.query.ipsql import address_forms, in_network_sql, parse_network
 from hostwarden.store.query.parser import And, Compare, Node, Not, Or, Text, Value
 from hostwarden.store.query.timerange import parse_instant
 

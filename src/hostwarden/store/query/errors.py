@@ -7,7 +7,7 @@ the console can highlight it.
 
 from __future__ import annotations
 
-from hostwarden.errors import LOG_SEARCH_SYNTAX, ErrorCode, HostwardenError
+from hostwarden.core.errors import LOG_SEARCH_SYNTAX, ErrorCode, HostwardenError
 
 
 def _printable(query: str) -> str:

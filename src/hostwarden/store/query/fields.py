@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from hostwarden.errors import LOG_SEARCH_FIELD
-from hostwarden.schema import FIELD_BY_NAME, FIELD_NAMES, Field, quote_ident
+from hostwarden.core.errors import LOG_SEARCH_FIELD
+from hostwarden.core.schema import FIELD_BY_NAME, FIELD_NAMES, Field, quote_ident
 from hostwarden.store.query.errors import query_error, shown
 
 LABELS = "labels"

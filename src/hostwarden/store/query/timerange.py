@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from hostwarden.errors import LOG_SEARCH_TIME, HostwardenError
+from hostwarden.core.errors import LOG_SEARCH_TIME, HostwardenError
 from hostwarden.store.query.errors import shown
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

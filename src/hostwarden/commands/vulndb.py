@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hostwarden.cliutil import user_errors
-from hostwarden.errors import SCAN_ADVISORY_DOWNLOAD, SCAN_ADVISORY_INVALID, HostwardenError
+from hostwarden.commands.common import user_errors
+from hostwarden.core.errors import SCAN_ADVISORY_DOWNLOAD, SCAN_ADVISORY_INVALID, HostwardenError
 from hostwarden.scan.vuln.db import AdvisoryDB
 from hostwarden.scan.vuln.freshness import assess
 from hostwarden.scan.vuln.loader import LoadError, iter_records, iter_zip_bytes
@@ -36,7 +36,7 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 
 def _settings(config: Path | None, data_dir: Path | None) -> tuple[Path, float]:
-    from hostwarden.config import load_config
+    from hostwarden.core.config import load_config
 
     cfg = load_config(config, data_dir=data_dir)
     return Path(cfg.data_dir), cfg.scan.advisory_max_age_days

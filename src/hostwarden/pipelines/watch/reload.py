@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from hostwarden.core.errors import CSA_RELOAD_FAILED, HostwardenError
 from hostwarden.detect.ruleset import RuleSet, load_rules, rule_files
-from hostwarden.errors import CSA_RELOAD_FAILED, HostwardenError
 
 Stamp = tuple[tuple[str, int, int, int], ...]
 

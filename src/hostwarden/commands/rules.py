@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hostwarden.core.errors import CSA_RULE_INVALID, HostwardenError
 from hostwarden.detect.ruleset import RuleSet, load_rules
 from hostwarden.detect.samples import run_samples
-from hostwarden.errors import CSA_RULE_INVALID, HostwardenError
 
 app = typer.Typer(help="Detection rules: list, check, test.", no_args_is_help=True)
 console = Console(width=200)

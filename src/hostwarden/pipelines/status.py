@@ -9,26 +9,19 @@ from __future__ import annotations
 import importlib
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from hostwarden import __version__
-from hostwarden.config import Config
-from hostwarden.errors import HostwardenError
-from hostwarden.store.hot import HotStore
-
-
-@dataclass
-class Component:
-    name: str
-    healthy: bool
-    detail: str
-
+from hostwarden.core.config import Config
+from hostwarden.core.errors import HostwardenError
+from hostwarden.core.health import Component
+from hostwarden.store.eventstore import EventStore
 
 # Optional stages contribute checks as "module:function" taking (Config) → Component | None.
 EXTRA_CHECKS: tuple[str, ...] = (
     "hostwarden.scan.vuln.status:status_component",
-    "hostwarden.detect.state:status_component",
+    "hostwarden.pipelines.watch.state:status_component",
 )
 
 
@@ -67,7 +60,7 @@ def _guard(components: list[Component], name: str, check: Callable[[], Component
 
 
 def _store(cfg: Config, facts: dict[str, Any]) -> Component:
-    with HotStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
+    with EventStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
         facts["store.bytes"] = store.size_bytes()
         facts["events"] = store.count_rows()
         facts["events.by_dataset"] = dict(store.query(
@@ -84,7 +77,7 @@ def _store(cfg: Config, facts: dict[str, Any]) -> Component:
 
 
 def _parse_rate(cfg: Config, facts: dict[str, Any]) -> Component:
-    with HotStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
+    with EventStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
         rows = store.query(
             "SELECT count(*), count(*) FILTER (WHERE list_contains(tags, 'parse_failure')) FROM events "
             "WHERE \"event.kind\" = 'event' AND \"organization.id\" = ?", [cfg.tenant])

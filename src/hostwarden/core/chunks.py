@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from hostwarden.normalize.base import RawLine
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    offset: int  # byte offset of the line's first byte in its source
+    text: str  # the line without its line terminator, decoded UTF-8 (invalid bytes replaced)
+    tags: tuple[str, ...] = ()  # set by the reader: invalid_utf8, truncated, …
+
 
 MAX_LINE_BYTES = 1 << 20  # longer lines are cut here and tagged `truncated`
 

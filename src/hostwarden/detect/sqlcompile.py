@@ -17,10 +17,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from hostwarden.core.ipsql import in_network_sql
+from hostwarden.core.schema import ARROW_SCHEMA, FIELD_BY_NAME, quote_ident
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, glob_to_regex, inline_flags
 from hostwarden.detect.matcher import NUMBER_RE
-from hostwarden.schema import ARROW_SCHEMA, FIELD_BY_NAME, quote_ident
-from hostwarden.store.query.ipsql import in_network_sql
 
 LABELS = quote_ident("labels")
 _NUMERIC_SQL = ("INTEGER", "BIGINT")

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostwarden.config import Config
-from hostwarden.detect.forked import dumps_in_child
+from hostwarden.core.config import Config
+from hostwarden.core.health import Component
+from hostwarden.pipelines.watch.forked import dumps_in_child
 
 STATE_KEY = "detect.watch.state"
 STATUS_FILE = "detect-watch.json"
@@ -92,7 +93,6 @@ def _alive(pid: Any) -> bool:
 def status_component(cfg: Config) -> Any:
     """`hostwarden status` check (registered in status.EXTRA_CHECKS): the last `watch`'s
     counters; unhealthy while a rule reload is refused (CSA-5001). None if watch never ran."""
-    from hostwarden.status import Component
 
     data = read_status(cfg.data_dir)
     if data is None:

@@ -8,8 +8,8 @@ from hostwarden.scan.base import Scanner
 
 # Each entry is "module:attribute"; the attribute is a Scanner instance or a zero-arg factory.
 SCANNERS: list[str] = [
-    "hostwarden.scan.logs:LogScanner",
-    "hostwarden.scan.detections:DetectionScanner",
+    "hostwarden.pipelines.scan.logs:LogScanner",
+    "hostwarden.pipelines.scan.detections:DetectionScanner",
     "hostwarden.scan.vuln.scanner:VulnScanner",
     "hostwarden.scan.baseline.scanner:BaselineScanner",
     "hostwarden.scan.persistence:PersistenceScanner",

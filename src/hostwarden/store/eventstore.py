@@ -27,8 +27,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from hostwarden.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, LOG_STORE_SEGMENT, HostwardenError
-from hostwarden.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, SCHEMA_VERSION, event_id_sql, now_utc
+from hostwarden.core.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, LOG_STORE_SEGMENT, HostwardenError
+from hostwarden.core.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, SCHEMA_VERSION, event_id_sql, now_utc
 from hostwarden.store import segments as seg
 
 STORE_FILE = "events.duckdb"
@@ -62,7 +62,7 @@ MIGRATIONS: dict[int, list[str]] = {
 SEGMENT_DIR_KEY = "segments.data_dir"  # the data dir the persistent view's paths point into
 
 
-class HotStore:
+class EventStore:
     def __init__(
         self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0, memory_limit_mb: int = 256
     ) -> None:
@@ -158,7 +158,7 @@ class HotStore:
             self._con.close()
             self._con = None
 
-    def __enter__(self) -> HotStore:
+    def __enter__(self) -> EventStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -316,7 +316,7 @@ class HotStore:
 
     # -- checkpoints (collect.checkpoint.CheckpointStore) ----------------------------------
     def load_checkpoint(self, key: str) -> Any:
-        from hostwarden.collect.checkpoint import Checkpoint
+        from hostwarden.core.checkpoint import Checkpoint
 
         row = _one(self.con.execute(
             'SELECT key, path, inode, device, "offset", fingerprint, fingerprint_len, updated '

@@ -14,13 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hostwarden.core.errors import CSA_RULE_INVALID
 from hostwarden.detect.batch import detect_store
 from hostwarden.detect.ruleset import load_rules
 from hostwarden.detect.settings import DetectSettings
-from hostwarden.errors import CSA_RULE_INVALID
+from hostwarden.pipelines.scan.logs import LogScanner, log_files
 from hostwarden.scan.base import ScanContext, finding
-from hostwarden.scan.logs import LogScanner, log_files
-from hostwarden.store.hot import HotStore
+from hostwarden.store.eventstore import EventStore
 
 GRADES = {1: "L1", 2: "L2", 3: "L3"}
 
@@ -50,7 +50,7 @@ class DetectionScanner:
             data_dir = Path(tmp.name)
             LogScanner().scan(dataclasses.replace(ctx, data_dir=data_dir, notices=[]))
         try:
-            with HotStore(data_dir) as store:
+            with EventStore(data_dir) as store:
                 result = detect_store(store, ruleset, paths=files, append=tmp is None)
         finally:
             if tmp is not None:
@@ -63,7 +63,7 @@ class DetectionScanner:
 def _has_rows(data_dir: Path, files: list[str]) -> bool:
     if not (data_dir / "events.duckdb").exists():
         return False
-    with HotStore(data_dir) as store:
+    with EventStore(data_dir) as store:
         row = store.query('SELECT count(*) FROM events WHERE list_contains(?, "log.file.path")', [files])
     return bool(row and row[0][0])
 

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hostwarden.cliutil import user_errors
-from hostwarden.errors import SCAN_ROOT_INVALID, HostwardenError
+from hostwarden.commands.common import user_errors
+from hostwarden.core.errors import SCAN_ROOT_INVALID, HostwardenError
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import ordered, run_policy, score
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy

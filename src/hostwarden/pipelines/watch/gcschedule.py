@@ -27,7 +27,7 @@ NEVER = 1 << 30  # an oldest-generation threshold no count reaches
 QUIET_SECONDS = 1.0  # nothing read for this long: watch is idle, not between two polls
 
 
-class Collector:
+class GcSchedule:
     """A context manager: the schedule applies inside, the previous settings come back after."""
 
     def __init__(self, idle_seconds: float = 60.0, max_seconds: float = 1800.0, quiet_seconds: float = QUIET_SECONDS) -> None:
@@ -40,7 +40,7 @@ class Collector:
         self._last = 0.0
         self._idle_since: float | None = None  # start of the current stretch with nothing to read
 
-    def __enter__(self) -> Collector:
+    def __enter__(self) -> GcSchedule:
         self._saved = gc.get_threshold()
         gc.collect()
         gc.freeze()

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hostwarden.cliutil import user_errors
-from hostwarden.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
+from hostwarden.commands.common import user_errors
+from hostwarden.core.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
 from hostwarden.scan.firewall.drift import drift
 from hostwarden.scan.firewall.healthcheck import load_health_checks
 from hostwarden.scan.firewall.loader import FORMATS, load_file
@@ -149,13 +149,13 @@ def _events(path: Path) -> Iterator[dict[str, Any]]:
 
 def _stored_flows(data_dir: Path, since: str) -> list[dict[str, Any]]:
     """Accepted flows the store saw: events with a destination port and no failed outcome."""
-    from hostwarden.store.hot import HotStore
+    from hostwarden.store.eventstore import EventStore
     from hostwarden.store.search import build_select, compile_query
 
     compiled = compile_query("destination.port=* NOT event.outcome=failure", tenant="default", since=since)
     sql, params = build_select(compiled, fields=["source.ip", "destination.ip", "destination.port", "network.transport"],
                                limit=100_000)
-    with HotStore(data_dir, read_only=True) as store:
+    with EventStore(data_dir, read_only=True) as store:
         rows = store.query(sql, params)
     names = ("source.ip", "destination.ip", "destination.port", "network.transport")
     return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]

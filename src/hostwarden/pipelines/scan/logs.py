@@ -10,11 +10,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hostwarden.collect.checkpoint import MemoryCheckpoints
 from hostwarden.collect.files import FileReader
-from hostwarden.normalize.pipeline import IngestStats, context_for, ingest_chunks
+from hostwarden.core.checkpoint import MemoryCheckpoints
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.scan.base import ScanContext
-from hostwarden.store.hot import HotStore
+from hostwarden.store.eventstore import EventStore
 
 # Binary or non-line files that live under /var/log.
 SKIP_NAMES = {"wtmp", "btmp", "lastlog", "faillog", "utmp"}
@@ -52,7 +53,7 @@ class LogScanner:
             tmp = tempfile.TemporaryDirectory(prefix="hostwarden-scan-")
             data_dir = Path(tmp.name)
         try:
-            with HotStore(data_dir) as store:
+            with EventStore(data_dir) as store:
                 stats = IngestStats()
                 for path in files:
                     reader = FileReader(path, MemoryCheckpoints())
@@ -76,7 +77,7 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _summary(store: HotStore, files: list[Path], stats: IngestStats) -> dict[str, Any]:
+def _summary(store: EventStore, files: list[Path], stats: IngestStats) -> dict[str, Any]:
     paths = [str(p) for p in files]
     per_file = store.query(
         'SELECT "log.file.path", count(*), min("@timestamp"), max("@timestamp"), '

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden import __version__
-from hostwarden.errors import SCAN_ROOT_INVALID, SCAN_SCANNER_FAILED, SCAN_TIMEOUT, HostwardenError
+from hostwarden.core.errors import SCAN_ROOT_INVALID, SCAN_SCANNER_FAILED, SCAN_TIMEOUT, HostwardenError
+from hostwarden.pipelines.scan.registry import load_scanners
 from hostwarden.scan.base import ScanContext
-from hostwarden.scan.registry import load_scanners
 
 GRADE_ORDER = {"L1": 1, "L2": 2, "L3": 3}
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 
 err_console = Console(stderr=True)
 

@@ -30,15 +30,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from hostwarden.collect.checkpoint import Checkpoint
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.checkpoint import Checkpoint
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import to_arrow
 from hostwarden.detect.alerts import ALERT_SOURCE
 from hostwarden.normalize.base import ParseContext
-from hostwarden.normalize.pipeline import SourceNormalizer, has_columnar_plan
+from hostwarden.normalize.source import SourceNormalizer, has_columnar_plan
 from hostwarden.normalize.syslog import SESSION_DATASETS
-from hostwarden.schema import to_arrow
 from hostwarden.store import segments as seg
-from hostwarden.store.hot import STAGE
+from hostwarden.store.eventstore import STAGE
 
 QUEUE_MAX = 2048  # messages; past it the detecting thread waits (backpressure, nothing dropped)
 COALESCE_EVENTS = 50_000  # events gathered into one append at most
@@ -90,7 +90,7 @@ class LockedCheckpoints:
             self.store.save_checkpoint(cp)
 
 
-class StoreSink(threading.Thread):
+class StoreWriter(threading.Thread):
     """Writes events, alerts and saves to the store in the order they were handed over."""
 
     def __init__(self, store: Any, tenant: str, commit: Callable[[list[Chunk]], None]) -> None:
@@ -100,7 +100,7 @@ class StoreSink(threading.Thread):
         self.queue: queue.Queue[_Events | _Alerts | _Save | None] = queue.Queue(QUEUE_MAX)
         self.error: BaseException | None = None
         self.stored = 0
-        self.compacted = 0  # segments merged into bigger ones (HotStore.compact)
+        self.compacted = 0  # segments merged into bigger ones (EventStore.compact)
         self._uncommitted: list[Chunk] = []
         self._normalizers: dict[str, SourceNormalizer] = {}
 

@@ -32,20 +32,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from hostwarden.collect.chunks import Chunk
 from hostwarden.collect.tailer import FileTailer
-from hostwarden.config import Config
-from hostwarden.detect.collector import Collector
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.config import Config
+from hostwarden.core.errors import CSA_RULE_INVALID, HostwardenError
 from hostwarden.detect.correlate import epoch
 from hostwarden.detect.engine import Engine
-from hostwarden.detect.parseworker import MAX_IN_FLIGHT, LocalParser, Matched, SourceParser, WorkerParser
-from hostwarden.detect.reload import RuleReloader
 from hostwarden.detect.settings import DetectSettings
-from hostwarden.detect.sink import LockedCheckpoints, StoreSink
-from hostwarden.detect.state import WatchCounters, load_state, save_state, write_status
-from hostwarden.errors import CSA_RULE_INVALID, HostwardenError
-from hostwarden.normalize.pipeline import SNIFF_LINES, context_for, hint_for_path, sniff
-from hostwarden.store.hot import HotStore
+from hostwarden.normalize.registry import SNIFF_LINES, hint_for_path, sniff
+from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.watch.gcschedule import GcSchedule
+from hostwarden.pipelines.watch.parseworker import (
+    MAX_IN_FLIGHT,
+    LocalParser,
+    Matched,
+    SourceParser,
+    WorkerParser,
+)
+from hostwarden.pipelines.watch.reload import RuleReloader
+from hostwarden.pipelines.watch.state import WatchCounters, load_state, save_state, write_status
+from hostwarden.pipelines.watch.storewriter import LockedCheckpoints, StoreWriter
+from hostwarden.store.eventstore import EventStore
 
 POLL_SECONDS = 0.02  # idle wait between polls of the files: bounds the line → alert delay
 CHUNK_BYTES = 1 << 20  # a backlog is worked through in 1 MB steps, so alerts keep flowing
@@ -98,7 +105,7 @@ class Watch:
             self._say(f"{CSA_RULE_INVALID.code}: {file}: {title}: {reason}".replace(": :", ":"))
         self.engine = Engine(ruleset, suppress_window=self.settings.suppress_window_seconds, tenant=self.cfg.tenant,
                              eager=False, max_groups=self.settings.max_groups, streaming=True)
-        with HotStore(self.cfg.data_dir, lock_timeout=self.cfg.lock_timeout_seconds) as store:
+        with EventStore(self.cfg.data_dir, lock_timeout=self.cfg.lock_timeout_seconds) as store:
             self.store = store
             # One DuckDB thread: the store writes a batch a second in the background, and must
             # not take the second core from detection to do it faster.
@@ -107,7 +114,7 @@ class Watch:
             if saved is not None:
                 self.engine.restore(saved.get("engine") or {})
                 self.counters.events = int((saved.get("counters") or {}).get("events") or 0)
-            self.sink = StoreSink(store, self.cfg.tenant, commit=lambda chunks: self.tailer.commit_all(chunks))
+            self.sink = StoreWriter(store, self.cfg.tenant, commit=lambda chunks: self.tailer.commit_all(chunks))
             self.tailer = FileTailer(self.paths, LockedCheckpoints(store, self.sink.lock), poll_interval=self.poll_seconds,
                                      chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end)
             self.parsing: LocalParser | WorkerParser = LocalParser()
@@ -126,7 +133,7 @@ class Watch:
                       f"(version {self.reloader.version}); Ctrl-C to stop")
             self._reader_error: BaseException | None = None
             try:
-                with Collector(self.settings.full_gc_idle_seconds, self.settings.full_gc_max_seconds) as self.collector:
+                with GcSchedule(self.settings.full_gc_idle_seconds, self.settings.full_gc_max_seconds) as self.collector:
                     self._loop(stop)
                 if self._reader_error is not None:
                     raise self._reader_error

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hostwarden.errors import CSA_CONFIG_INVALID, HostwardenError
+from hostwarden.core.errors import CSA_CONFIG_INVALID, HostwardenError
 
 
 class IngestConfig(BaseModel):

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from hostwarden.collect.chunks import Chunk
+from hostwarden.core.chunks import Chunk
+from hostwarden.core.schema import event_id
 from hostwarden.detect.dispatch import Dispatch
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
 from hostwarden.normalize.base import ParseContext
-from hostwarden.normalize.pipeline import available_parsers, reparse_failures
-from hostwarden.schema import event_id
+from hostwarden.normalize.registry import available_parsers, reparse_failures
 
 Events = list[dict[str, Any]]
 # The base rules each event matched, by id, and the generation of the rule set that found them
@@ -101,7 +101,7 @@ class WorkerParser:
         # A fresh interpreter on one end of a socket pair: no fork (the parent runs threads) and
         # no re-import of the parent's main module (what multiprocessing's spawn would do).
         ours, theirs = socket.socketpair()
-        self._proc = subprocess.Popen([sys.executable, "-m", "hostwarden.detect.parseworker", str(theirs.fileno())],
+        self._proc = subprocess.Popen([sys.executable, "-m", "hostwarden.pipelines.watch.parseworker", str(theirs.fileno())],
                                       pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         theirs.close()
         self._conn = Connection(ours.detach())
