@@ -6,7 +6,6 @@ for bad input.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 import json
@@ -17,14 +16,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
 from hostwarden import __version__
 from hostwarden.commands.common import err_console, user_errors
 from hostwarden.core.config import Config, load_config
-from hostwarden.core.errors import HostwardenError
+from hostwarden.report.terminal import cell, inert, markup
 
 app = typer.Typer(help="hostwarden: host security — collect, normalize, detect, scan, respond.",
                   no_args_is_help=True, add_completion=False)
@@ -99,79 +97,40 @@ def ingest(
     if follow:
         _follow(paths, config, data_dir, dataset)
         return
-    from hostwarden.collect.files import FileReader
-    from hostwarden.collect.stdin import read_stdin_chunks
-    from hostwarden.normalize.source import context_for
-    from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
-    from hostwarden.store.eventstore import EventStore
+    from hostwarden.core.sink import SinkContext
+    from hostwarden.pipelines.ingest_job import Progress as JobProgress
+    from hostwarden.pipelines.ingest_job import run_ingest
 
     cfg = _config(config, data_dir)
-    stats = IngestStats()
     files = list(_expand(paths))
-    chunk_bytes = cfg.ingest.chunk_mb << 20
-    if journald:
-        from hostwarden.collect.journald import JournalReader
-
-        with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
-            journal = JournalReader(store)
-            ingest_chunks(store, journal.read_chunks(), hint="journald", tenant=cfg.tenant, stats=stats,
-                          on_stored=journal.commit)
-            stats.notices.extend(journal.notices)
-    with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store, Progress(
+    # Alerts are printed as they are raised (the printer sink); a JSON result stays one document.
+    sinks = SinkContext(mode="ingest", out=sys.stdout if fmt != "json" else None)
+    with Progress(
         TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,
     ) as progress:
-        for path in files:
-            if path == "-":
-                ingest_chunks(store, read_stdin_chunks(chunk_bytes=chunk_bytes), hint=dataset,
-                              tenant=cfg.tenant, stats=stats)
-                continue
-            try:
-                size = Path(path).stat().st_size
-            except OSError as exc:
-                stats.notices.append({"code": "LOG-4102", "message": f"cannot read {path}: {exc.strerror}"})
-                continue
-            task = progress.add_task(Path(path).name, total=size)
-            reader = FileReader(Path(path), store, chunk_bytes=chunk_bytes)
-
-            def advance(chunk: Any, reader: Any = reader, task: Any = task) -> None:
-                reader.commit(chunk)
-                progress.update(task, advance=len(chunk.data))
-
-            try:
-                ingest_chunks(store, reader.read_chunks(), ctx=context_for(path, Path(path).stat().st_mtime), overlap=True,
-                              hint=dataset, tenant=cfg.tenant, stats=stats, on_stored=advance)
-            except HostwardenError as exc:
-                stats.notices.append({"code": exc.code.code, "message": exc.message})
-            except OSError as exc:
-                stats.notices.append({"code": "LOG-4102", "message": f"cannot read {path}: {exc}"})
-            stats.notices.extend(getattr(reader, "notices", []))
-        alerts = _detect_ingested(store, cfg, [p for p in files if p != "-"] + (["-"] if "-" in files else [])) if detect else []
-    result = {"alerts": len(alerts), "lines": stats.lines, "events": stats.events, "stored": stats.stored,
-              "duplicates": stats.events - stats.stored,
-              "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "notices": stats.notices}
+        tasks: dict[str, Any] = {}
+        job_progress = JobProgress(
+            started=lambda path, size: tasks.__setitem__(path, progress.add_task(inert(Path(path).name), total=size)),
+            advanced=lambda path, n: progress.update(tasks[path], advance=n),
+        )
+        result = run_ingest(cfg, files, dataset=dataset, journald=journald, detect=detect, progress=job_progress,
+                            sink_context=sinks)
+    stats = result.stats
+    summary = {"alerts": len(result.alerts), "known_alerts": result.known_alerts, "lines": stats.lines,
+               "events": stats.events, "stored": stats.stored, "duplicates": stats.events - stats.stored,
+               "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "notices": stats.notices}
     if fmt == "json":
-        console.print_json(json.dumps(result))
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
         console.print(f"ingested {stats.lines} lines as {stats.events} events: {stats.stored} stored, "
-                      f"{stats.events - stats.stored} already present, "
-                      f"{stats.parse_failures} not understood")
+                      f"{stats.events - stats.stored} already present, {stats.parse_failures} not understood; "
+                      f"{len(result.alerts)} alerts raised" + (f", {result.known_alerts} already known"
+                                                                if result.known_alerts else ""))
         for ds, n in sorted(stats.by_dataset.items()):
-            console.print(f"  {ds:<16} {n}")
-        for alert in alerts:
-            grade = {1: "L1", 2: "L2", 3: "L3"}.get(alert.get("event.severity"), "L3")
-            console.print(f"  [bold]{grade}[/bold] {escape(str(alert.get('message', '')))}")
-        for notice in stats.notices:
-            err_console.print(f"[yellow]{notice['code']}[/yellow] {notice['message']}")
-
-
-def _detect_ingested(store: Any, cfg: Config, paths: list[str]) -> list[dict[str, Any]]:
-    """Batch detection over the events of these sources; alerts are stored beside them."""
-    from hostwarden.detect.batch import detect_store
-    from hostwarden.detect.settings import DetectSettings
-
-    ruleset = DetectSettings.from_section(cfg.extra.get("detect")).load()
-    return detect_store(store, ruleset, tenant=cfg.tenant, paths=paths).alerts
+            console.print(f"  {markup(ds):<16} {n}")
+    for notice in stats.notices:
+        err_console.print(f"[yellow]{markup(notice['code'])}[/yellow] {markup(notice['message'])}")
 
 
 def _follow(paths: list[str], config: Path | None, data_dir: Path | None, dataset: str | None) -> None:
@@ -264,21 +223,9 @@ def search(
 
 
 def _render_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    if fmt == "json":
-        sys.stdout.write(json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str) + "\n")
-    elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(names)
-        writer.writerows(rows)
-        sys.stdout.write(buf.getvalue())
-    else:
-        table = Table(show_lines=False)
-        for n in names:
-            table.add_column(n, overflow="fold")
-        for r in rows:
-            table.add_row(*["" if v is None else str(v) for v in r])
-        console.print(table)
+    from hostwarden.report.rows import render_rows
+
+    render_rows(names, rows, fmt, out=sys.stdout, console=console)
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -293,15 +240,15 @@ def status(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt
     if fmt == "json":
         sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
     else:
-        table = Table(title=f"hostwarden {__version__} — {cfg.data_dir}")
+        table = Table(title=f"hostwarden {__version__} — {markup(cfg.data_dir)}")
         for col in ("component", "state", "detail"):
             table.add_column(col, overflow="fold")
         for c in report["components"]:
             color = "green" if c["healthy"] else "red"
-            table.add_row(c["name"], f"[{color}]{'ok' if c['healthy'] else 'UNHEALTHY'}[/{color}]", c["detail"])
+            table.add_row(cell(c["name"]), f"[{color}]{'ok' if c['healthy'] else 'UNHEALTHY'}[/{color}]", cell(c["detail"]))
         console.print(table)
         for name, value in report["facts"].items():
-            console.print(f"  {name}: {value}")
+            console.print(f"  {markup(name)}: {markup(value)}")
     if not report["healthy"]:
         raise typer.Exit(1)
 
@@ -318,47 +265,53 @@ def scan(
     data_dir: DataDirOpt = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated scanner names to run.")] = None,
     advisories: Annotated[Path | None, typer.Option(help="OSV advisories to use for this run only.")] = None,
-    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 if a finding of this grade or worse.")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 if a finding of this grade (L1, L2, L3) or worse.")] = None,
 ) -> None:
-    """Assess one host: logs, and every scanner registered (vulnerabilities, baseline, firewall …)."""
-    from hostwarden.pipelines.scan.runner import GRADE_ORDER, run_scan
-    from hostwarden.report import scanreport as render
+    """Assess one host: logs, and every scanner registered (vulnerabilities, baseline, firewall …).
 
+    With --data-dir the findings are stored (searchable, `event.kind=finding`) and compared with
+    the last stored scan of the same root or image: new, still open, fixed."""
+    from hostwarden.core.records import Grade
+    from hostwarden.core.sink import SinkContext
+    from hostwarden.pipelines.alertpath import build_alert_path
+    from hostwarden.pipelines.scan.job import scan_target
+    from hostwarden.report import SCAN_DOCUMENTS
+    from hostwarden.report.scan_table import render_scan_table
+
+    gate: Grade | None = None
+    if fail_on is not None:
+        try:
+            gate = Grade.parse(fail_on)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fail-on") from None
+    if fmt != "table" and fmt not in SCAN_DOCUMENTS:
+        raise typer.BadParameter(f"unknown format {fmt!r} (table, {', '.join(SCAN_DOCUMENTS)})", param_hint="--format")
+    if output is not None and not output.parent.is_dir():
+        raise typer.BadParameter(f"folder {output.parent} does not exist", param_hint="--output")
     cfg = _config(config, data_dir)
-    options: dict[str, Any] = {**cfg.scan.options, "advisories": str(advisories) if advisories else None,
-                               "advisory_max_age_days": cfg.scan.advisory_max_age_days,
-                               "cpu_cap": cfg.scan.cpu_cap_percent / 100, "advisory_dir": str(cfg.data_dir)}
-    names = [n.strip() for n in only.split(",")] if only else None
-    if image is not None:
-        import tempfile
-
-        from hostwarden.scan.vuln.image import unpack
-
-        options["image_source"] = str(image)  # the vuln scanner checks its digest against the allowlist
-        with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
-            unpack(image, Path(tmp) / "rootfs")  # layers applied in order, whiteouts honoured
-            report = run_scan(Path(tmp) / "rootfs", data_dir=data_dir, options=options, only=names,
-                              timeout=cfg.scan.timeout_seconds)
-        report["host"]["root"] = str(image)
-        report["host"]["image"] = str(image)
-    else:
-        report = run_scan(root, data_dir=data_dir, options=options, only=names, timeout=cfg.scan.timeout_seconds)
+    sinks = SinkContext(mode="scan", tenant=cfg.tenant, data_dir=data_dir, sections=cfg.extra)
+    report = scan_target(cfg, root=root, image=image, only=[n.strip() for n in only.split(",")] if only else None,
+                         advisories=advisories, store=data_dir is not None,
+                         alert_path_factory=lambda ctx: build_alert_path(ctx), sink_context=sinks)
     if fmt == "table" and output is None:
-        render.render_table(report, console)
+        render_scan_table(report, console)
     else:
-        text = {"json": render.to_json, "html": render.to_html, "sarif": render.to_sarif}.get(fmt)
-        if text is None:
-            raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
-        doc = text(report)
+        doc = SCAN_DOCUMENTS[fmt](report) if fmt != "table" else _table_text(report)
         if output is not None:
             output.write_text(doc, encoding="utf-8")
-            err_console.print(f"report written to {output}")
+            err_console.print(f"report written to {markup(output)}")
         else:
             sys.stdout.write(doc + "\n")
-    if fail_on:
-        worst = min((GRADE_ORDER.get(f.get("hostwarden.grade", "L3"), 3) for f in report["findings"]), default=9)
-        if worst <= GRADE_ORDER.get(fail_on.upper(), 0):
-            raise typer.Exit(3)
+    if gate is not None and (worst := report.worst()) is not None and worst.at_least(gate):
+        raise typer.Exit(3)
+
+
+def _table_text(report: Any) -> str:
+    from hostwarden.report.scan_table import render_scan_table
+
+    buf = Console(file=io.StringIO(), width=120, color_system=None)
+    render_scan_table(report, buf)
+    return buf.file.getvalue()  # type: ignore[attr-defined, no-any-return]
 
 
 @app.command()

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from packaging.version import Version
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.db import AdvisoryDB
 from hostwarden.scan.vuln.loader import iter_records
@@ -63,7 +64,7 @@ def pins() -> dict[str, tuple[str, str]]:
 def scan(root: Path, data_dir: Path, lines: list[str]) -> list[dict]:
     (root / "srv").mkdir(parents=True, exist_ok=True)
     (root / "srv" / "requirements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return VulnScanner().scan(ScanContext(root=root, data_dir=data_dir))
+    return ecs_records(VulnScanner().scan(ScanContext(root=root, data_dir=data_dir)))
 
 
 def test_all_pypa_advisories_import(data_dir):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.runtime import RuntimeScanner, sockets
 
@@ -27,7 +28,7 @@ def tmp_bin_dir() -> Iterator[Path]:
 
 
 def _scan() -> dict[int, dict]:
-    found = RuntimeScanner().scan(ScanContext(root=Path("/"), live=True, options={"cpu_cap": 0}))
+    found = ecs_records(RuntimeScanner().scan(ScanContext(root=Path("/"), live=True, options={"cpu_cap": 0})))
     return {f["process.pid"]: f for f in found}
 
 
@@ -104,7 +105,7 @@ def test_socket_table_parses_a_real_listener() -> None:
 
 def test_offline_root_is_skipped(tmp_path: Path) -> None:
     scanner = RuntimeScanner()
-    assert scanner.scan(ScanContext(root=tmp_path, live=False)) == []
+    assert ecs_records(scanner.scan(ScanContext(root=tmp_path, live=False))) == []
     assert "skipped" in scanner.summary
 
 
@@ -144,8 +145,8 @@ def test_process_tree_inventory() -> None:
     try:
         time.sleep(0.1)
         scanner = RuntimeScanner()
-        scanner.scan(ScanContext(root=Path("/"), live=True, options={"cpu_cap": 0, "runtime_inventory": True,
-                                                                      "runtime_hidden_check": False}))
+        ecs_records(scanner.scan(ScanContext(root=Path("/"), live=True, options={"cpu_cap": 0, "runtime_inventory": True,
+                                                                      "runtime_hidden_check": False})))
 
         def walk(nodes: list[dict]) -> Iterator[dict]:
             for n in nodes:

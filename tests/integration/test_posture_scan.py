@@ -23,7 +23,7 @@ MINE = ["baseline", "persistence", "integrity", "malware", "runtime"]
 def test_weakened_root_end_to_end(tmp_path: Path) -> None:
     root = posture_roots.build_root("weakened", tmp_path / "root")
     data = tmp_path / "data"
-    first = run_scan(root, data_dir=data, only=MINE)
+    first = run_scan(root, data_dir=data, only=MINE).to_dict()
     assert not [n for n in first["notices"] if n["code"] == "SCAN-9002"], first["notices"]
     modules = {f["event.module"] for f in first["findings"]}
     assert {"baseline", "persistence"} <= modules
@@ -35,7 +35,7 @@ def test_weakened_root_end_to_end(tmp_path: Path) -> None:
     (root / "etc/hosts").write_text("127.0.0.1 localhost\n10.0.0.5 updates.example\n")
     (root / "var/www/html").mkdir(parents=True)
     (root / "var/www/html/up.php").write_text("<?php @eval($_POST['z']); ?>")
-    second = run_scan(root, data_dir=data, only=MINE)
+    second = run_scan(root, data_dir=data, only=MINE).to_dict()
     actions = {(f["event.module"], f.get("file.path"), f.get("event.action")) for f in second["findings"]}
     assert ("persistence", "/etc/cron.d/sync", "persistence-added") in actions
     assert ("integrity", "/etc/hosts", "file-added") in actions

@@ -33,6 +33,8 @@ class ScanConfig(BaseModel):
     advisory_max_age_days: float = Field(2.0, gt=0)
     timeout_seconds: float = Field(600.0, gt=0)
     cpu_cap_percent: float = Field(35.0, gt=0, le=100)
+    # Site scanners beside the built-in ones, as "package.module:attribute" (a Scanner or a factory).
+    scanners: list[str] = Field(default_factory=list)
     # Scanner-specific settings handed to scanners as ScanContext.options (fim_paths, fim_hash,
     # yara_dirs, malware_paths, baseline_policies, …: see docs/baseline.md and docs/vuln.md).
     options: dict[str, Any] = Field(default_factory=dict)

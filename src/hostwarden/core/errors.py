@@ -57,6 +57,13 @@ CSA_COMPONENT_UNHEALTHY = _register(
     "Read the component's line in `hostwarden status`; it names the failing check.",
 )
 
+CSA_SINK_FAILED = _register(
+    "CSA-5005",
+    "alert sink failed",
+    "A sink on the alert path (printer, incidents, response, forwarder) raised an error on a batch.",
+    "The other sinks still received the batch; read the message for the sink's own error and fix its configuration.",
+)
+
 # --- LOG: ingest, parsing, store, search --------------------------------------------------
 LOG_SEARCH_FORBIDDEN = _register(
     "LOG-4032",
@@ -149,6 +156,12 @@ SCAN_SCANNER_FAILED = _register(
     "scanner failed",
     "One scanner raised an error; the other scanners' findings are still reported.",
     "Read the message; report a bug with the file named if the input looks valid.",
+)
+SCAN_UNKNOWN_SCANNER = _register(
+    "SCAN-9003",
+    "unknown scanner",
+    "`--only` or the configuration names a scanner that does not exist or cannot be loaded.",
+    "Use the names `hostwarden scan --help` lists (logs, detect, vuln, baseline, persistence, integrity, malware, runtime, firewall).",
 )
 SCAN_ADVISORIES_STALE = _register(
     "SCAN-9010",

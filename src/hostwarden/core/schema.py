@@ -10,13 +10,14 @@ name is a column name and nothing needs translating. Fields ECS lacks but a sour
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ _STR, _INT, _BIG = pa.string(), pa.int32(), pa.int64()
 _TS = pa.timestamp("us", tz="UTC")
 _LIST = pa.list_(pa.string())
 _MAP = pa.map_(pa.string(), pa.string())
+_FLOAT, _BOOL = pa.float64(), pa.bool_()
 
 FIELDS: tuple[Field, ...] = (
     _f("@timestamp", _TS, "TIMESTAMPTZ", "When the event happened (UTC), from the source line; ingest time if the line has none."),
@@ -103,7 +105,44 @@ FIELDS: tuple[Field, ...] = (
     _f("threat.tactic.name", _LIST, "VARCHAR[]", "MITRE ATT&CK tactic names (alerts)."),
     _f("related.ip", _LIST, "VARCHAR[]", "Every address seen in the event."),
     _f("related.user", _LIST, "VARCHAR[]", "Every account seen in the event."),
-    _f("hostwarden.detail", _STR, "VARCHAR", "JSON document with anything else (finding evidence, alert excerpts)."),
+    _f("hostwarden.detail", _STR, "VARCHAR", "Alerts: JSON working document (count, first/last, evidence excerpts, follow-up)."),
+    # --- results (alerts and findings): grade, evidence, fix, scan identity (schema v3) -------------
+    _f("hostwarden.grade", _STR, "VARCHAR", "L1 (urgent), L2 (important) or L3 (routine), for alerts and findings."),
+    _f("hostwarden.fix", _STR, "VARCHAR", "What to do about it: a command or a configuration change."),
+    _f("hostwarden.evidence", _STR, "VARCHAR", "Findings: JSON evidence (`items`: file, line, value, event ids, advisory; plus scanner details)."),
+    _f("hostwarden.scan.id", _STR, "VARCHAR", "The scan a finding came from (one id per `hostwarden scan` run)."),
+    _f("hostwarden.scan.target", _STR, "VARCHAR", "What that scan looked at: the root folder or the image."),
+    _f("hostwarden.finding.fingerprint", _STR, "VARCHAR", "Same scanner, rule and subject = same fingerprint across scans of a host."),
+    _f("hostwarden.finding.status", _STR, "VARCHAR", "Against the previous scan of the same target: new, open (still there) or fixed."),
+    _f("hostwarden.priority_reason", _STR, "VARCHAR", "Why a finding got its grade (CVSS, KEV, exposure …)."),
+    _f("hostwarden.mlps", _LIST, "VARCHAR[]", "China MLPS 2.0 (GB/T 22239) clauses a baseline check maps to."),
+    _f("hostwarden.cis", _LIST, "VARCHAR[]", "CIS benchmark items a baseline check maps to."),
+    _f("rule.ruleset", _STR, "VARCHAR", "Policy or rule pack the rule belongs to."),
+    _f("rule.reference", _STR, "VARCHAR", "Reference for the rule (benchmark item, advisory URL)."),
+    _f("package.name", _STR, "VARCHAR", "Package name (OS package, library, or the package a log line installed)."),
+    _f("package.version", _STR, "VARCHAR", "Package version as the package manager writes it."),
+    _f("package.type", _STR, "VARCHAR", "Ecosystem: deb, rpm, apk, PyPI, npm, Go, Maven, …"),
+    _f("package.path", _STR, "VARCHAR", "Where the package was found (database or lockfile path)."),
+    _f("vulnerability.id", _STR, "VARCHAR", "Advisory id (CVE-…, GHSA-…, PYSEC-…, DSA-…)."),
+    _f("vulnerability.enumeration", _STR, "VARCHAR", "The id's scheme: CVE, GHSA, PYSEC, …"),
+    _f("vulnerability.description", _STR, "VARCHAR", "Advisory summary."),
+    _f("vulnerability.reference", _STR, "VARCHAR", "First advisory reference URL."),
+    _f("vulnerability.scanner.vendor", _STR, "VARCHAR", "Who found it: hostwarden."),
+    _f("vulnerability.category", _LIST, "VARCHAR[]", "e.g. malicious, for a known-malicious package."),
+    _f("vulnerability.classification", _STR, "VARCHAR", "Scoring system: CVSS."),
+    _f("vulnerability.severity", _STR, "VARCHAR", "Published severity label: CRITICAL, HIGH, MEDIUM, LOW."),
+    _f("vulnerability.score.base", _FLOAT, "DOUBLE", "CVSS base score."),
+    _f("vulnerability.score.version", _STR, "VARCHAR", "CVSS version of the score."),
+    _f("hostwarden.vuln.aliases", _LIST, "VARCHAR[]", "Other ids of the same advisory."),
+    _f("hostwarden.vuln.cve", _LIST, "VARCHAR[]", "CVE ids among the advisory id and its aliases."),
+    _f("hostwarden.vuln.fixed_version", _STR, "VARCHAR", "First version that fixes it, when one exists."),
+    _f("hostwarden.vuln.status", _STR, "VARCHAR", "fixed (a fix exists), no_fix, will_not_fix, …"),
+    _f("hostwarden.vuln.kev", _BOOL, "BOOLEAN", "Listed in CISA's Known Exploited Vulnerabilities catalog."),
+    _f("hostwarden.vuln.malicious", _BOOL, "BOOLEAN", "The package itself is malicious (OSV MAL- advisories)."),
+    _f("hostwarden.vuln.source_package", _STR, "VARCHAR", "Source package of an OS binary package (dpkg Source:)."),
+    _f("hostwarden.vuln.source_version", _STR, "VARCHAR", "Source package version."),
+    _f("hostwarden.vuln.cvss_vector", _STR, "VARCHAR", "CVSS vector string."),
+    _f("hostwarden.vuln.severity_source", _STR, "VARCHAR", "Where the score came from (advisory, NVD, distribution)."),
 )
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
@@ -160,6 +199,13 @@ def to_arrow(events: list[dict[str, Any]]) -> pa.Table:
     for field in FIELDS:
         values = columns[field.name]
         if field.type == _STR:
-            values = [None if v is None else v if isinstance(v, str) else str(v) for v in values]
+            values = [None if v is None else v if isinstance(v, str) else _as_text(v) for v in values]
         arrays.append(pa.array(values, type=field.type))
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+
+
+def _as_text(value: Any) -> str:
+    """A non-text value bound for a text column: structures as JSON, the rest as str."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return str(value)

@@ -1,8 +1,8 @@
 """What every scanner shares: the context it runs in and the shape of what it returns.
 
 A scanner reads files under a root folder (the live host is just `--root /`), so the same
-code scans a host, a mounted disk or an unpacked image. It returns findings as ECS-shaped
-dicts (`event.kind=finding`), each carrying the evidence that produced it.
+code scans a host, a mounted disk or an unpacked image. It returns typed findings
+(`core.records.Finding`), each carrying the evidence that produced it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from hostwarden.core.records import Evidence, Finding, Grade
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ScanContext:
 class Scanner(Protocol):
     name: str
 
-    def scan(self, ctx: ScanContext) -> Iterable[dict[str, Any]]: ...
+    def scan(self, ctx: ScanContext) -> Iterable[Finding]: ...
 
 
 def finding(
@@ -45,19 +47,21 @@ def finding(
     evidence: dict[str, Any],
     fix: str | None = None,
     **fields: Any,
-) -> dict[str, Any]:
-    """Build one ECS-shaped finding. `severity` is the grade: L1, L2 or L3; `fix` what to do."""
-    rank = {"L1": 1, "L2": 2, "L3": 3}[severity]
-    doc: dict[str, Any] = {
-        "event.kind": "finding",
-        "event.module": scanner,
-        "event.category": [kind],
-        "event.severity": rank,
-        "hostwarden.grade": severity,
-        "message": title,
-        "hostwarden.evidence": evidence,
-    }
-    if fix:
-        doc["hostwarden.fix"] = fix
-    doc.update(fields)
-    return doc
+) -> Finding:
+    """Build one finding. `severity` is the grade (L1, L2 or L3); `title` the row's text, `fix` what
+    to do; `rule.id`/`rule.name` name the rule (the rule name doubles as its id when a scanner
+    has no separate one); every other keyword is an ECS field of the schema."""
+    rule_name = fields.pop("rule.name", None)
+    rule_id = fields.pop("rule.id", None) or rule_name or f"{scanner}.{kind}"
+    fix = fix or fields.pop("hostwarden.fix", None)
+    return Finding(
+        scanner=scanner,
+        rule_id=str(rule_id),
+        title=str(rule_name or title),
+        message=title,
+        grade=Grade.parse(severity),
+        kind=kind,
+        evidence=Evidence.from_dict(evidence),
+        fix=fix or None,
+        fields={k: v for k, v in fields.items() if v is not None},
+    )

@@ -58,6 +58,9 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     # v2: rows move to the base table; `events` becomes a view over it and the segments.
     2: [f"ALTER TABLE events RENAME TO {seg.BASE}", seg.SEGMENTS_DDL],
+    # v3: results are stored too (grade, evidence, fix, scan identity, package.*, vulnerability.*).
+    # Every schema column, IF NOT EXISTS: a store made at v1 by this version already has them.
+    3: [f'ALTER TABLE {seg.BASE} ADD COLUMN IF NOT EXISTS "{f.name}" {f.sql}' for f in FIELDS],
 }
 SEGMENT_DIR_KEY = "segments.data_dir"  # the data dir the persistent view's paths point into
 

@@ -146,7 +146,9 @@ def view_sql(data_dir: Path, rels: list[str], *, temp: bool = False) -> str:
     kind = "TEMP VIEW" if temp else "VIEW"
     base = f"SELECT * FROM {BASE}"  # noqa: S608 -- constant table name
     if rels:
-        base += f" UNION ALL BY NAME SELECT * FROM read_parquet([{_quoted(data_dir, rels)}])"  # noqa: S608 -- quoted paths
+        # union_by_name: segments written before a schema change lack its new columns (NULL there).
+        base += (f" UNION ALL BY NAME SELECT * FROM read_parquet([{_quoted(data_dir, rels)}], "  # noqa: S608 -- quoted paths
+                 "union_by_name = true)")
     return f"CREATE OR REPLACE {kind} events AS {base}"
 
 

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from hostwarden.commands.rules import app
 from hostwarden.core.chunks import Chunk
+from hostwarden.core.records import ecs_records
+from hostwarden.core.sink import AlertPath
 from hostwarden.detect.batch import detect_store
 from hostwarden.detect.ruleset import load_rules
 from hostwarden.normalize.source import context_for
@@ -17,6 +19,7 @@ from hostwarden.pipelines.scan.detections import DetectionScanner
 from hostwarden.pipelines.scan.logs import LogScanner
 from hostwarden.scan.base import ScanContext
 from hostwarden.store.eventstore import EventStore
+from hostwarden.store.sink import StoreResults, appender
 
 AUTH = [f"Nov 28 10:00:{i:02d} web1 sshd[10{i}]: Failed password for root from 203.0.113.9 port 4{i}22 ssh2"
         for i in range(8)]
@@ -76,15 +79,21 @@ def _check_findings(findings: list[dict]) -> None:
 
 
 def test_scanner_ingests_itself_without_a_data_dir(tmp_path: Path) -> None:
-    _check_findings(DetectionScanner().scan(ScanContext(root=_root(tmp_path))))
+    _check_findings(ecs_records(DetectionScanner().scan(ScanContext(root=_root(tmp_path)))))
 
 
 def test_scanner_reuses_the_log_scanners_store(tmp_path: Path) -> None:
+    """The detection scanner reads the rows the log scanner stored; its alerts, sent down the alert
+    path with a store sink (as the scan runner does), are stored beside them, one per finding."""
     ctx = ScanContext(root=_root(tmp_path), data_dir=tmp_path / "data")
-    LogScanner().scan(ctx)
-    findings = DetectionScanner().scan(ctx)
+    ecs_records(LogScanner().scan(ctx))
+    scanner = DetectionScanner()
+    findings = ecs_records(scanner.scan(ctx))
     _check_findings(findings)
+    assert [a.id for a in scanner.alerts] and len(scanner.alerts) == len(findings)
     with EventStore(tmp_path / "data") as store:
+        assert store.query("SELECT count(*) FROM events WHERE \"event.kind\" = 'alert'")[0][0] == 0
+        AlertPath([StoreResults(appender(store, "default"))]).emit(scanner.alerts)
         assert store.query("SELECT count(*) FROM events WHERE \"event.kind\" = 'alert'")[0][0] == len(findings)
 
 
@@ -119,7 +128,7 @@ def test_auditd_process_rules_fire_on_parsed_audit_log(tmp_path: Path) -> None:
         'ses=4 comm="ls" exe="/usr/bin/ls" key="exec"\n'
         'type=EXECVE msg=audit(1764324001.100:902): argc=2 a0="ls" a1="-la"\n'
     )
-    findings = DetectionScanner().scan(ScanContext(root=root))
+    findings = ecs_records(DetectionScanner().scan(ScanContext(root=root)))
     assert [f["rule.name"] for f in findings] == ["Reverse shell started"]
     assert findings[0]["hostwarden.grade"] == "L1"
     assert "/dev/tcp/" in json.dumps(findings[0]["hostwarden.evidence"])

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from hostwarden.commands.fw import app
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.firewall.cloud import parse_alibaba
 from hostwarden.scan.firewall.iptables import parse_iptables_save
@@ -132,8 +133,8 @@ def test_scanner_reads_saved_rules_and_reports_bad_files(tmp_path):
     (tmp_path / "etc" / "iptables" / "rules.v4").write_text(RULES)
     (tmp_path / "etc" / "iptables" / "rules.v6").write_text("*filter\n:INPUT DROP [0:0]\n-A INPUT -p bogus\nCOMMIT\n")
     ctx = ScanContext(root=tmp_path)
-    found = FirewallScanner().scan(ctx)
+    found = ecs_records(FirewallScanner().scan(ctx))
     assert {f["event.action"] for f in found} >= {"shadowing", "risky-port-exposed"}
     assert all(f["event.kind"] == "finding" and f["file.path"] == "/etc/iptables/rules.v4" for f in found)
     assert [n["code"] for n in ctx.notices] == ["FW-3001"]
-    assert FirewallScanner().scan(ScanContext(root=tmp_path / "empty")) == []
+    assert ecs_records(FirewallScanner().scan(ScanContext(root=tmp_path / "empty"))) == []

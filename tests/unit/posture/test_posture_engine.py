@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from hostwarden.commands.baseline import app
 from hostwarden.core.errors import HostwardenError
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.host import Host
 from hostwarden.scan.baseline.kinds import evaluate
@@ -120,9 +121,9 @@ def test_cli_run_bad_policy_and_root(tmp_path: Path) -> None:
 
 def test_scanner_findings_carry_evidence_and_fix(posture_roots: dict[str, Path]) -> None:
     scanner = BaselineScanner()
-    found = scanner.scan(ScanContext(root=posture_roots["weakened"]))
+    found = ecs_records(scanner.scan(ScanContext(root=posture_roots["weakened"])))
     assert found and all(f["event.kind"] == "finding" and f["hostwarden.fix"] for f in found)
     assert found[0]["hostwarden.grade"] == "L1"  # most severe first
     assert scanner.summary["policies"]["hostwarden-linux"]["total"]["fail"] == len(found)
     if os.geteuid() == 0:  # test files are root-owned only when the tests run as root
-        assert BaselineScanner().scan(ScanContext(root=posture_roots["hardened"])) == []
+        assert ecs_records(BaselineScanner().scan(ScanContext(root=posture_roots["hardened"]))) == []

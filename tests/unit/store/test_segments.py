@@ -88,7 +88,7 @@ def test_v1_store_is_migrated_with_its_rows(tmp_path):
                 "VALUES ('x1', 'default', 'a.log', 0)")
     con.close()
     with EventStore(tmp_path) as store:
-        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION == 2
+        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION == 3
         assert store.query(f'SELECT "event.id" FROM {segments.BASE}') == [("x1",)]
         assert store.query("SELECT count(*) FROM segments")[0][0] == 0
         assert store.count_rows() == 1
@@ -99,6 +99,7 @@ def _full_row() -> pa.Table:
     samples = {
         pa.string(): "v", pa.int64(): 7, pa.int32(): 3,
         pa.list_(pa.string()): ["a", "b"], pa.map_(pa.string(), pa.string()): [("k", "v")],
+        pa.float64(): 9.8, pa.bool_(): True,
     }
     row = {}
     for f in ARROW_SCHEMA:
@@ -297,3 +298,44 @@ def test_parts_left_behind_after_the_swap_are_not_read_twice(tmp_path, small_seg
     with EventStore(tmp_path) as store:
         assert _all_rows(store) == before
         assert len(seg_files(tmp_path)) == 1  # the unregistered parts were removed on open
+
+
+def test_v2_store_with_old_segments_gains_the_result_columns(tmp_path):
+    """A store written before results were stored (v2: columns up to hostwarden.detail, and a
+    Parquet segment of that layout) opens at v3: old rows read back, the new columns are NULL
+    for them, and a finding with package and vulnerability fields can be appended and read."""
+    from hostwarden.core.records import Evidence, Finding, Grade
+    from hostwarden.core.schema import FIELDS, to_arrow
+
+    v2 = [f for f in FIELDS[: [f.name for f in FIELDS].index("hostwarden.detail") + 1]]
+    con = duckdb.connect(str(tmp_path / hot.STORE_FILE))
+    cols = ", ".join(f'"{f.name}" {f.sql}' for f in v2)
+    con.execute(f"CREATE TABLE {segments.BASE} ({cols})")
+    con.execute("CREATE TABLE checkpoints (key VARCHAR PRIMARY KEY, path VARCHAR, inode BIGINT, device BIGINT, "
+                "\"offset\" BIGINT, fingerprint VARCHAR, fingerprint_len INTEGER, updated DOUBLE)")
+    con.execute("CREATE TABLE kv (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(segments.SEGMENTS_DDL)
+    con.execute("CREATE TABLE schema_version (version INTEGER)")
+    con.execute("INSERT INTO schema_version VALUES (1), (2)")
+    con.execute(f"INSERT INTO {segments.BASE} (\"event.id\", \"organization.id\", \"log.file.path\", \"log.offset\") "
+                "VALUES ('old-base', 'default', 'a.log', 0)")
+    seg_dir = segments.segment_dir(tmp_path)
+    seg_dir.mkdir(parents=True)
+    old = seg_dir / "old.parquet"
+    con.execute(f"COPY (SELECT 'old-seg' AS \"event.id\", 'default' AS \"organization.id\", 'b.log' AS "
+                f"\"log.file.path\", 1::BIGINT AS \"log.offset\") TO '{old}' (FORMAT parquet)")
+    con.execute("INSERT INTO segments VALUES (?, ?, 0)", [str(old.relative_to(tmp_path)), 1])
+    con.close()
+    finding = Finding(scanner="vuln", rule_id="PYSEC-2023-74", title="requests leaks Proxy-Authorization",
+                      message="PYSEC-2023-74 in requests 2.25.0", grade=Grade.L2, kind="vulnerability",
+                      evidence=Evidence.from_dict({"advisory": "PYSEC-2023-74"}),
+                      fields={"package.name": "requests", "package.version": "2.25.0", "vulnerability.score.base": 6.1,
+                              "hostwarden.vuln.kev": False})
+    with EventStore(tmp_path) as store:
+        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION == 3
+        assert sorted(store.query('SELECT "event.id", "hostwarden.grade" FROM events')) == [
+            ("old-base", None), ("old-seg", None)]
+        store.append(to_arrow([finding.to_ecs()]), source="hostwarden:scan")
+        rows = store.query('SELECT "package.name", "vulnerability.score.base", "hostwarden.vuln.kev", '
+                           '"hostwarden.grade" FROM events WHERE "event.kind" = \'finding\'')
+    assert rows == [("requests", 6.1, False, "L2")]

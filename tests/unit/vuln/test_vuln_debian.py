@@ -4,13 +4,14 @@ from pathlib import Path
 
 from vuln_helpers import CRITICAL, MEDIUM, osv_record, write_records
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.scanner import VulnScanner
 
 
 def run(root: Path, advisories: Path) -> tuple[list[dict], ScanContext]:
     ctx = ScanContext(root=root, options={"advisories": str(advisories)})
-    return VulnScanner().scan(ctx), ctx
+    return ecs_records(VulnScanner().scan(ctx)), ctx
 
 
 def ids(findings):
@@ -29,7 +30,7 @@ def test_binary_package_matched_through_its_source_package(debian_root, tmp_path
     assert f["hostwarden.vuln.source_package"] == "openssl"
     assert f["hostwarden.vuln.source_version"] == "3.0.9-1"
     assert f["hostwarden.grade"] == "L1" and f["vulnerability.score.base"] == 9.8
-    assert f["hostwarden.remediation"] == "apt-get install --only-upgrade 'libssl3=3.0.11-1~deb12u1'"
+    assert f["hostwarden.fix"] == "apt-get install --only-upgrade 'libssl3=3.0.11-1~deb12u1'"
 
 
 def test_advisory_of_another_release_is_ignored(debian_root, tmp_path):
@@ -75,7 +76,7 @@ def test_unfixed_advisory_reported_without_fix_command(debian_root, tmp_path):
     findings, _ = run(debian_root, adv)
     assert len(findings) == 1
     assert findings[0]["hostwarden.vuln.status"] == "unfixed"
-    assert findings[0]["hostwarden.remediation"] is None
+    assert findings[0].get("hostwarden.fix") is None
 
 
 def test_severity_borrowed_from_cve_alias_records_its_source(debian_root, tmp_path):

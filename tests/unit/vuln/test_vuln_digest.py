@@ -11,6 +11,7 @@ import pytest
 from test_vuln_image import docker_save, layer, oci_layout
 
 from hostwarden.core.errors import HostwardenError
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln import digest
 from hostwarden.scan.vuln.scanner import VulnScanner
@@ -45,7 +46,7 @@ def scan(image, tmp_path, **options):
     ctx = ScanContext(root=tmp_path, options={"image": str(image), "supply_chain": False, **options},
                       data_dir=tmp_path / "nodb")
     scanner = VulnScanner()
-    findings = scanner.scan(ctx)
+    findings = ecs_records(scanner.scan(ctx))
     return findings, scanner, ctx
 
 

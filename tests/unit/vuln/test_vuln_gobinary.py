@@ -7,6 +7,7 @@ import struct
 import pytest
 from vuln_helpers import osv_record, write_records
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.inventory import files, gobinary
 from hostwarden.scan.vuln.inventory.model import InventoryError
@@ -163,7 +164,7 @@ def test_scanner_matches_go_binary_dependency_and_stdlib(tmp_path):
         osv_record("GO-2024-9999", "Go", "github.com/fork/lib", [{"introduced": "1.0.0"}, {"fixed": "1.0.2"}]),
     ])
     ctx = ScanContext(root=tmp_path / "root", options={"advisories": str(adv), "supply_chain": False})
-    got = sorted((f["package.name"], f["vulnerability.id"]) for f in VulnScanner().scan(ctx))
+    got = sorted((f["package.name"], f["vulnerability.id"]) for f in ecs_records(VulnScanner().scan(ctx)))
     assert got == [("github.com/fork/lib", "GO-2024-9999"), ("stdlib", "GO-2024-2687")]
 
 

@@ -10,6 +10,7 @@ import pytest
 from vuln_helpers import osv_record, write_records
 
 from hostwarden.core.errors import HostwardenError
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.image import unpack
 from hostwarden.scan.vuln.scanner import VulnScanner
@@ -98,7 +99,7 @@ def advisories(tmp_path):
 def scan_image(image, advisories, tmp_path):
     ctx = ScanContext(root=tmp_path, options={"image": str(image), "advisories": str(advisories)})
     scanner = VulnScanner()
-    return scanner.scan(ctx), scanner
+    return ecs_records(scanner.scan(ctx)), scanner
 
 
 def test_docker_save_reports_only_final_filesystem(tmp_path, advisories):

@@ -5,6 +5,7 @@ import json
 import pytest
 from vuln_helpers import CRITICAL, osv_record, write_records
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.inventory import files, ospkg
 from hostwarden.scan.vuln.inventory.model import InventoryError
@@ -111,18 +112,18 @@ def test_scan_reports_malicious_kev_and_unreadable_inventory(tmp_path):
         db.import_records(iter_records([adv], []))
         db.import_kev({"vulnerabilities": [{"cveID": "CVE-2099-1", "dateAdded": "2099-01-01"}]})
     ctx = ScanContext(root=root, data_dir=kev_db, options={"advisory_max_age_days": 100000})
-    findings = {f["vulnerability.id"]: f for f in VulnScanner().scan(ctx)}
+    findings = {f["vulnerability.id"]: f for f in ecs_records(VulnScanner().scan(ctx))}
     assert set(findings) == {"MAL-2024-1", "PYSEC-9"}  # `broad>=1.0` is not an installed version
     assert findings["MAL-2024-1"]["hostwarden.grade"] == "L1"
     assert findings["MAL-2024-1"]["event.category"] == ["malware"]
     assert findings["PYSEC-9"]["hostwarden.grade"] == "L1" and findings["PYSEC-9"]["hostwarden.vuln.kev"] is True
-    assert findings["PYSEC-9"]["hostwarden.remediation"] == "pip install 'log4py>=2.1'"
+    assert findings["PYSEC-9"]["hostwarden.fix"] == "pip install 'log4py>=2.1'"
     assert [n["code"] for n in ctx.notices] == ["SCAN-9013"]
 
 
 def test_scan_without_advisories_says_so(tmp_path):
     ctx = ScanContext(root=tmp_path, data_dir=tmp_path / "empty")
-    assert VulnScanner().scan(ctx) == []
+    assert ecs_records(VulnScanner().scan(ctx)) == []
     assert [n["code"] for n in ctx.notices] == ["SCAN-9014"]
 
 

@@ -7,6 +7,7 @@ import zipfile
 import pytest
 from vuln_helpers import osv_record, write_records
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.inventory import files, java
 from hostwarden.scan.vuln.inventory.model import InventoryError
@@ -121,7 +122,7 @@ def test_scanner_matches_maven_advisory(tmp_path):
         osv_record("GHSA-api", "Maven", "org.apache.logging.log4j:log4j-api", [{"introduced": "0"}, {"fixed": "2.17.1"}]),
     ])
     ctx = ScanContext(root=tmp_path / "root", options={"advisories": str(adv), "supply_chain": False})
-    findings = VulnScanner().scan(ctx)
+    findings = ecs_records(VulnScanner().scan(ctx))
     assert [(f["package.name"], f["vulnerability.id"], f["package.path"]) for f in findings] == [
         ("org.apache.logging.log4j:log4j-core", "GHSA-jfh8-c2jp-5v3q", "/opt/app/log4j-core-2.14.1.jar")]
 

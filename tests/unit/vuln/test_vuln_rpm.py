@@ -8,6 +8,7 @@ import struct
 import pytest
 from vuln_helpers import osv_record, write_records
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln.inventory import files, ospkg, rpm
 from hostwarden.scan.vuln.inventory import rpmheader as rh
@@ -189,7 +190,7 @@ def test_scanner_matches_rpm_source_package_of_this_release_only(tmp_path):
         osv_record("RLSA-2024:3", "Rocky Linux:9", "bash", [{"introduced": "0"}, {"fixed": "5.1.8-9.el9"}]),
     ])
     ctx = ScanContext(root=root, options={"advisories": str(adv), "supply_chain": False})
-    findings = VulnScanner().scan(ctx)
+    findings = ecs_records(VulnScanner().scan(ctx))
     assert [(f["package.name"], f["vulnerability.id"], f["hostwarden.vuln.fixed_version"]) for f in findings] == [
         ("openssl-libs", "RLSA-2024:1", "1:3.0.7-25.el9")]
     assert findings[0]["hostwarden.vuln.source_package"] == "openssl"
@@ -321,4 +322,4 @@ def test_rhel_host_meets_red_hat_advisories_named_by_product_and_repository(tmp_
                    [{"introduced": "0"}, {"fixed": "1:9.0-1.el9"}]),
     ])
     ctx = ScanContext(root=root, options={"advisories": str(adv), "supply_chain": False})
-    assert [f["vulnerability.id"] for f in VulnScanner().scan(ctx)] == ["RHSA-2024:1"]
+    assert [f["vulnerability.id"] for f in ecs_records(VulnScanner().scan(ctx))] == ["RHSA-2024:1"]

@@ -2,6 +2,7 @@
 
 import json
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.vuln import supply
 from hostwarden.scan.vuln.scanner import VulnScanner
@@ -71,7 +72,7 @@ def test_scanner_reports_hooks_as_l1_findings(tmp_path):
     npm_pkg(tmp_path, "dropper", "node install.js", {"install.js": DROPPER})
     (tmp_path / "adv").mkdir()
     ctx = ScanContext(root=tmp_path, options={"advisories": str(tmp_path / "adv")})
-    findings = [f for f in VulnScanner().scan(ctx) if f["rule.id"] == "hostwarden.supply_chain.install_hook"]
+    findings = [f for f in ecs_records(VulnScanner().scan(ctx)) if f["rule.id"] == "hostwarden.supply_chain.install_hook"]
     assert len(findings) == 1
     assert findings[0]["hostwarden.grade"] == "L1" and findings[0]["package.name"] == "dropper"
     assert "downloads and executes" in findings[0]["message"]

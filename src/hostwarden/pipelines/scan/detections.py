@@ -2,27 +2,26 @@
 
 When the scan has a data dir, the log scanner has already ingested those files into its store
 (scanners run in registry order), so this one only reads the rows of those files; otherwise it
-ingests them into a temporary store itself. Alerts become findings graded from their severity,
-and with a data dir they are also stored as `event.kind=alert` records.
+ingests them into a temporary store itself. Alerts become findings graded from their severity
+(the report's detection section); the alerts themselves are kept in `alerts`, which the scan
+runner sends down the alert path (the store sink keeps them when there is a data dir).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from hostwarden.core.errors import CSA_RULE_INVALID
+from hostwarden.core.records import Alert, Finding
 from hostwarden.detect.batch import detect_store
 from hostwarden.detect.ruleset import load_rules
 from hostwarden.detect.settings import DetectSettings
 from hostwarden.pipelines.scan.logs import LogScanner, log_files
-from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.base import ScanContext
 from hostwarden.store.eventstore import EventStore
-
-GRADES = {1: "L1", 2: "L2", 3: "L3"}
 
 
 class DetectionScanner:
@@ -31,6 +30,7 @@ class DetectionScanner:
     def __init__(self, rule_paths: list[Path] | None = None) -> None:
         self.rule_paths = rule_paths
         self.summary: dict[str, Any] = {}
+        self.alerts: list[Alert] = []
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
         files = [str(p) for p in log_files(ctx.root)]
@@ -51,13 +51,14 @@ class DetectionScanner:
             LogScanner().scan(dataclasses.replace(ctx, data_dir=data_dir, notices=[]))
         try:
             with EventStore(data_dir) as store:
-                result = detect_store(store, ruleset, paths=files, append=tmp is None)
+                result = detect_store(store, ruleset, paths=files, append=False)
         finally:
             if tmp is not None:
                 tmp.cleanup()
         self.summary = {"files": len(files), "rules": len(ruleset.rules), "matches": result.matches,
                         "alerts": len(result.alerts)}
-        return [_finding(a) for a in result.alerts]
+        self.alerts = [Alert.from_ecs(a) for a in result.alerts]
+        return [_finding(a) for a in self.alerts]
 
 
 def _has_rows(data_dir: Path, files: list[str]) -> bool:
@@ -68,16 +69,18 @@ def _has_rows(data_dir: Path, files: list[str]) -> bool:
     return bool(row and row[0][0])
 
 
-def _finding(alert: dict[str, Any]) -> dict[str, Any]:
-    detail = json.loads(alert.get("hostwarden.detail") or "{}")
-    keep = ("rule.id", "rule.name", "rule.author", "threat.technique.id", "threat.tactic.name",
-            "source.ip", "user.name", "host.name", "@timestamp")
-    return finding(
+def _finding(alert: Alert) -> Finding:
+    keep = {"threat.technique.id": list(alert.techniques) or None, "threat.tactic.name": list(alert.tactics) or None,
+            "source.ip": alert.source_ip, "user.name": alert.user_name, "host.name": alert.host_name,
+            "@timestamp": alert.time, "rule.author": alert.fields.get("rule.author")}
+    return Finding(
         scanner="detect",
+        rule_id=alert.rule_id,
+        title=alert.rule_name,
+        message=alert.message,
+        grade=alert.grade,
         kind="intrusion_detection",
-        title=str(alert.get("message")),
-        severity=GRADES.get(int(alert.get("event.severity") or 2), "L2"),
-        evidence=detail,
-        fix=detail.get("fix") or None,
-        **{k: alert[k] for k in keep if alert.get(k) is not None},
+        evidence=alert.evidence,
+        fix=alert.fix,
+        fields={k: v for k, v in keep.items() if v is not None and k != "@timestamp"},
     )

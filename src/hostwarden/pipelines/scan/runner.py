@@ -1,7 +1,13 @@
 """Runs every registered scanner over one root and assembles the single report.
 
 A scanner that fails or overruns its budget never sinks the scan: its error becomes a notice
-with a SCAN- code and the other scanners' findings are still reported.
+with a SCAN- code and the other scanners still run. Each scanner runs on its own daemon thread
+and is waited for at most `timeout` seconds: a scanner that never returns is left behind (it
+cannot be killed, but nothing waits for it and the process can exit), so a scan always ends.
+
+Findings and the detection alerts leave through the alert path; with a data dir the store
+sink keeps them, stamped with this scan's id, and each finding is compared with the last
+stored scan of the same target (new, still open, fixed).
 """
 
 from __future__ import annotations
@@ -9,18 +15,21 @@ from __future__ import annotations
 import platform
 import socket
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hostwarden import __version__
 from hostwarden.core.errors import SCAN_ROOT_INVALID, SCAN_SCANNER_FAILED, SCAN_TIMEOUT, HostwardenError
+from hostwarden.core.records import Alert, Finding, ScanReport
+from hostwarden.core.sink import AlertPath
+from hostwarden.pipelines.scan.compare import compare_with_previous
 from hostwarden.pipelines.scan.registry import load_scanners
-from hostwarden.scan.base import ScanContext
-
-GRADE_ORDER = {"L1": 1, "L2": 2, "L3": 3}
+from hostwarden.scan.base import ScanContext, Scanner
 
 
 def host_facts(root: Path, live: bool) -> dict[str, Any]:
@@ -50,47 +59,88 @@ def run_scan(
     options: dict[str, Any] | None = None,
     only: list[str] | None = None,
     timeout: float = 600.0,
-) -> dict[str, Any]:
+    extra_scanners: Sequence[str] = (),
+    alert_path: AlertPath | None = None,
+    target: str | None = None,
+    tenant: str = "default",
+) -> ScanReport:
     root = Path(root)
     if not root.is_dir():
         raise HostwardenError(SCAN_ROOT_INVALID, f"{root} is not a readable folder")
+    scanners = load_scanners(only, extra_scanners)  # unknown names are refused before any work
     live = root.resolve() == Path("/")
     ctx = ScanContext(root=root, data_dir=data_dir, live=live, options=dict(options or {}))
+    started = datetime.now(UTC)
+    scan_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="hostwarden-scan-") as scratch:
         # Without a data folder, the log-reading scanners share one throw-away store.
         ctx.options.setdefault("scratch_dir", scratch)
-        return _run(ctx, root, live, only, timeout)
+        findings, alerts, summary, completed = _run_all(ctx, scanners, timeout)
+    host = host_facts(root, live)
+    stamp = {"hostwarden.scan.target": target or str(root.resolve()), "host.name": host.get("name"),
+             "host.id": host.get("id"), "organization.id": tenant}
+    stamp = {k: v for k, v in stamp.items() if v}
+    findings = [f.with_scan(scan_id, started, **stamp) for f in findings]
+    comparison = None
+    if data_dir is not None:
+        findings, comparison = compare_with_previous(data_dir, findings, completed, scan_id=scan_id,
+                                                     target=stamp["hostwarden.scan.target"], tenant=tenant)
+    findings.sort(key=lambda f: (f.grade.rank, f.scanner, f.message))
+    summary["hostwarden.version"] = __version__
+    report = ScanReport(host=host, findings=findings, summary=summary, notices=ctx.notices, scan_id=scan_id,
+                        started=started, comparison=comparison)
+    if alert_path is not None:
+        alert_path.emit(alerts)
+        alert_path.emit([*findings, *(comparison or {}).get("fixed", [])])
+        report.notices.extend(alert_path.notices)
+    return report
 
 
-def _run(ctx: ScanContext, root: Path, live: bool, only: list[str] | None, timeout: float) -> dict[str, Any]:
-    findings: list[dict[str, Any]] = []
+def _run_all(ctx: ScanContext, scanners: list[Scanner], timeout: float
+             ) -> tuple[list[Finding], list[Alert], dict[str, Any], set[str]]:
+    findings: list[Finding] = []
+    alerts: list[Alert] = []
     timings: dict[str, float] = {}
     sections: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for scanner in load_scanners(only):
-            started = time.monotonic()
-            future = pool.submit(lambda s=scanner: list(s.scan(ctx)))
-            try:
-                findings.extend(future.result(timeout=timeout))
-            except FutureTimeout:
-                ctx.notice(SCAN_TIMEOUT.code, f"scanner {scanner.name} exceeded {timeout:.0f}s", scanner=scanner.name)
-            except HostwardenError as exc:
-                ctx.notice(exc.code.code, exc.message, scanner=scanner.name)
-            except Exception as exc:  # one scanner's bug must not lose the others' findings
-                ctx.notice(SCAN_SCANNER_FAILED.code, f"{scanner.name}: {type(exc).__name__}: {exc}", scanner=scanner.name)
-            timings[scanner.name] = round(time.monotonic() - started, 3)
-            summary = getattr(scanner, "summary", None)
-            if summary:
-                sections[scanner.name] = summary
-    findings.sort(key=lambda f: (GRADE_ORDER.get(f.get("hostwarden.grade", "L3"), 3), f.get("message", "")))
-    return {
-        "host": host_facts(root, live),
-        "findings": findings,
-        "summary": {
-            "hostwarden.version": __version__,
-            "counts": {g: sum(1 for f in findings if f.get("hostwarden.grade") == g) for g in GRADE_ORDER},
-            "timings_seconds": timings,
-            "sections": sections,
-        },
-        "notices": ctx.notices,
-    }
+    completed: set[str] = set()  # scanners that ran to the end: only their findings can be "fixed"
+    for scanner in scanners:
+        started = time.monotonic()
+        done, result, error = call_with_deadline(lambda s=scanner: list(s.scan(ctx)), timeout,
+                                                 name=f"hostwarden-scan-{scanner.name}")
+        if not done:
+            ctx.notice(SCAN_TIMEOUT.code, f"scanner {scanner.name} did not finish within {timeout:g}s and was "
+                                          "left behind; the other scanners ran", scanner=scanner.name)
+        elif isinstance(error, HostwardenError):
+            ctx.notice(error.code.code, error.message, scanner=scanner.name)
+        elif error is not None:  # one scanner's bug must not lose the others' findings
+            ctx.notice(SCAN_SCANNER_FAILED.code, f"{scanner.name}: {type(error).__name__}: {error}",
+                       scanner=scanner.name)
+        else:
+            findings.extend(result)
+            alerts.extend(getattr(scanner, "alerts", []))
+            completed.add(scanner.name)
+        timings[scanner.name] = round(time.monotonic() - started, 3)
+        summary = getattr(scanner, "summary", None)
+        if summary:
+            sections[scanner.name] = summary
+    return findings, alerts, {"timings_seconds": timings, "sections": sections}, completed
+
+
+def call_with_deadline(fn: Callable[[], Any], timeout: float, *, name: str) -> tuple[bool, Any, BaseException | None]:
+    """Run `fn` on a daemon thread; (finished, result, error). An unfinished call is abandoned:
+    a thread cannot be killed, but a daemon thread keeps neither this caller nor the exit waiting."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # reported to the caller, whatever it was
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return False, None, None
+    return True, box.get("result"), box.get("error")
+

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import queue
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,11 +35,14 @@ from hostwarden.collect.tailer import FileTailer
 from hostwarden.core.chunks import Chunk
 from hostwarden.core.config import Config
 from hostwarden.core.errors import CSA_RULE_INVALID, HostwardenError
+from hostwarden.core.records import Alert
+from hostwarden.core.sink import SinkContext
 from hostwarden.detect.correlate import epoch
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.settings import DetectSettings
 from hostwarden.normalize.registry import SNIFF_LINES, hint_for_path, sniff
 from hostwarden.normalize.source import context_for
+from hostwarden.pipelines.alertpath import build_alert_path
 from hostwarden.pipelines.watch.gcschedule import GcSchedule
 from hostwarden.pipelines.watch.parseworker import (
     MAX_IN_FLIGHT,
@@ -58,7 +60,6 @@ POLL_SECONDS = 0.02  # idle wait between polls of the files: bounds the line →
 CHUNK_BYTES = 1 << 20  # a backlog is worked through in 1 MB steps, so alerts keep flowing
 MAX_QUEUED_CHUNKS = 4  # read and not yet handed to the parser: bounds memory when far behind
 EXPIRE_SECONDS = 0.5  # how often state past its window is dropped: often, so each pass is short
-GRADES = {1: "L1", 2: "L2", 3: "L3"}
 
 
 class _Source(SourceParser):
@@ -68,22 +69,15 @@ class _Source(SourceParser):
         super().__init__(path, parser_name, context_for(path))
 
 
-def render(alert: dict[str, Any], fmt: str, trigger: dict[str, Any] | None = None) -> str:
-    """One output line: text for people, or one JSON object (with the line that triggered it)."""
-    if fmt == "json":
-        return json.dumps({**alert, "hostwarden.trigger": trigger}, default=str)
-    ts = alert.get("@timestamp")
-    when = ts.isoformat() if hasattr(ts, "isoformat") else str(ts)
-    return f"{GRADES.get(alert.get('event.severity') or 3, 'L3')} {when} {alert.get('message')} [{alert.get('rule.id')}]"
-
-
 class Watch:
     """The streaming detector; `run(stop)` until `stop` is set, then save and return counters."""
 
     def __init__(self, cfg: Config, paths: Sequence[str], extra_rules: Sequence[Path] = (), *, fmt: str = "text",
                  from_end: bool = False, dataset: str | None = None, out: TextIO | None = None,
-                 err: TextIO | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+                 err: TextIO | None = None, poll_seconds: float = POLL_SECONDS,
+                 sink_options: Mapping[str, Any] | None = None) -> None:
         self.cfg = cfg
+        self.sink_options = dict(sink_options or {})
         self.settings = DetectSettings.from_section(cfg.extra.get("detect"))
         self.paths = list(paths)
         self.fmt = fmt
@@ -115,6 +109,8 @@ class Watch:
                 self.engine.restore(saved.get("engine") or {})
                 self.counters.events = int((saved.get("counters") or {}).get("events") or 0)
             self.sink = StoreWriter(store, self.cfg.tenant, commit=lambda chunks: self.tailer.commit_all(chunks))
+            self.alert_path = build_alert_path(self._sink_context(), on_notice=lambda n: self._say(
+                f"{n['code']}: {n['message']}"))
             self.tailer = FileTailer(self.paths, LockedCheckpoints(store, self.sink.lock), poll_interval=self.poll_seconds,
                                      chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end)
             self.parsing: LocalParser | WorkerParser = LocalParser()
@@ -144,6 +140,7 @@ class Watch:
                 if self.sink.is_alive():
                     self._save(wait=True)
                 self.sink.close()
+                self.alert_path.close()
         return self.counters
 
     def _loop(self, stop: threading.Event) -> None:
@@ -209,9 +206,7 @@ class Watch:
         now = time.monotonic()
         if now >= self._next_expire or now >= self._next_save:  # before a save too: less state to write
             self.engine.expire(self.now)  # absence windows judged at their end may raise alerts
-            new = self.engine.book.drain_new()
-            self._emit(new, None)
-            self.sink.alerts(new)
+            self._emit(self.engine.book.drain_new(), None)
             self._next_expire = now + EXPIRE_SECONDS
         if now >= self._next_save:
             self._save()
@@ -230,7 +225,6 @@ class Watch:
         source = self.sources[chunk.source]
         engine = self.engine
         book = engine.book
-        raised: list[dict[str, Any]] = []
         # The worker ran the base rules already, unless they were reloaded since: then here.
         rule_ids = matched[1] if matched is not None and matched[0] == self._rules_generation else None
         by_id = engine.ruleset.by_ref
@@ -240,23 +234,19 @@ class Watch:
             else:
                 engine.feed_matched(ev, [by_id[rid] for rid in rule_ids[i]])
             if book.new:
-                new = book.drain_new()
-                self._emit(new, {"path": chunk.source, "offset": ev.get("log.offset"), "event.id": ev["event.id"]})
-                raised.extend(new)
+                self._emit(book.drain_new(), {"path": chunk.source, "offset": ev.get("log.offset"),
+                                              "event.id": ev["event.id"]})
         self.counters.events += len(events)
         if events:
             self.now = max(self.now, epoch(events[-1].get("@timestamp")))
         self.sink.events(chunk.source, events, chunk, parser=source.parser_name, ctx=source.ctx)
-        self.sink.alerts(raised)
 
     def _emit(self, alerts: list[dict[str, Any]], trigger: dict[str, Any] | None) -> None:
-        if not alerts:
-            return
-        try:
-            self.out.write("".join(render(a, self.fmt, trigger) + "\n" for a in alerts))
-            self.out.flush()
-        except BrokenPipeError:  # the reader went away (`watch | head`): nothing left to do
-            raise SystemExit(0) from None
+        """New alerts down the alert path at once: the printer shows them, the store sink queues
+        them behind the events they name (the store thread writes events first), response and
+        incidents act on them."""
+        if alerts:
+            self.alert_path.emit([Alert.from_ecs(a, trigger) for a in alerts])
 
     # -- timers ----------------------------------------------------------------------------
     def _reload(self) -> None:
@@ -292,6 +282,14 @@ class Watch:
             write_status(data_dir, counters)
 
         self.sink.save(work, wait=wait)
+
+    def _sink_context(self) -> SinkContext:
+        def store_append(records: list[dict[str, Any]]) -> int:
+            self.sink.alerts(records)  # queued behind the events already handed over
+            return len(records)
+
+        return SinkContext(mode="watch", tenant=self.cfg.tenant, data_dir=self.cfg.data_dir, store_append=store_append,
+                           out=self.out, fmt=self.fmt, sections=self.cfg.extra, options=self.sink_options)
 
     def _update_counters(self) -> WatchCounters:
         c = self.counters

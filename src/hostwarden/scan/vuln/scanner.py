@@ -82,7 +82,7 @@ def to_finding(m: Match) -> dict[str, Any]:
         "hostwarden.vuln.fixed_version": m.fixed, "hostwarden.vuln.status": m.status,
         "hostwarden.vuln.source_package": pkg.source_name, "hostwarden.vuln.source_version": pkg.source_version,
         "hostwarden.vuln.kev": m.kev is not None, "hostwarden.vuln.malicious": m.malicious,
-        "hostwarden.priority_reason": m.priority.reason, "hostwarden.remediation": m.fix,
+        "hostwarden.priority_reason": m.priority.reason, "hostwarden.fix": m.fix,
     }
     if m.score is not None:
         fields.update({"vulnerability.score.base": m.score.base, "vulnerability.score.version": m.score.version,
@@ -107,7 +107,7 @@ def hook_finding(report: supply.HookReport) -> dict[str, Any]:
            "package.type": report.ecosystem, "package.path": report.location, "file.path": report.location,
            "rule.id": "hostwarden.supply_chain.install_hook", "rule.name": "suspicious install-time hook",
            "hostwarden.priority_reason": f"install-time hook {verdicts}",
-           "hostwarden.remediation": f"remove {report.package} and rotate credentials reachable from this host"},
+           "hostwarden.fix": f"remove {report.package} and rotate credentials reachable from this host"},
     )
 
 

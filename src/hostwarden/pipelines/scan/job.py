@@ -1,0 +1,69 @@
+"""`hostwarden scan` as a whole: pick the root (a folder, or an image unpacked to a temp folder),
+build the scanners' options from the configuration, run them, and send the results down the
+alert path (stored when there is a data dir)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hostwarden.core.config import Config
+from hostwarden.core.records import ScanReport
+from hostwarden.core.sink import AlertPath, SinkContext
+from hostwarden.pipelines.scan.runner import run_scan
+from hostwarden.store.eventstore import EventStore
+from hostwarden.store.sink import appender
+
+
+def scanner_options(cfg: Config, advisories: Path | None) -> dict[str, Any]:
+    return {**cfg.scan.options, "advisories": str(advisories) if advisories else None,
+            "advisory_max_age_days": cfg.scan.advisory_max_age_days,
+            "cpu_cap": cfg.scan.cpu_cap_percent / 100, "advisory_dir": str(cfg.data_dir)}
+
+
+def scan_target(
+    cfg: Config,
+    *,
+    root: Path,
+    image: Path | None = None,
+    only: list[str] | None = None,
+    advisories: Path | None = None,
+    store: bool = False,
+    alert_path_factory: Callable[[SinkContext], AlertPath] | None = None,
+    sink_context: SinkContext | None = None,
+) -> ScanReport:
+    """Scan `root` (or `image`); with `store`, results go into the store at `cfg.data_dir`."""
+    options = scanner_options(cfg, advisories)
+    data_dir = cfg.data_dir if store else None
+    ctx = sink_context or SinkContext(mode="scan")
+    ctx.tenant, ctx.data_dir = cfg.tenant, data_dir
+    opened: list[EventStore] = []
+
+    def store_append(records: list[dict[str, Any]]) -> int:
+        if not opened:  # opened once the scanners are done with it (the log scanner writes first)
+            opened.append(EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds))
+        return appender(opened[0], cfg.tenant)(records)
+
+    ctx.store_append = store_append if data_dir is not None else None
+    path = alert_path_factory(ctx) if alert_path_factory is not None else None
+    run: dict[str, Any] = {"data_dir": data_dir, "only": only, "timeout": cfg.scan.timeout_seconds,
+                           "extra_scanners": cfg.scan.scanners, "alert_path": path, "tenant": cfg.tenant}
+    try:
+        if image is None:
+            return run_scan(root, options=options, **run)
+        from hostwarden.scan.vuln.image import unpack
+
+        options["image_source"] = str(image)  # the vuln scanner checks its digest against the allowlist
+        with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
+            unpack(image, Path(tmp) / "rootfs")  # layers applied in order, whiteouts honoured
+            report = run_scan(Path(tmp) / "rootfs", options=options, target=str(image.resolve()), **run)
+        report.host["root"] = str(image)
+        report.host["image"] = str(image)
+        return report
+    finally:
+        if path is not None:
+            path.close()
+        for s in opened:
+            s.close()
