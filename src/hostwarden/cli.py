@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from rich.table import Table
 
 from hostwarden import __version__
-from hostwarden.commands.common import err_console, user_errors
+from hostwarden.commands.common import err_console, exit_code, user_errors
 from hostwarden.core.config import Config, load_config
 from hostwarden.report.terminal import cell, inert, markup
 
@@ -37,7 +37,8 @@ SUBAPPS: tuple[tuple[str, str, str], ...] = (
     ("fw", "hostwarden.commands.fw:app", "Firewall and security-group analysis."),
     ("vulndb", "hostwarden.commands.vulndb:app", "Local advisory database (OSV, KEV)."),
     ("baseline", "hostwarden.commands.baseline:app", "Baseline and compliance checks."),
-    ("rules", "hostwarden.commands.rules:app", "Detection rules: list, check, test."),
+    ("rules", "hostwarden.commands.rules:app", "Detection rules: list, check, test, ATT&CK coverage."),
+    ("incidents", "hostwarden.commands.incidents:app", "Incidents: list, show (attack chain as text, JSON, DOT, SVG)."),
 )
 
 
@@ -131,6 +132,8 @@ def ingest(
             console.print(f"  {markup(ds):<16} {n}")
     for notice in stats.notices:
         err_console.print(f"[yellow]{markup(notice['code'])}[/yellow] {markup(notice['message'])}")
+    if code := exit_code(stats.notices):
+        raise typer.Exit(code)
 
 
 def _follow(paths: list[str], config: Path | None, data_dir: Path | None, dataset: str | None) -> None:
@@ -265,7 +268,7 @@ def scan(
     data_dir: DataDirOpt = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated scanner names to run.")] = None,
     advisories: Annotated[Path | None, typer.Option(help="OSV advisories to use for this run only.")] = None,
-    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 if a finding of this grade (L1, L2, L3) or worse.")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 if a finding of this grade (L1, L2, L3) or worse.")] = None,
 ) -> None:
     """Assess one host: logs, and every scanner registered (vulnerabilities, baseline, firewall …).
 
@@ -302,8 +305,9 @@ def scan(
             err_console.print(f"report written to {markup(output)}")
         else:
             sys.stdout.write(doc + "\n")
-    if gate is not None and (worst := report.worst()) is not None and worst.at_least(gate):
-        raise typer.Exit(3)
+    gate_hit = gate is not None and (worst := report.worst()) is not None and worst.at_least(gate)
+    if code := exit_code(report.notices, gate_hit=gate_hit):
+        raise typer.Exit(code)
 
 
 def _table_text(report: Any) -> str:

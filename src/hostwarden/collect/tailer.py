@@ -36,6 +36,7 @@ from hostwarden.collect.files import DEFAULT_CHUNK_BYTES, LineAssembler, checkpo
 from hostwarden.core.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
 from hostwarden.core.chunks import Chunk
 from hostwarden.core.errors import LOG_FILE_TRUNCATED, LOG_INPUT_UNREADABLE
+from hostwarden.core.locks import held
 
 _MAX_ISSUED = 16_384  # chunks handed out and not yet committed that we remember
 _MAX_RETIRED_IDS = 4_096
@@ -139,7 +140,7 @@ class FileTailer:
         is what the writes one by one would leave (watch commits ~50 chunks a second)."""
         latest: dict[str, Checkpoint] = {}
         for chunk in chunks:
-            with self._lock:
+            with held(self._lock, "the tailer's file table"):
                 entry = self._issued.pop(id(chunk), None)
             if entry is None or entry[0] is not chunk:
                 continue
@@ -320,7 +321,7 @@ class FileTailer:
 
     def _issue(self, chunk: Chunk, f: _Open) -> Chunk:
         origin = _Origin(f.path, f.inode, f.device, f.gen, f.fingerprint, f.fingerprint_len)
-        with self._lock:  # commit() may run on the thread that stores
+        with held(self._lock, "the tailer's file table"):  # commit() may run on the thread that stores
             self._issued[id(chunk)] = (chunk, origin)
             while len(self._issued) > _MAX_ISSUED:
                 del self._issued[next(iter(self._issued))]

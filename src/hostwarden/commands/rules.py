@@ -77,3 +77,55 @@ def test(rules: PathsOpt = None) -> None:
     typer.echo(f"{len(results) - len(bad)}/{len(results)} samples passed over {tested} rules")
     if bad or rs.errors:
         raise typer.Exit(1)
+
+
+@app.command("coverage")
+def coverage(
+    rules: PathsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or navigator (an ATT&CK Navigator layer)")] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Which ATT&CK techniques the loaded rules cover, tactic by tactic in kill-chain order."""
+    from hostwarden.incidents.attack import load_catalog, tactic_name, tactic_rank
+    from hostwarden.report.terminal import cell
+
+    rs = _load(rules)
+    catalog = load_catalog()
+    by_technique: dict[str, list[str]] = {}
+    for r in rs.rules:
+        for t in r.techniques:
+            by_technique.setdefault(t.upper(), []).append(r.title)
+    rows = []
+    for tid, titles in by_technique.items():
+        tactics = {t.replace("_", "-") for r in rs.rules if tid in (x.upper() for x in r.techniques) for t in r.tactics}
+        tactics = tactics or set(catalog.tactics_of(tid))
+        first = min(tactics, key=tactic_rank) if tactics else ""
+        rows.append({"technique": tid, "name": catalog.name(tid), "tactics": sorted(tactics, key=tactic_rank),
+                     "rules": sorted(set(titles)), "order": (tactic_rank(first), tid)})
+    rows.sort(key=lambda r: r["order"])
+    if fmt == "navigator":
+        doc = {"name": "hostwarden rules", "domain": "enterprise-attack",
+               "versions": {"attack": "18", "navigator": "5.1.0", "layer": "4.5"},
+               "description": f"{len(rs.rules)} rules covering {len(rows)} techniques (ATT&CK names: {catalog.source})",
+               "techniques": [{"techniqueID": r["technique"], "score": len(r["rules"]), "enabled": True,
+                               "comment": "; ".join(r["rules"])[:2000]} for r in rows],
+               "gradient": {"colors": ["#ffffff", "#66b1ff"], "minValue": 0,
+                            "maxValue": max((len(r["rules"]) for r in rows), default=1)},
+               "sorting": 3, "hideDisabled": False}
+        text = json.dumps(doc, indent=1)
+    elif fmt == "json":
+        text = json.dumps([{k: v for k, v in r.items() if k != "order"} for r in rows], indent=1)
+    elif fmt == "table":
+        table = Table("tactic", "technique", "name", "rules")
+        for r in rows:
+            table.add_row(cell(", ".join(tactic_name(t) for t in r["tactics"])), cell(r["technique"]), cell(r["name"]),
+                          cell(len(r["rules"])))
+        console.print(table)
+        console.print(f"{len(rows)} techniques covered by {len(rs.rules)} rules (names: {escape(catalog.source)})")
+        return
+    else:
+        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)

@@ -64,6 +64,13 @@ CSA_SINK_FAILED = _register(
     "The other sinks still received the batch; read the message for the sink's own error and fix its configuration.",
 )
 
+CSA_LOCK_TIMEOUT = _register(
+    "CSA-5006",
+    "component stuck",
+    "A lock was not free, or a worker did not stop, within its timeout: the component holding it is stuck.",
+    "Check `hostwarden status` and the system (disk full, I/O hang); nothing was lost: unstored input is re-read on restart.",
+)
+
 # --- LOG: ingest, parsing, store, search --------------------------------------------------
 LOG_SEARCH_FORBIDDEN = _register(
     "LOG-4032",

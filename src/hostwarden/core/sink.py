@@ -40,6 +40,10 @@ class SinkContext:
     # Stores ECS records (event.kind alert or finding) and returns how many were new; the pipeline
     # decides how (directly, or queued behind the events they name on watch's store thread).
     store_append: Callable[[list[dict[str, Any]]], int] | None = None
+    # Stores rows that change as they grow (incidents), each replacing its earlier version.
+    store_replace: Callable[[list[dict[str, Any]]], None] | None = None
+    # Reads stored rows (sql, params) → dicts: a sink restoring its state (open incidents).
+    store_read: Callable[[str, list[Any]], list[dict[str, Any]]] | None = None
     out: TextIO | None = None  # where a printer writes; None: nothing is printed per result
     fmt: str = "text"
     sections: Mapping[str, Any] = field(default_factory=dict)  # config sections by name ([respond], …)

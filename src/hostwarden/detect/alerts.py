@@ -195,7 +195,7 @@ class AlertBook:
         if event.get("event.action") not in FOLLOW_UP_ACTIONS:
             return
         users = {event.get(k) for k in ("user.name", "user.effective.name", "user.target.name")} - {None}
-        for current in self.open.values():
+        for book_key, current in self.open.items():
             alert = current.alert
             if alert.get("event.severity") != 1 or alert.get("user.name") not in users:
                 continue
@@ -208,6 +208,8 @@ class AlertBook:
                                "action": event.get("event.action"),
                                "excerpt": (event.get("event.original") or "")[:EXCERPT]})
                 alert["hostwarden.detail"] = current.serialized()
+                if self.streaming:  # the stored detail and the alert path's sinks follow it
+                    self.dirty[book_key] = current
 
     def _evidence(self, current: _Open, events: list[dict[str, Any]]) -> None:
         for ev in events:

@@ -2,7 +2,7 @@
 
 A parser turns raw lines into ECS field dicts. It never raises on bad input: a line it cannot
 understand comes back as a `parse_failure` event with its raw text, so nothing is lost. The
-pipeline (normalize/pipeline.py) adds the identity fields (`event.id`, `log.file.path`,
+pipeline (pipelines/ingest.py, and the store for columnar plans) adds the identity fields (`event.id`, `log.file.path`,
 `organization.id`, `event.ingested`) so parsers stay small.
 """
 

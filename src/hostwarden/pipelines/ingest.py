@@ -16,6 +16,7 @@ from queue import Queue
 from typing import Any
 
 from hostwarden.core.chunks import Chunk
+from hostwarden.core.locks import held
 from hostwarden.core.schema import DEFAULT_TENANT
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.registry import SNIFF_LINES, hint_for_path, sniff
@@ -145,7 +146,7 @@ class _ChunkParser:
         self._lock = threading.Lock()
 
     def parse(self, chunk: Chunk, con: Any, out: str, after: Future[str] | None = None) -> str:
-        with self._lock:
+        with held(self._lock, "the parser table"):
             norm = self.normalizers.get(chunk.source)
             if norm is None:
                 sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]

@@ -27,7 +27,7 @@ from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.alertpath import build_alert_path
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.store.eventstore import EventStore
-from hostwarden.store.sink import appender
+from hostwarden.store.sink import bind
 
 
 @dataclass
@@ -82,7 +82,7 @@ def run_ingest(
         if detect:
             path_ctx = sink_context or SinkContext(mode="ingest")
             path_ctx.tenant, path_ctx.data_dir = cfg.tenant, cfg.data_dir
-            path_ctx.store_append = appender(store, cfg.tenant)
+            bind(path_ctx, store, cfg.tenant)
             path_ctx.sections = cfg.extra
             alert_path = build_alert_path(path_ctx)
             try:

@@ -294,6 +294,26 @@ class EventStore:
         self._small_waiting = len(waiting)
         return merged
 
+    def replace(self, rows: pa.Table, *, tenant: str = DEFAULT_TENANT) -> int:
+        """Store rows by `event.id`, each replacing its earlier version: records that grow (an
+        incident gains alerts). They are few and small, so they live in the base table, never in
+        an immutable segment; delete and insert are one transaction."""
+        if rows.num_rows == 0:
+            return 0
+        rows = rows.select(list(ARROW_SCHEMA.names)).cast(ARROW_SCHEMA)
+        con = self.con
+        con.register("hw_replace", rows)
+        try:
+            with self.transaction():
+                con.execute(f'DELETE FROM {seg.BASE} WHERE "organization.id" = ? AND "event.id" IN '
+                            '(SELECT "event.id" FROM hw_replace)', [tenant]).fetchall()
+                con.execute(f'INSERT INTO {seg.BASE} BY NAME SELECT * REPLACE (COALESCE("organization.id", ?) AS '
+                            '"organization.id", ?::TIMESTAMPTZ AS "event.ingested") FROM hw_replace',
+                            [tenant, now_utc()]).fetchall()
+        finally:
+            con.unregister("hw_replace")
+        return rows.num_rows
+
     def update_details(self, updates: list[tuple[str, str]]) -> int:
         """Rewrite alerts' details in place, in one pass: one statement per alert scanned the
         base table once each, which grew with the table times the alerts of a save. Alerts are

@@ -38,5 +38,21 @@ def appender(store: EventStore, tenant: str) -> Callable[[list[dict[str, Any]]],
     return append
 
 
+def replacer(store: EventStore, tenant: str) -> Callable[[list[dict[str, Any]]], None]:
+    """A `SinkContext.store_replace` for an open store."""
+    return lambda rows: None if not rows else store.replace(to_arrow(rows), tenant=tenant) and None
+
+
+def reader(store: EventStore) -> Callable[[str, list[Any]], list[dict[str, Any]]]:
+    """A `SinkContext.store_read` for an open store."""
+    return lambda sql, params: store.query_arrow(sql, params).to_pylist()
+
+
+def bind(ctx: SinkContext, store: EventStore, tenant: str) -> SinkContext:
+    """Point a sink context's store functions at an open store."""
+    ctx.store_append, ctx.store_replace, ctx.store_read = appender(store, tenant), replacer(store, tenant), reader(store)
+    return ctx
+
+
 def make_sink(ctx: SinkContext) -> StoreResults | None:
     return StoreResults(ctx.store_append) if ctx.store_append is not None else None

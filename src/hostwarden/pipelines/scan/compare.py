@@ -4,19 +4,20 @@ the end this time: a scanner that failed or was skipped fixes nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from hostwarden.core.records import Finding
-from hostwarden.store.eventstore import EventStore
+
+Reader = Callable[[str, list[Any]], list[dict[str, Any]]]
 
 NEW, OPEN, FIXED = "new", "open", "fixed"
 
 
-def previous_findings(store: EventStore, target: str, tenant: str, before_scan: str) -> tuple[str | None, list[Finding]]:
+def previous_findings(read: Reader, target: str, tenant: str, before_scan: str) -> tuple[str | None, list[Finding]]:
     """The newest other scan of `target` and its findings (not the ones it recorded as fixed)."""
-    row = store.query(
+    row = read(
         'SELECT "hostwarden.scan.id" FROM events WHERE "event.kind" = \'finding\' AND "organization.id" = ? '
         'AND "hostwarden.scan.target" = ? AND "hostwarden.scan.id" <> ? '
         'GROUP BY 1 ORDER BY max("@timestamp") DESC, 1 DESC LIMIT 1',
@@ -24,22 +25,19 @@ def previous_findings(store: EventStore, target: str, tenant: str, before_scan: 
     )
     if not row:
         return None, []
-    scan_id = row[0][0]
-    rows = store.query_arrow(
+    scan_id = row[0]["hostwarden.scan.id"]
+    rows = read(
         'SELECT * FROM events WHERE "event.kind" = \'finding\' AND "organization.id" = ? '
         'AND "hostwarden.scan.id" = ? AND COALESCE("hostwarden.finding.status", \'\') <> ?',
         [tenant, scan_id, FIXED],
-    ).to_pylist()
+    )
     return scan_id, [Finding.from_ecs(r) for r in rows]
 
 
-def compare_with_previous(data_dir: Path, findings: list[Finding], completed: set[str], *, scan_id: str,
+def compare_with_previous(read: Reader, findings: list[Finding], completed: set[str], *, scan_id: str,
                           target: str, tenant: str) -> tuple[list[Finding], dict[str, Any] | None]:
     """Findings with their status set, and the comparison (None when this target has no earlier scan)."""
-    if not (data_dir / "events.duckdb").exists():
-        return [replace(f, status=NEW) for f in findings], None
-    with EventStore(data_dir, read_only=True) as store:
-        previous_id, previous = previous_findings(store, target, tenant, scan_id)
+    previous_id, previous = previous_findings(read, target, tenant, scan_id)
     if previous_id is None:
         return [replace(f, status=NEW) for f in findings], None
     before = {f.fingerprint for f in previous}

@@ -14,7 +14,7 @@ from hostwarden.core.records import ScanReport
 from hostwarden.core.sink import AlertPath, SinkContext
 from hostwarden.pipelines.scan.runner import run_scan
 from hostwarden.store.eventstore import EventStore
-from hostwarden.store.sink import appender
+from hostwarden.store.sink import appender, reader, replacer
 
 
 def scanner_options(cfg: Config, advisories: Path | None) -> dict[str, Any]:
@@ -41,15 +41,19 @@ def scan_target(
     ctx.tenant, ctx.data_dir = cfg.tenant, data_dir
     opened: list[EventStore] = []
 
-    def store_append(records: list[dict[str, Any]]) -> int:
-        if not opened:  # opened once the scanners are done with it (the log scanner writes first)
+    def store() -> EventStore:  # opened once the scanners are done with it (the log scanner writes first)
+        if not opened:
             opened.append(EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds))
-        return appender(opened[0], cfg.tenant)(records)
+        return opened[0]
 
-    ctx.store_append = store_append if data_dir is not None else None
+    if data_dir is not None:
+        ctx.store_append = lambda records: appender(store(), cfg.tenant)(records)
+        ctx.store_replace = lambda rows: replacer(store(), cfg.tenant)(rows)
+        ctx.store_read = lambda sql, params: reader(store())(sql, params)
     path = alert_path_factory(ctx) if alert_path_factory is not None else None
     run: dict[str, Any] = {"data_dir": data_dir, "only": only, "timeout": cfg.scan.timeout_seconds,
-                           "extra_scanners": cfg.scan.scanners, "alert_path": path, "tenant": cfg.tenant}
+                           "extra_scanners": cfg.scan.scanners, "alert_path": path, "tenant": cfg.tenant,
+                           "previous": ctx.store_read}
     try:
         if image is None:
             return run_scan(root, options=options, **run)

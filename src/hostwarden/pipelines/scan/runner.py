@@ -27,7 +27,7 @@ from hostwarden import __version__
 from hostwarden.core.errors import SCAN_ROOT_INVALID, SCAN_SCANNER_FAILED, SCAN_TIMEOUT, HostwardenError
 from hostwarden.core.records import Alert, Finding, ScanReport
 from hostwarden.core.sink import AlertPath
-from hostwarden.pipelines.scan.compare import compare_with_previous
+from hostwarden.pipelines.scan.compare import Reader, compare_with_previous
 from hostwarden.pipelines.scan.registry import load_scanners
 from hostwarden.scan.base import ScanContext, Scanner
 
@@ -63,7 +63,10 @@ def run_scan(
     alert_path: AlertPath | None = None,
     target: str | None = None,
     tenant: str = "default",
+    previous: Reader | None = None,
 ) -> ScanReport:
+    """Run the scanners over `root`. With `previous` (reads the store) each finding is compared
+    with the last stored scan of the same target; with `alert_path` the results go down it."""
     root = Path(root)
     if not root.is_dir():
         raise HostwardenError(SCAN_ROOT_INVALID, f"{root} is not a readable folder")
@@ -82,8 +85,8 @@ def run_scan(
     stamp = {k: v for k, v in stamp.items() if v}
     findings = [f.with_scan(scan_id, started, **stamp) for f in findings]
     comparison = None
-    if data_dir is not None:
-        findings, comparison = compare_with_previous(data_dir, findings, completed, scan_id=scan_id,
+    if previous is not None:
+        findings, comparison = compare_with_previous(previous, findings, completed, scan_id=scan_id,
                                                      target=stamp["hostwarden.scan.target"], tenant=tenant)
     findings.sort(key=lambda f: (f.grade.rank, f.scanner, f.message))
     summary["hostwarden.version"] = __version__

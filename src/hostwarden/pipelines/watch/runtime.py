@@ -35,6 +35,7 @@ from hostwarden.collect.tailer import FileTailer
 from hostwarden.core.chunks import Chunk
 from hostwarden.core.config import Config
 from hostwarden.core.errors import CSA_RULE_INVALID, HostwardenError
+from hostwarden.core.locks import held
 from hostwarden.core.records import Alert
 from hostwarden.core.sink import SinkContext
 from hostwarden.detect.correlate import epoch
@@ -139,8 +140,8 @@ class Watch:
                 self.counters.running = False
                 if self.sink.is_alive():
                     self._save(wait=True)
+                self.alert_path.close()  # before the store thread stops: sinks may still write
                 self.sink.close()
-                self.alert_path.close()
         return self.counters
 
     def _loop(self, stop: threading.Event) -> None:
@@ -272,7 +273,8 @@ class Watch:
         between two events; the store thread writes it after the chunks fed before it."""
         counters = dataclasses.replace(self._update_counters())  # a copy: this thread goes on counting
         snapshot = self.engine.capture()  # cheap here; made into data on the store thread
-        updated = [(a["event.id"], a["hostwarden.detail"]) for a in self.engine.book.drain_dirty()]
+        dirty = self.engine.book.drain_dirty()
+        updated = [(a["event.id"], a["hostwarden.detail"]) for a in dirty]
         store, data_dir = self.store, self.cfg.data_dir
 
         def work(con: Any) -> None:
@@ -282,14 +284,20 @@ class Watch:
             write_status(data_dir, counters)
 
         self.sink.save(work, wait=wait)
+        self.alert_path.update([Alert.from_ecs(a) for a in dirty])  # incidents follow their alerts' growth
 
     def _sink_context(self) -> SinkContext:
         def store_append(records: list[dict[str, Any]]) -> int:
             self.sink.alerts(records)  # queued behind the events already handed over
             return len(records)
 
+        def store_read(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+            with held(self.sink.lock, "the store"):
+                return self.store.query_arrow(sql, params).to_pylist()  # type: ignore[no-any-return]
+
         return SinkContext(mode="watch", tenant=self.cfg.tenant, data_dir=self.cfg.data_dir, store_append=store_append,
-                           out=self.out, fmt=self.fmt, sections=self.cfg.extra, options=self.sink_options)
+                           store_replace=self.sink.replace, store_read=store_read, out=self.out, fmt=self.fmt,
+                           sections=self.cfg.extra, options=self.sink_options)
 
     def _update_counters(self) -> WatchCounters:
         c = self.counters

@@ -32,6 +32,8 @@ import pyarrow as pa
 
 from hostwarden.core.checkpoint import Checkpoint
 from hostwarden.core.chunks import Chunk
+from hostwarden.core.errors import CSA_LOCK_TIMEOUT, HostwardenError
+from hostwarden.core.locks import LOCK_SECONDS, held, join
 from hostwarden.core.schema import to_arrow
 from hostwarden.detect.alerts import ALERT_SOURCE
 from hostwarden.normalize.base import ParseContext
@@ -63,6 +65,7 @@ class _Events:
 @dataclass
 class _Alerts:
     alerts: list[dict[str, Any]]
+    replace: bool = False  # rows that change as they grow (incidents): the latest version replaces
 
 
 @dataclass
@@ -82,11 +85,11 @@ class LockedCheckpoints:
         self.store, self.lock = store, lock
 
     def load_checkpoint(self, key: str) -> Checkpoint | None:
-        with self.lock:
+        with held(self.lock, "the store"):
             return self.store.load_checkpoint(key)  # type: ignore[no-any-return]
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
-        with self.lock:
+        with held(self.lock, "the store"):
             self.store.save_checkpoint(cp)
 
 
@@ -113,19 +116,27 @@ class StoreWriter(threading.Thread):
         if alerts:
             self._put(_Alerts(list(alerts)))
 
+    def replace(self, rows: list[dict[str, Any]]) -> None:
+        """Rows stored by id, each replacing its earlier version (incidents as they grow)."""
+        if rows:
+            self._put(_Alerts(list(rows), replace=True))
+
     def save(self, work: Callable[[Any], None], *, wait: bool = False) -> None:
         """Queue a state save (commits the checkpoints of every chunk stored before it)."""
         item = _Save(work)
         self._put(item)
         if wait:
+            deadline = time.monotonic() + LOCK_SECONDS
             while not item.done.wait(0.1):
                 if not self.is_alive():
                     break
+                if time.monotonic() > deadline:
+                    raise HostwardenError(CSA_LOCK_TIMEOUT, f"the store thread did not save within {LOCK_SECONDS:g}s")
         self._raise()
 
     def close(self) -> None:
         self._put(None)
-        self.join()
+        join(self, "the store thread")
         self._raise()
 
     def _put(self, item: _Events | _Alerts | _Save | None) -> None:
@@ -154,14 +165,15 @@ class StoreWriter(threading.Thread):
     def _run(self) -> None:
         batch: list[_Events] = []
         alerts: list[dict[str, Any]] = []
+        replacing: dict[str, dict[str, Any]] = {}
         size = 0
         due = 0.0
         while True:
-            timeout = max(0.0, due - time.monotonic()) if batch or alerts else IDLE_COMPACT_SECONDS
+            timeout = max(0.0, due - time.monotonic()) if batch or alerts or replacing else IDLE_COMPACT_SECONDS
             try:
                 item = self.queue.get(timeout=timeout)
             except queue.Empty:
-                if not batch and not alerts:
+                if not batch and not alerts and not replacing:
                     self._compact(seg.COMPACT_AT)
                     continue
                 item = _FLUSH
@@ -173,13 +185,19 @@ class StoreWriter(threading.Thread):
                 if size < COALESCE_EVENTS:
                     continue
             elif isinstance(item, _Alerts) and item is not _FLUSH:
-                if not batch and not alerts:
+                if not batch and not alerts and not replacing:
                     due = time.monotonic() + FLUSH_SECONDS
-                alerts.extend(item.alerts)
+                if item.replace:
+                    replacing.update((r["event.id"], r) for r in item.alerts)
+                else:
+                    alerts.extend(item.alerts)
                 continue
             # a flush is due, or a save / the end needs everything before it stored
             self._store_events(batch, alerts)
-            batch, alerts, size = [], [], 0
+            if replacing:
+                with held(self.lock, "the store"):
+                    self.store.replace(to_arrow(list(replacing.values())), tenant=self.tenant)
+            batch, alerts, replacing, size = [], [], {}, 0
             self._compact(FORCE_COMPACT_AT)
             if isinstance(item, _Save):
                 self._save(item)
@@ -187,7 +205,7 @@ class StoreWriter(threading.Thread):
                 return
 
     def _compact(self, at_least: int) -> None:
-        with self.lock:
+        with held(self.lock, "the store"):
             self.compacted += self.store.compact(at_least=at_least)
 
     def _store_events(self, batch: list[_Events], alerts: list[dict[str, Any]]) -> None:
@@ -208,7 +226,7 @@ class StoreWriter(threading.Thread):
         if not rows:
             return
         table = to_arrow(rows)
-        with self.lock:
+        with held(self.lock, "the store"):
             self.stored += self.store.append(table, source=source, tenant=self.tenant)
 
     def _append_columnar(self, source: str, items: list[_Events]) -> None:
@@ -219,7 +237,7 @@ class StoreWriter(threading.Thread):
             norm = self._normalizers[source] = SourceNormalizer(source, first.parser, first.ctx)
         out = f"{STAGE}.watch_batch"
         for chunk, events in _contiguous(items):
-            with self.lock:
+            with held(self.lock, "the store"):
                 con = self.store.con
                 try:
                     norm.normalize_into(chunk, con, out, bulk_min_lines=0)
@@ -230,7 +248,7 @@ class StoreWriter(threading.Thread):
                     con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
 
     def _save(self, item: _Save) -> None:
-        with self.lock:
+        with held(self.lock, "the store"):
             with self.store.transaction() as con:
                 self.commit(self._uncommitted)  # the tailer writes through LockedCheckpoints: same thread
                 item.work(con)
