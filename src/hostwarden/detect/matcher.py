@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from hostwarden.core.linear import compile_regex, fold_like_re2, glob_segments, segment_matcher
 from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, glob_to_regex, inline_flags
 
@@ -89,11 +90,15 @@ def _scalar_test(pred: Pred) -> Callable[[Any], bool]:
         if op == "startswith":
             return lambda v: fold(as_text(v)).startswith(needle)
         return lambda v: fold(as_text(v)).endswith(needle)
-    if op == "regex":
-        rx = re.compile(inline_flags(str(value), pred.flags))
+    if op == "regex":  # RE2: linear time on any text, and the dialect of the bulk path
+        rx = compile_regex(inline_flags(str(value), pred.flags))
         return lambda v: rx.search(as_text(v)) is not None
     if op == "glob":
-        glob = re.compile(inline_flags(glob_to_regex(str(value)), "" if pred.cased else "i"))
+        parts = glob_segments(str(value))
+        if parts is not None:
+            by_parts = segment_matcher(parts, (lambda s: s) if pred.cased else fold_like_re2)
+            return lambda v: by_parts(as_text(v))
+        glob = compile_regex(inline_flags(glob_to_regex(str(value)), "" if pred.cased else "i"))
         return lambda v: glob.fullmatch(as_text(v)) is not None
     if op in ("lt", "lte", "gt", "gte"):
         bound = float(value)

@@ -55,6 +55,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from hostwarden.core.linear import RegexError, compile_regex
 from hostwarden.detect.ir import And, Correlation, Node, Not, Or, Pred, Rule, inline_flags, simplify
 
 PROCESS_FIELDS = {
@@ -159,11 +160,12 @@ _CHECK = duckdb.connect()
 
 
 def check_regex(pattern: str) -> None:
-    """Both executors must accept a pattern: Python `re` and DuckDB's RE2 (no lookaround, …)."""
+    """Both executors must accept a pattern: the RE2 binding the per-line matcher runs (linear
+    time, no lookaround or backreferences) and DuckDB's RE2."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise UnsupportedRule(f"regular expression {pattern!r}: {exc}") from exc
+        compile_regex(pattern)
+    except RegexError as exc:
+        raise UnsupportedRule(f"regular expression {pattern!r} is not RE2: {exc}") from exc
     try:
         _CHECK.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
     except duckdb.Error as exc:
