@@ -200,14 +200,14 @@ def search(
     to: Annotated[str | None, typer.Option(help="ISO-8601 end.")] = None,
     count: Annotated[bool, typer.Option("--count", help="Only count matches.")] = False,
     top: Annotated[str | None, typer.Option(help="Most frequent values of FIELD among matches.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    limit: Annotated[int, typer.Option(help="Rows to show.", min=0, max=1_000_000)] = 50,
     fields: Annotated[str | None, typer.Option(help="Comma-separated columns to show.")] = None,
     order: Annotated[str, typer.Option(help="desc (newest first) or asc.")] = "desc",
     list_fields: Annotated[bool, typer.Option("--list-fields", help="List searchable fields and exit.")] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """Search stored events, alerts and findings."""
-    from hostwarden.store.eventstore import EventStore
+    from hostwarden.store.eventstore import EventStore, require_store
     from hostwarden.store.search import build_select, compile_query, searchable_fields
 
     if list_fields:
@@ -215,6 +215,7 @@ def search(
         return
     cfg = _config(config, data_dir)
     compiled = compile_query(query, tenant=cfg.tenant, since=since, from_=from_, to=to)
+    require_store(cfg.data_dir)  # after the query: its syntax is checked wherever it is run
     columns = [c.strip() for c in fields.split(",")] if fields else DEFAULT_COLUMNS
     mode = "count" if count else "top" if top else "rows"
     sql, params = build_select(compiled, mode=mode, fields=columns, top_field=top, limit=limit, order=order)
@@ -247,8 +248,9 @@ def status(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt
         for col in ("component", "state", "detail"):
             table.add_column(col, overflow="fold")
         for c in report["components"]:
-            color = "green" if c["healthy"] else "red"
-            table.add_row(cell(c["name"]), f"[{color}]{'ok' if c['healthy'] else 'UNHEALTHY'}[/{color}]", cell(c["detail"]))
+            state, color = (("UNHEALTHY", "red") if not c["healthy"] else ("degraded", "yellow") if c.get("degraded")
+                            else ("ok", "green"))
+            table.add_row(cell(c["name"]), f"[{color}]{state}[/{color}]", cell(c["detail"]))
         console.print(table)
         for name, value in report["facts"].items():
             console.print(f"  {markup(name)}: {markup(value)}")

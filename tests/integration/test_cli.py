@@ -79,7 +79,10 @@ def test_ingest_search_status_round_trip(tmp_path):
     assert csv_out.splitlines()[0] == "user.name" and "deploy" in csv_out
     status = hw("status", "--data-dir", data, "--format", "json", check=False)
     report = json.loads(status.stdout)
-    assert report["facts"]["events"] == 50 + first["alerts"]  # 49 + 1 piped line, and the stored alerts
+    incidents = json.loads(hw("search", "event.kind=incident", "--data-dir", data, "--count", "--format", "json").stdout)
+    assert 0 < incidents[0]["count"] < first["alerts"]  # alerts joined into fewer incidents
+    # 49 + 1 piped line, the stored alerts, and the incidents they joined
+    assert report["facts"]["events"] == 50 + first["alerts"] + incidents[0]["count"]
     assert (status.returncode == 0) == report["healthy"]
 
 

@@ -138,6 +138,18 @@ LOG_STORE_SEGMENT = _register(
     "A registered Parquet segment of the store is missing, truncated or damaged (disk fault, manual edit).",
     "Restore the file from backup, or remove its row from the store's segments table to drop those events.",
 )
+LOG_STORE_DIR = _register(
+    "LOG-5033",
+    "data dir unusable",
+    "The --data-dir path is a file, cannot be created, or is not writable.",
+    "Point --data-dir (or HOSTWARDEN_DATA_DIR) at a folder hostwarden may create and write.",
+)
+LOG_STORE_MISSING = _register(
+    "LOG-5034",
+    "no store in this data dir",
+    "The data dir holds no hostwarden store yet, so there is nothing to search.",
+    "Run `hostwarden ingest` (or scan with --data-dir) first, or pass the --data-dir where your store is.",
+)
 LOG_INPUT_TOO_LARGE = _register(
     "LOG-4131",
     "input too large",

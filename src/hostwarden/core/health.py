@@ -13,3 +13,6 @@ class Component:
     name: str
     healthy: bool
     detail: str
+    # Healthy but missing something that limits it (no advisory database yet): shown as
+    # "degraded" with how to fix it, without making `status` fail on a fresh install.
+    degraded: bool = False

@@ -36,15 +36,27 @@ class IncidentSink:
         self._dirty: dict[str, Incident] = {}
         self._shown: dict[str, int] = {}  # incident id → grade rank last printed
         self.touched: dict[str, Incident] = {}  # every incident this run opened or changed
+        self._restored = False
 
     def emit(self, results: Sequence[Result]) -> None:
         alerts = [r for r in results if isinstance(r, Alert)]
         if alerts:
+            self._restore()
             self._changed(self.book.add(alerts))
 
     def update(self, alerts: Sequence[Alert]) -> None:
+        self._restore()
         self._changed(self.book.update(alerts))
         self._flush()
+
+    def _restore(self) -> None:
+        """Open incidents of earlier runs, read once, on first use: the store is not opened at
+        all by a run that raises no alert (and a scan's scanners have it to themselves first)."""
+        if self._restored:
+            return
+        self._restored = True
+        if self.ctx.store_read is not None:
+            self.book.restore(Incident.from_ecs(r) for r in self.ctx.store_read(RESTORE_SQL, [self.ctx.tenant]))
 
     def close(self) -> None:
         self._flush()
@@ -84,7 +96,4 @@ def make_sink(ctx: SinkContext) -> IncidentSink | None:
     if not section.get("enabled", True):
         return None
     policy = load_policy(Path(section["policy"]) if section.get("policy") else None)
-    book = IncidentBook(policy, ctx.tenant)
-    if ctx.store_read is not None:
-        book.restore(Incident.from_ecs(r) for r in ctx.store_read(RESTORE_SQL, [ctx.tenant]))
-    return IncidentSink(book, ctx)
+    return IncidentSink(IncidentBook(policy, ctx.tenant), ctx)

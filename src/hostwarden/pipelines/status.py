@@ -41,6 +41,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
         _guard(components, module_name.rsplit(".", 1)[-1], lambda check=check: check(cfg))
     return {
         "healthy": all(c.healthy for c in components),
+        "degraded": any(c.degraded for c in components),
         "components": [asdict(c) for c in components],
         "facts": facts,
     }

@@ -27,7 +27,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from hostwarden.core.errors import LOG_STORE_BUSY, LOG_STORE_CORRUPT, LOG_STORE_SEGMENT, HostwardenError
+from hostwarden.core.errors import (
+    LOG_STORE_BUSY,
+    LOG_STORE_CORRUPT,
+    LOG_STORE_DIR,
+    LOG_STORE_MISSING,
+    LOG_STORE_SEGMENT,
+    HostwardenError,
+)
 from hostwarden.core.schema import ARROW_SCHEMA, DEFAULT_TENANT, FIELDS, SCHEMA_VERSION, event_id_sql, now_utc
 from hostwarden.store import segments as seg
 
@@ -65,6 +72,14 @@ MIGRATIONS: dict[int, list[str]] = {
 SEGMENT_DIR_KEY = "segments.data_dir"  # the data dir the persistent view's paths point into
 
 
+def require_store(data_dir: Path) -> None:
+    """A query of a data dir that holds no store is a mistake to say, not an empty answer."""
+    if Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise HostwardenError(LOG_STORE_DIR, f"{data_dir} is not a folder")
+    if not (Path(data_dir) / STORE_FILE).exists():
+        raise HostwardenError(LOG_STORE_MISSING, f"no store in {data_dir}")
+
+
 class EventStore:
     def __init__(
         self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 10.0, memory_limit_mb: int = 256
@@ -75,7 +90,13 @@ class EventStore:
         self.read_only = read_only
         self.lock_timeout = lock_timeout
         if not read_only:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission, read-only disk
+                raise HostwardenError(LOG_STORE_DIR, f"cannot use {self.data_dir} as the data dir: "
+                                                     f"{exc.strerror or exc}") from exc
+        elif self.data_dir.exists() and not self.data_dir.is_dir():
+            raise HostwardenError(LOG_STORE_DIR, f"{self.data_dir} is not a folder")
         self._con: duckdb.DuckDBPyConnection | None = None
         self._small_waiting: int | None = None  # segments `compact` may merge, once it has counted them
 

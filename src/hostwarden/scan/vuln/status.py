@@ -13,7 +13,8 @@ def status_component(cfg: Any) -> Any:
 
     path = cfg.data_dir / DB_NAME
     if not path.exists():
-        return Component("vulndb", False, "SCAN-9014: no advisory database; run `hostwarden vulndb import PATH`")
+        return Component("vulndb", True, "SCAN-9014: no advisory database yet, so vulnerabilities are not checked; "
+                                         "run `hostwarden vulndb import PATH` (OSV files or all.zip)", degraded=True)
     with AdvisoryDB(path) as db:
         info = db.status()
     fresh = assess(info["newest_modified"], cfg.scan.advisory_max_age_days)
