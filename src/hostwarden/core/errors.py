@@ -243,6 +243,14 @@ SCAN_STATE_UNREADABLE = _register(
     "The stored fingerprints of a previous scan (persistence, file integrity) are damaged; a new baseline was taken.",
     "Nothing to do unless this repeats; drift is reported again from the next scan.",
 )
+SCAN_NOT_ASSESSED = _register(
+    "SCAN-9204",
+    "not assessed: input missing under the scan root",
+    "A check or scanner needs an input this root does not have (a file a partial root or an image lacks, "
+    "the /proc of a root that is not the running system), so it reported not-applicable instead of guessing.",
+    "Nothing is wrong if the input is absent on purpose; otherwise scan the live host (`--root /`) or a "
+    "complete root. The message names the missing inputs and the checks that needed them.",
+)
 
 # --- other families, reserved with their first codes ---------------------------------------
 AGENT_UNREACHABLE = _register(

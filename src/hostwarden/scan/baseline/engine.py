@@ -10,16 +10,22 @@ from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.host import Host
 from hostwarden.scan.baseline.model import FAIL, NA, PASS, Evidence, Outcome, Policy, Result
 
+EVAL_ERROR = "check could not be evaluated"
+
 
 def run_policy(policy: Policy, ctx: ScanContext, host: Host | None = None) -> list[Result]:
-    """Evaluate every check; a check whose evaluator raises is reported failed with the error, never lost."""
+    """Evaluate every check; a check whose evaluator raises is kept, not-applicable with the error.
+
+    Not a failure: the check read nothing it could judge, and a graded finding would claim
+    something about the host that nobody saw. The scanner lists these in a notice instead.
+    """
     host = host or Host(ctx)
     results = []
     for check in policy.checks:
         try:
             outcome = check.evaluate(host)
         except (OSError, ValueError, KeyError, TypeError, re.error) as exc:
-            outcome = Outcome(FAIL, [Evidence(note=f"{type(exc).__name__}: {exc}")], "check could not be evaluated")
+            outcome = Outcome(NA, [Evidence(note=f"{type(exc).__name__}: {exc}")], f"{EVAL_ERROR}: {type(exc).__name__}")
         results.append(Result(check, outcome))
     return results
 

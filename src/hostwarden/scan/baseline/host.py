@@ -69,6 +69,28 @@ class Host:
         return table
 
     @cached_property
+    def ownership_preserved(self) -> bool:
+        """False when this root is a copy that kept no ownership.
+
+        A git checkout, or an archive unpacked by an unprivileged user, gives every file to
+        whoever made the copy; owners read there describe the copier, not the host. Detected
+        as: not the live host, scanned by a non-root user, who owns the root's /etc.
+        """
+        uid = os.geteuid()
+        if self.live or uid == 0:
+            return True
+        top = self.path("/etc")
+        try:
+            st = top.stat() if top.is_dir() else self.root.stat()
+        except OSError:
+            return True
+        return st.st_uid != uid
+
+    @property
+    def ownership_note(self) -> str:
+        return f"this copy of the root does not keep file owners (its files belong to uid {os.geteuid()}, who scans it)"
+
+    @cached_property
     def users(self) -> dict[int, str]:
         return self._table("/etc/passwd")
 

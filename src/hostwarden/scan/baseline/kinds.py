@@ -18,7 +18,9 @@ def _combine(mode: str) -> KindFn:
         outcomes = [evaluate(host, sub) for sub in spec["checks"]]
         decided = [o for o in outcomes if o.status != NA]
         if not decided:
-            return Outcome(NA, [e for o in outcomes for e in o.evidence], "no alternative applies")
+            reasons = "; ".join(dict.fromkeys(o.reason for o in outcomes if o.reason))
+            return Outcome(NA, [e for o in outcomes for e in o.evidence], reasons or "no alternative applies",
+                           missing=list(dict.fromkeys(m for o in outcomes for m in o.missing)))
         passed = [o for o in decided if o.status == PASS]
         ok = bool(passed) if mode == "any" else len(passed) == len(decided)
         chosen = passed if ok and mode == "any" else decided

@@ -1,8 +1,10 @@
 """Check kinds that read files: content regex, key-value config, mode/owner, existence, listings.
 
 Each kind is `fn(host, spec) -> Outcome`; `spec` is the check's `check:` mapping from the policy.
-A missing file is not-applicable unless the spec says otherwise (`missing: fail|pass`), because
-"no sshd_config" usually means "no sshd", not "insecure sshd".
+A check never grades content it did not read: a missing (or unreadable) input file makes it
+not-applicable ("cannot assess: /etc/passwd missing"), because "no sshd_config" means "no sshd"
+or "a partial root", not "insecure sshd". Only a check whose point is that the file must exist
+(audit rules, say) declares `missing: fail` in the policy; then the absence itself is the finding.
 """
 
 from __future__ import annotations
@@ -16,25 +18,38 @@ from hostwarden.scan.baseline.compare import compare, describe
 from hostwarden.scan.baseline.host import Host, config_values
 from hostwarden.scan.baseline.model import FAIL, NA, PASS, Evidence, Outcome
 
+MISSING_MODES = ("na", "fail", "pass")
 
-def _missing(spec: dict[str, Any], what: str) -> Outcome:
-    status = {"fail": FAIL, "pass": PASS}.get(spec.get("missing", "na"), NA)
-    return Outcome(status, [Evidence(file=what, note="absent")], f"{what} not found")
+
+def _missing(spec: dict[str, Any], paths: list[str], why: str = "missing") -> Outcome:
+    """The outcome when the input files are absent: see the module docstring."""
+    what = ", ".join(paths)
+    evidence = [Evidence(file=what, note="absent" if why == "missing" else why)]
+    mode = spec.get("missing", "na")
+    if mode == "fail":
+        return Outcome(FAIL, evidence, f"required file {why}: {what}")
+    if mode == "pass":
+        return Outcome(PASS, evidence)
+    return Outcome(NA, evidence, f"cannot assess: {what} {why}", missing=list(paths))
+
+
+def _patterns(spec: dict[str, Any]) -> list[str]:
+    return list(spec.get("files") or [spec["file"]])
 
 
 def _files(host: Host, spec: dict[str, Any]) -> list[str]:
-    patterns = spec.get("files") or [spec["file"]]
     found: list[str] = []
-    for pattern in patterns:
+    for pattern in _patterns(spec):
         found.extend(host.expand(pattern))
     return found
 
 
 def file_regex(host: Host, spec: dict[str, Any]) -> Outcome:
     """`expect: match` — some line matches (and its group 1 passes `compare`); `no_match` — none does."""
-    files = _files(host, spec)
+    present = _files(host, spec)
+    files = [f for f in present if host.read(f) is not None]
     if not files:
-        return _missing(spec, ", ".join(spec.get("files") or [spec["file"]]))
+        return _missing(spec, present, "unreadable") if present else _missing(spec, _patterns(spec))
     pattern = re.compile(spec["pattern"], re.IGNORECASE if spec.get("ignore_case") else 0)
     cmp = spec.get("compare")
     hits: list[Evidence] = []
@@ -68,7 +83,7 @@ def config(host: Host, spec: dict[str, Any]) -> Outcome:
     """A key in a key-value file (`Key value` or `key = value`), following `include` like sshd does."""
     file = spec["file"]
     if host.read(file) is None:
-        return _missing(spec, file)
+        return _missing(spec, [file], "missing" if host.lstat(file) is None else "unreadable")
     values = config_values(host, file, include=spec.get("include"), stop_at=spec.get("stop_at"))
     key = spec["key"].lower()
     seen = [v for v in values if v[0] == key]
@@ -89,14 +104,21 @@ def file_mode(host: Host, spec: dict[str, Any]) -> Outcome:
     file = spec["file"]
     st = host.lstat(file)
     if st is None:
-        return _missing(spec, file)
+        return _missing(spec, [file])
     mode = stat.S_IMODE(st.st_mode)
     owner = host.users.get(st.st_uid, "root" if st.st_uid == 0 else str(st.st_uid))
     group = host.groups.get(st.st_gid, "root" if st.st_gid == 0 else str(st.st_gid))
-    ev = Evidence(file=file, value=f"mode {mode:04o} owner {owner}:{group}")
     problems = []
     if "max_mode" in spec and mode & ~int(str(spec["max_mode"]), 8):
         problems.append(f"mode {mode:04o} is looser than {spec['max_mode']}")
+    wants_owner = "owner" in spec or "group" in spec
+    if wants_owner and not host.ownership_preserved:
+        # The owners of a copy name whoever copied it; only the mode can be judged here.
+        ev = Evidence(file=file, value=f"mode {mode:04o}", note=host.ownership_note)
+        if problems:
+            return Outcome(FAIL, [ev], "; ".join(problems))
+        return Outcome(NA, [ev], f"cannot assess the owner of {file}: {host.ownership_note}")
+    ev = Evidence(file=file, value=f"mode {mode:04o} owner {owner}:{group}")
     if "owner" in spec and owner not in _names(spec["owner"]):
         problems.append(f"owner {owner} is not {spec['owner']}")
     if "group" in spec and group not in _names(spec["group"]):
@@ -119,14 +141,14 @@ def file_exists(host: Host, spec: dict[str, Any]) -> Outcome:
         return Outcome(PASS, [Evidence(file=", ".join(patterns), note="absent")])
     if present:
         return Outcome(PASS, [Evidence(file=p, note="present") for p in present])
-    return Outcome(FAIL, [Evidence(file=", ".join(patterns), note="absent")], "file must exist")
+    return Outcome(FAIL, [Evidence(file=", ".join(patterns), note="absent")], f"required file missing: {', '.join(patterns)}")
 
 
 def dir_list(host: Host, spec: dict[str, Any]) -> Outcome:
     """Entries of `dir` whose names match `names` (globs): `expect: present` needs one, `absent` none."""
     folder = host.path(spec["dir"])
     if not folder.is_dir():
-        return _missing(spec, spec["dir"])
+        return _missing(spec, [spec["dir"]])
     pats = spec.get("names", ["*"])
     entries = sorted(e.name for e in folder.iterdir() if any(fnmatch.fnmatch(e.name, p) for p in pats))
     where = spec["dir"].rstrip("/")
@@ -148,7 +170,7 @@ def logrotate(host: Host, spec: dict[str, Any]) -> Outcome:
     main = "/etc/logrotate.conf"
     files = [main, *host.expand("/etc/logrotate.d/*")]
     if host.read(main) is None:
-        return _missing(spec, main)
+        return _missing(spec, [main])
     g_period, g_rotate = 7, None
     short: list[Evidence] = []
     kept: list[Evidence] = []
@@ -193,7 +215,7 @@ def mount(host: Host, spec: dict[str, Any]) -> Outcome:
     source = "/proc/mounts" if host.read("/proc/mounts") else "/etc/fstab"
     text = host.read(source)
     if text is None:
-        return _missing(spec, source)
+        return _missing(spec, [source])
     for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if len(parts) >= 4 and not parts[0].startswith("#") and parts[1] == spec["mountpoint"]:

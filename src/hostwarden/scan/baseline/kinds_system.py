@@ -2,7 +2,9 @@
 
 They still read files under the root (proc/sys, systemd unit symlinks, dpkg status, proc/net/tcp)
 so a mounted disk or an image is checked the same way as the live host; only `command` needs the
-live host and is not-applicable elsewhere.
+live host and is not-applicable elsewhere. As for files, a kind whose source is absent under the
+root (no proc/sys and no sysctl configuration, no init configuration, no swept folder) reports
+not-applicable with the missing input named, never a pass or a failure about what it did not see.
 """
 
 from __future__ import annotations
@@ -23,14 +25,19 @@ from hostwarden.scan.baseline.model import FAIL, NA, PASS, Evidence, Outcome
 SYSCTL_DIRS = ("/usr/lib/sysctl.d", "/lib/sysctl.d", "/usr/local/lib/sysctl.d", "/run/sysctl.d", "/etc/sysctl.d")
 
 
-def sysctl_configured(host: Host, key: str) -> Evidence | None:
-    """The value `systemd-sysctl` would apply at boot: sysctl.d files by name (etc wins), then sysctl.conf."""
+def sysctl_files(host: Host) -> list[str]:
+    """The files `systemd-sysctl` reads, in order: sysctl.d by name (etc wins), then sysctl.conf."""
     by_name: dict[str, str] = {}
     for folder in SYSCTL_DIRS:
         for file in host.expand(f"{folder}/*.conf"):
             by_name[Path(file).name] = file
+    return [by_name[n] for n in sorted(by_name)] + host.expand("/etc/sysctl.conf")
+
+
+def sysctl_configured(host: Host, key: str) -> Evidence | None:
+    """The value `systemd-sysctl` would apply at boot for `key`, from the last file that sets it."""
     found: Evidence | None = None
-    for file in [by_name[n] for n in sorted(by_name)] + ["/etc/sysctl.conf"]:
+    for file in sysctl_files(host):
         for lineno, raw in enumerate((host.read(file) or "").splitlines(), 1):
             line = raw.strip()
             if not line or line[0] in "#;" or "=" not in line:
@@ -42,7 +49,13 @@ def sysctl_configured(host: Host, key: str) -> Evidence | None:
 
 
 def sysctl(host: Host, spec: dict[str, Any]) -> Outcome:
-    """Runtime value (proc/sys under the root) and boot-time value (sysctl.d) must both comply."""
+    """Runtime value (proc/sys under the root) and boot-time value (sysctl.d) must both comply.
+
+    With neither a runtime value (a disk or an image has no /proc) nor a setting, the value the
+    kernel will apply at boot is its built-in default: judged when the policy states it
+    (`default`, only for defaults that do not vary between kernel builds) and the root has a
+    sysctl configuration that could have set it; otherwise the check cannot be assessed.
+    """
     key = spec["key"]
     evidence: list[Evidence] = []
     runtime_file = "/proc/sys/" + key.replace(".", "/")
@@ -53,9 +66,18 @@ def sysctl(host: Host, spec: dict[str, Any]) -> Outcome:
     if configured is not None:
         evidence.append(configured)
     if not evidence:
+        config = sysctl_files(host)
+        if not config:
+            return Outcome(NA, [Evidence(file=runtime_file, note="absent")],
+                           f"cannot assess: no {runtime_file} and no sysctl configuration under this root",
+                           missing=[runtime_file, "/etc/sysctl.conf"])
         if "default" not in spec:
-            return Outcome(FAIL, [Evidence(note=f"{key} not set")], f"{key} not set at runtime or boot")
-        evidence.append(Evidence(value=str(spec["default"]), note="kernel default"))
+            return Outcome(NA, [Evidence(file=runtime_file, note="absent")],
+                           f"cannot assess: {key} is not set in {len(config)} sysctl file(s), and without "
+                           f"{runtime_file} the kernel's default for it is not known here", missing=[runtime_file])
+        evidence.append(Evidence(value=str(spec["default"]),
+                                 note=f"kernel default: not set in {', '.join(config)}"
+                                      + ("" if host.live else "; no runtime value under this root")))
     bad = [e for e in evidence if not compare(e.value or "", spec["op"], spec["value"])]
     if bad:
         return Outcome(FAIL, bad, f"{key} must be {describe(spec['op'], spec['value'])}")
@@ -81,13 +103,20 @@ def _unit_state(host: Host, unit: str) -> tuple[str, list[Evidence]]:
     return ("enabled", wants) if wants else ("disabled", [])
 
 
+INIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system", "/etc/init.d")
+
+
 def service(host: Host, spec: dict[str, Any]) -> Outcome:
     """`expect: enabled|not_enabled` from unit symlinks; `running|not_running` only on the live host."""
     units = spec.get("units") or [spec["unit"]]
     want = spec.get("expect", "enabled")
+    if want in ("running", "not_running") and not host.live:
+        return Outcome(NA, [], "service state needs the live host")
+    if not any(host.path(d).is_dir() for d in INIT_DIRS):
+        return Outcome(NA, [Evidence(file="/etc/systemd/system", note="absent")],
+                       "cannot assess: no systemd or SysV init configuration under this root",
+                       missing=["/etc/systemd/system"])
     if want in ("running", "not_running"):
-        if not host.live:
-            return Outcome(NA, [], "service state needs the live host")
         active = [u for u in units if _systemctl_active(u)]
         ok = bool(active) if want == "running" else not active
         ev = [Evidence(value=f"{u} active") for u in active] or [Evidence(value="none active")]
@@ -271,6 +300,11 @@ def file_scan(host: Host, spec: dict[str, Any]) -> Outcome:
     if cond not in SWEEP_CONDITIONS:
         raise ValueError(f"unknown sweep condition {cond!r}")
     paths = spec.get("paths", SWEEP_DEFAULT)
+    if not any(host.path(p).is_dir() for p in paths):
+        return Outcome(NA, [Evidence(file=", ".join(paths), note="absent")],
+                       f"cannot assess: none of {', '.join(paths)} exists under this root", missing=list(paths))
+    if cond == "unowned" and not host.ownership_preserved:
+        return Outcome(NA, [Evidence(note=host.ownership_note)], f"cannot assess owners: {host.ownership_note}")
     found, count, truncated = sweep(host, paths, int(spec.get("max_files", 500_000)))
     offending = list(found[cond])
     if truncated:

@@ -29,11 +29,17 @@ class Evidence:
 
 @dataclass
 class Outcome:
-    """What one check kind (or one SCA rule) concluded."""
+    """What one check kind (or one SCA rule) concluded.
+
+    `missing` names the inputs (host paths) whose absence left the check unassessed: a check
+    that could not read what it judges is not-applicable, never a graded failure, and the scan
+    lists these inputs once in a notice so the gap is visible.
+    """
 
     status: str
     evidence: list[Evidence] = field(default_factory=list)
     reason: str = ""
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass

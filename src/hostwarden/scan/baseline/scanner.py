@@ -1,4 +1,9 @@
-"""The baseline part of `hostwarden scan`: every failed check becomes a finding with its evidence and fix."""
+"""The baseline part of `hostwarden scan`: every failed check becomes a finding with its evidence and fix.
+
+Checks that could not be assessed (their input is missing under the root, or evaluating them
+raised) are not findings: they are counted in the summary and named once in a SCAN-9204 notice,
+so a partial root shows what was not looked at instead of failing checks about absent files.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hostwarden.core.errors import SCAN_NOT_ASSESSED
 from hostwarden.scan.base import ScanContext, finding
-from hostwarden.scan.baseline.engine import ordered, run_policy, score
+from hostwarden.scan.baseline.engine import EVAL_ERROR, ordered, run_policy, score
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy
-from hostwarden.scan.baseline.model import FAIL, SEVERITY_GRADE, Policy, Result
+from hostwarden.scan.baseline.model import FAIL, NA, SEVERITY_GRADE, Policy, Result
+
+NOTICE_INPUTS = 8  # inputs named in the notice; the summary keeps the full list
 
 
 def policies_for(ctx: ScanContext) -> list[Policy]:
@@ -30,6 +38,27 @@ def result_finding(policy: Policy, r: Result) -> dict[str, Any]:
     )
 
 
+def not_assessed(results: list[Result]) -> dict[str, list[str]]:
+    """Missing input (host path) → ids of the checks it left unassessed; evaluator errors under their reason."""
+    out: dict[str, list[str]] = {}
+    for r in results:
+        if r.status != NA:
+            continue
+        keys = r.outcome.missing or ([r.outcome.reason] if r.outcome.reason.startswith(EVAL_ERROR) else [])
+        for key in keys:
+            out.setdefault(key, []).append(r.check.id)
+    return out
+
+
+def _notice(ctx: ScanContext, policy: Policy, gaps: dict[str, list[str]]) -> None:
+    checks = sorted({c for ids in gaps.values() for c in ids})
+    named = "; ".join(f"{k} ({', '.join(ids)})" for k, ids in list(gaps.items())[:NOTICE_INPUTS])
+    more = f"; and {len(gaps) - NOTICE_INPUTS} more input(s)" if len(gaps) > NOTICE_INPUTS else ""
+    ctx.notice(SCAN_NOT_ASSESSED.code,
+               f"baseline {policy.id}: {len(checks)} check(s) not assessed, input missing under this root: {named}{more}",
+               scanner="baseline", policy=policy.id)
+
+
 class BaselineScanner:
     name = "baseline"
 
@@ -42,6 +71,10 @@ class BaselineScanner:
         for policy in policies_for(ctx):
             started = time.monotonic()
             results = run_policy(policy, ctx)
-            self.summary["policies"][policy.id] = {**score(results), "seconds": round(time.monotonic() - started, 3)}
+            gaps = not_assessed(results)
+            self.summary["policies"][policy.id] = {**score(results), "not_assessed": gaps,
+                                                   "seconds": round(time.monotonic() - started, 3)}
+            if gaps:
+                _notice(ctx, policy, gaps)
             out.extend(result_finding(policy, r) for r in ordered(results) if r.status == FAIL)
         return out
