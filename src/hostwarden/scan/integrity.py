@@ -4,6 +4,12 @@ SHA-256 by default; SM3 (GB/T 32905, for MLPS users) when `options["fim_hash"] =
 OpenSSL's hashlib or the `cryptography` package. For a changed file owned by a Debian package the
 MD5 the package recorded (md5sums, or Conffiles in dpkg status) tells an upgrade (file matches
 what the package now says) from tampering (file matches nothing the package installed).
+
+Every scan, the first one included, also verifies package files against those MD5s the way
+`debsums` does: a program that no longer matches the package that installed it (a trojaned `ps`
+that hides a miner) is reported at once, without waiting for a previous snapshot to differ from.
+Conffiles are left out (administrators edit them) and so are dpkg diversions;
+`options["fim_verify_packages"] = False` turns the check off.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.baseline.host import usr_aliases
 from hostwarden.scan.integrity_state import state_store
 from hostwarden.scan.runtime_pacer import Pacer
 
@@ -48,13 +56,21 @@ def hasher(name: str) -> Any:
 
 
 def digest(path: Path, algo: str, pacer: Pacer | None = None) -> str:
+    return digests(path, algo, pacer)[0]
+
+
+def digests(path: Path, algo: str, pacer: Pacer | None = None, with_md5: bool = False) -> tuple[str, str | None]:
+    """The file's `algo` hash, and its MD5 too when asked (package verification), in one read."""
     h = hasher(algo)
+    md5 = hashlib.md5(usedforsecurity=False) if with_md5 else None
     with path.open("rb") as fh:
         while block := fh.read(CHUNK):
             h.update(block)
+            if md5 is not None:
+                md5.update(block)
             if pacer:
                 pacer.tick()
-    return h.hexdigest()
+    return h.hexdigest(), md5.hexdigest() if md5 is not None else None
 
 
 def package_md5s(root: Path) -> dict[str, tuple[str, str, bool]]:
@@ -85,7 +101,31 @@ def package_md5s(root: Path) -> dict[str, tuple[str, str, bool]]:
     return table
 
 
-def snapshot(root: Path, paths: list[str], algo: str, pacer: Pacer) -> dict[str, dict[str, Any]]:
+PackageFile = tuple[str, str, bool]  # (md5, package, is_conffile)
+
+
+def owner_of(table: dict[str, PackageFile], path: str) -> PackageFile | None:
+    """The package entry for a host path, also under its merged-/usr twin (dpkg lists /bin/ps for /usr/bin/ps)."""
+    for alias in usr_aliases(path):
+        if alias in table:
+            return table[alias]
+    return None
+
+
+def diversions(root: Path) -> set[str]:
+    """Paths dpkg-divert moved aside: what lies there is not what the package's md5sums describe."""
+    path = root / "var/lib/dpkg/diversions"
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return set()
+    return {line for i, line in enumerate(lines) if i % 3 in (0, 1) and line.startswith("/")}
+
+
+def snapshot(root: Path, paths: list[str], algo: str, pacer: Pacer,
+             md5_for: Callable[[str], bool] | None = None,
+             md5s: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Mode, owner, size and hash of every file under `paths`; MD5s of the files `md5_for` picks go to `md5s`."""
     files: dict[str, dict[str, Any]] = {}
     for base in paths:
         top = root / base.lstrip("/")
@@ -105,10 +145,13 @@ def snapshot(root: Path, paths: list[str], algo: str, pacer: Pacer) -> dict[str,
                 if stat.S_ISLNK(st.st_mode):
                     entry["link"] = os.readlink(p)
                 elif stat.S_ISREG(st.st_mode):
+                    want_md5 = md5_for is not None and md5s is not None and md5_for(host)
                     try:
-                        entry["hash"] = digest(p, algo, pacer)
+                        entry["hash"], md5 = digests(p, algo, pacer, want_md5)
                     except OSError:
                         continue
+                    if md5 is not None and md5s is not None:
+                        md5s[host] = md5
                 else:
                     continue
                 files[host] = entry
@@ -127,28 +170,48 @@ class IntegrityScanner:
         algo = str(ctx.options.get("fim_hash", "sha256")).lower()
         paths = list(ctx.options.get("fim_paths", DEFAULT_PATHS))
         pacer = Pacer.from_options(ctx.options)
+        pkgs = package_md5s(root)
+        diverted = diversions(root)
+        md5s: dict[str, str] = {}
+
+        def verifiable(path: str) -> bool:
+            owner = owner_of(pkgs, path)
+            return owner is not None and not owner[2] and path not in diverted
+
+        verify = bool(ctx.options.get("fim_verify_packages", True)) and bool(pkgs)
         with pacer.part("hash"):
-            current = snapshot(root, paths, algo, pacer)
+            current = snapshot(root, paths, algo, pacer, verifiable if verify else None, md5s)
         store = state_store(ctx)
         previous = store.load(f"integrity-{algo}") if store else None
         out: list[dict[str, Any]] = []
         if previous is not None:
             with pacer.part("compare"):
-                out = self._drift(root, previous.get("files", {}), current)
+                out = self._drift(root, previous.get("files", {}), current, pkgs, md5s, diverted)
+        reported = {f["file.path"] for f in out}
+        mismatched = 0
+        for path, md5 in sorted(md5s.items()):
+            owner = owner_of(pkgs, path)
+            if owner is None or md5 == owner[0]:
+                continue
+            mismatched += 1
+            if path not in reported:
+                out.append(self._finding("tampered", path, "L1", None, current[path], owner, md5=md5,
+                                         check="package-verification"))
         if store:
             store.save(f"integrity-{algo}", {"algo": algo, "paths": paths, "files": current})
-        self.summary = {"files": len(current), "hash": algo, "baseline": previous is None, **pacer.report()}
+        self.summary = {"files": len(current), "hash": algo, "baseline": previous is None,
+                        "package_files_verified": len(md5s), "package_files_mismatched": mismatched,
+                        **pacer.report()}
         return out
 
-    def _drift(self, root: Path, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        pkgs: dict[str, tuple[str, str, bool]] | None = None
+    def _drift(self, root: Path, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+               pkgs: dict[str, PackageFile], md5s: dict[str, str], diverted: set[str]) -> list[dict[str, Any]]:
         out = []
         for path in sorted(set(old) | set(new)):
             before, after = old.get(path), new.get(path)
             if before == after:
                 continue
-            pkgs = package_md5s(root) if pkgs is None else pkgs
-            owner = pkgs.get(path)
+            owner = owner_of(pkgs, path) if path not in diverted else None
             if before is None:
                 grade = "L2" if path.startswith(BINARY_DIRS) and owner is None else "L3"
                 out.append(self._finding("added", path, grade, None, after, owner))
@@ -163,7 +226,7 @@ class IntegrityScanner:
                 continue
             verdict, grade = "changed", "L2"
             if owner is not None and "hash" in after:
-                md5 = hashlib.md5((root / path.lstrip("/")).read_bytes(), usedforsecurity=False).hexdigest()
+                md5 = md5s.get(path) or hashlib.md5((root / path.lstrip("/")).read_bytes(), usedforsecurity=False).hexdigest()
                 if md5 == owner[0]:
                     verdict, grade = "package-change", "L3"
                 elif not owner[2]:
@@ -172,16 +235,19 @@ class IntegrityScanner:
         return out
 
     def _finding(self, verdict: str, path: str, grade: str, before: dict[str, Any] | None,
-                 after: dict[str, Any] | None, owner: tuple[str, str, bool] | None) -> dict[str, Any]:
+                 after: dict[str, Any] | None, owner: PackageFile | None, md5: str | None = None,
+                 check: str = "drift") -> dict[str, Any]:
         what = {"added": "file added", "removed": "file removed", "changed": "file changed",
                 "metadata-changed": "file permissions/ownership changed", "package-change": "file changed by package update",
                 "tampered": "package file tampered (matches no installed package)"}[verdict]
         fix = {"tampered": f"Reinstall the package (`apt-get install --reinstall {owner[1] if owner else 'PKG'}`) and investigate.",
                "package-change": "None needed if the upgrade was expected."}.get(verdict, "Confirm the change was authorised.")
+        evidence: dict[str, Any] = {"verdict": verdict, "check": check, "before": before, "after": after,
+                                    "package": owner[1] if owner else None, "conffile": owner[2] if owner else None}
+        if md5 is not None and owner is not None:
+            evidence.update({"md5": md5, "package_md5": owner[0]})
         return finding(
-            scanner=self.name, kind="file", severity=grade, title=f"{what}: {path}",
-            evidence={"verdict": verdict, "before": before, "after": after,
-                      "package": owner[1] if owner else None, "conffile": owner[2] if owner else None},
-            **{"event.action": f"file-{verdict}", "file.path": path, "hostwarden.fix": fix,
-               **({"package.name": owner[1]} if owner else {})},
+            scanner=self.name, kind="file", severity=grade, title=f"{what}: {path}", evidence=evidence,
+            **{"rule.id": f"integrity.{verdict}", "rule.name": what, "event.action": f"file-{verdict}",
+               "file.path": path, "hostwarden.fix": fix, **({"package.name": owner[1]} if owner else {})},
         )

@@ -16,6 +16,7 @@ from hostwarden.scan.runtime_pacer import Pacer
 
 LS_V1 = b"\x7fELF fake ls v1"
 LS_V2 = b"\x7fELF fake ls v2"
+CAT = b"\x7fELF fake cat"
 SSHD = b"PermitRootLogin no\n"
 
 
@@ -34,8 +35,8 @@ def env(tmp_path: Path) -> tuple[Path, ScanContext]:
     _put(root, "etc/hostname", b"web-01\n")
     _put(root, "etc/ssh/sshd_config", SSHD)
     _put(root, "usr/bin/ls", LS_V1)
-    _put(root, "usr/bin/cat", b"\x7fELF fake cat")
-    _put(root, "var/lib/dpkg/info/coreutils.md5sums", f"{_md5(LS_V1)}  usr/bin/ls\n{_md5(b'x')}  usr/bin/cat\n".encode())
+    _put(root, "usr/bin/cat", CAT)  # as its package installed it: a clean host to take a baseline of
+    _put(root, "var/lib/dpkg/info/coreutils.md5sums", f"{_md5(LS_V1)}  usr/bin/ls\n{_md5(CAT)}  usr/bin/cat\n".encode())
     _put(root, "var/lib/dpkg/status",
          f"Package: openssh-server\nStatus: install ok installed\nConffiles:\n /etc/ssh/sshd_config {_md5(SSHD)}\n".encode())
     ctx = ScanContext(root=root, data_dir=tmp_path / "data", options={"fim_paths": ["/etc", "/usr/bin"]})
@@ -59,7 +60,7 @@ def test_changes_classified(env: tuple[Path, ScanContext]) -> None:
     _put(root, "etc/hostname", b"evil\n")                       # unowned /etc file edited
     _put(root, "etc/ssh/sshd_config", b"PermitRootLogin yes\n")  # conffile edited by someone
     _put(root, "usr/bin/ls", LS_V2)                               # upgrade: md5sums now list v2
-    _put(root, "var/lib/dpkg/info/coreutils.md5sums", f"{_md5(LS_V2)}  usr/bin/ls\n{_md5(b'x')}  usr/bin/cat\n".encode())
+    _put(root, "var/lib/dpkg/info/coreutils.md5sums", f"{_md5(LS_V2)}  usr/bin/ls\n{_md5(CAT)}  usr/bin/cat\n".encode())
     _put(root, "usr/bin/cat", b"\x7fELF trojaned cat")            # matches no package md5
     _put(root, "usr/bin/.x", b"dropper")                           # new unowned binary
     got = _verdicts(ctx)
