@@ -190,7 +190,8 @@ class PersistenceScanner:
                         scanner=self.name, kind="configuration", severity="L3",
                         title=f"persistence removed: {meta['category']} {meta['path']}",
                         evidence={"category": meta["category"], "path": meta["path"], "drift": "removed"},
-                        **{"event.action": "persistence-removed", "file.path": meta["path"]}))
+                        **{"rule.id": "persistence.removed", "rule.name": "persistence removed",
+                           "event.action": "persistence-removed", "file.path": meta["path"]}))
         if store:
             store.save("persistence", {"items": current})
         by_cat: dict[str, int] = {}
@@ -199,6 +200,13 @@ class PersistenceScanner:
         self.summary = {"items": len(items), "by_category": by_cat, "suspicious": sum(bool(i.reasons) for i in items),
                         "baseline": previous is None}
         return out
+
+
+def rule_id(item: Item, change: str | None) -> str:
+    """The finding's stable id: its most severe heuristic (first listed on a tie), else the drift kind."""
+    if item.reasons:
+        return f"persistence.{min(item.reasons, key=lambda r: r[1])[0]}"
+    return f"persistence.{change or 'suspicious'}"
 
 
 def _finding(item: Item, change: str | None) -> dict[str, Any]:
@@ -211,6 +219,7 @@ def _finding(item: Item, change: str | None) -> dict[str, Any]:
         evidence={"category": item.category, "path": item.path, "drift": change, "fingerprint": item.fingerprint,
                   "flags": [{"heuristic": n, "grade": g, "snippet": s} for n, g, s in item.reasons],
                   "snippet": item.content[:300]},
-        **{"event.action": f"persistence-{change or 'suspicious'}", "file.path": item.path,
+        **{"rule.id": rule_id(item, change), "rule.name": what, "event.action": f"persistence-{change or 'suspicious'}",
+           "file.path": item.path,
            "hostwarden.fix": "Check who created this entry and why; remove it if unknown, then rotate credentials."},
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
-# Dot-folders tools create in home directories; a hidden folder with any other name is suspicious.
+# Dot-folders tools create in home directories and projects (`.venv` is where `python -m venv` and
+# uv put an application's environment); a hidden folder with any other name is suspicious.
 KNOWN_DOTDIRS = ["ssh", "config", "local", "cache", "cargo", "rustup", "pyenv", "rbenv", "nvm", "npm", "gem", "m2",
                  "gradle", "vscode-server", "git", "bun", "deno", "sdkman", "asdf", "kube", "docker", "ansible",
-                 "oh-my-zsh", "krew", "dotnet", "poetry", "pixi", "conda", "volta", "fzf", "tmux", "vim", "linuxbrew"]
+                 "oh-my-zsh", "krew", "dotnet", "poetry", "pixi", "conda", "volta", "fzf", "tmux", "vim", "linuxbrew",
+                 "venv", "virtualenvs"]
 
 # name → (pattern, grade). Grades follow DESIGN.md: a reverse shell is confirmed compromise (L1).
 HEURISTICS: dict[str, tuple[re.Pattern[str], str]] = {

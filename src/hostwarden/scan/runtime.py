@@ -4,7 +4,8 @@ Flags: executable deleted or run from /tmp, /dev/shm, /var/tmp; shells whose std
 network socket (reverse shells); miner names, stratum URLs and pool ports; listening sockets of a
 binary no package installed; and processes hidden from the /proc listing (a pid that answers
 kill(0) but is missing from readdir, the classic LD_PRELOAD/rootkit trick). Needs the live host:
-on a mounted disk or image there are no processes to look at.
+on a mounted disk or image there are no processes to look at, and the scan says so in a SCAN-9204
+notice rather than reporting an empty, apparently clean, process table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hostwarden.core.errors import SCAN_NOT_ASSESSED
 from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.baseline.host import usr_aliases
 from hostwarden.scan.runtime_pacer import Pacer
@@ -207,7 +209,11 @@ class RuntimeScanner:
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
         if not ctx.live:
-            self.summary = {"skipped": "processes are only visible on the live host"}
+            why = "processes and sockets exist only on the running system"
+            self.summary = {"skipped": f"{why}; this root is not it", "live": False}
+            ctx.notice(SCAN_NOT_ASSESSED.code,
+                       f"runtime: not assessed, {why} and {ctx.root} is a copy or mounted disk, not the live host "
+                       "(scan with --root / on the host itself)", scanner=self.name)
             return []
         pacer = Pacer.from_options(ctx.options)
         proc = Path("/proc")
@@ -227,7 +233,7 @@ class RuntimeScanner:
             if flags:
                 grade = min(g for _, g, _ in flags)
                 out.append(finding(
-                    scanner=self.name, kind="process", severity=grade,
+                    scanner=self.name, kind="process", severity=grade, **{"rule.id": f"runtime.{min(flags, key=lambda f: f[1])[0]}"},
                     title=f"suspicious process {p.pid} {p.name} ({', '.join(f[0] for f in flags)})",
                     evidence={"flags": [{"flag": n, "grade": g, "detail": d} for n, g, d in flags],
                               "sockets": [vars(socks[i]) for i in p.fds.values() if i in socks][:10]},
@@ -238,7 +244,7 @@ class RuntimeScanner:
             out.append(finding(scanner=self.name, kind="process", severity="L1",
                                title=f"process {pid} hidden from /proc listing",
                                evidence={"pid": pid, "probe": "kill(pid, 0) answers but readdir(/proc) omits it"},
-                               **{"process.pid": pid, "event.action": "process-hidden",
+                               **{"process.pid": pid, "event.action": "process-hidden", "rule.id": "runtime.hidden_pid",
                                   "hostwarden.fix": "Look for a rootkit (ld.so.preload, kernel modules); reboot from trusted media."}))
         self.summary = {"processes": len(procs), "sockets": len(socks), "hidden": len(hidden), **pacer.report()}
         if ctx.options.get("runtime_inventory"):

@@ -53,6 +53,7 @@ class FirewallScanner:
                 out.append(finding(
                     scanner=self.name, kind=CATEGORY.get(f["category"], "configuration"),
                     title=f"{rel}: {f['message']}", severity=f["grade"], evidence=evidence,
-                    **{"file.path": rel, "rule.name": f"firewall.{f['type']}", "event.action": f["type"]},
+                    **{"file.path": rel, "rule.id": f"firewall.{f['type']}", "rule.name": f"firewall.{f['type']}",
+                       "event.action": f["type"]},
                 ))
         return out
