@@ -28,7 +28,8 @@ apt:
 	fi
 
 run: install
-	$(BIN)/hostwarden scan --root examples/demo-host
+	@grep -v '^#' examples/demo-host.modes | while read -r mode path; do chmod "$$mode" "examples/demo-host/$$path"; done
+	$(BIN)/hostwarden scan --root examples/demo-host --advisories examples/advisories
 	$(BIN)/hostwarden scan --root / --format table
 
 test: install lint test-unit test-integration

@@ -31,7 +31,8 @@ def test_scan_json_is_one_document_with_host_and_ecs_findings(tmp_path):
     for f in doc["findings"]:
         assert f["event.kind"] in ("finding", "alert") and f["hostwarden.grade"] in ("L1", "L2", "L3")
     logs = doc["summary"]["sections"]["logs"]
-    assert logs["files"] == 4 and logs["lines"] == 54 and logs["events"] == 49  # 6 audit records → 1 event
+    # 56 audit records → 8 events (SYSCALL, EXECVE, CWD, 2 PATH, PROCTITLE, EOE make one exec event)
+    assert logs["files"] == 4 and logs["lines"] == 120 and logs["events"] == 72
 
 
 def test_scan_sarif_and_html_reports(tmp_path):
@@ -61,7 +62,7 @@ def test_scan_of_a_missing_root_is_a_clear_error(tmp_path):
 def test_ingest_search_status_round_trip(tmp_path):
     data = str(tmp_path / "data")
     first = json.loads(hw("ingest", str(DEMO / "var" / "log"), "--data-dir", data, "--format", "json").stdout)
-    assert first["lines"] == 54 and first["events"] == first["stored"] == 49
+    assert first["lines"] == 120 and first["events"] == first["stored"] == 72
     assert first["alerts"] >= 10  # detection ran over what was ingested
     again = json.loads(hw("ingest", str(DEMO / "var" / "log"), "--data-dir", data, "--format", "json").stdout)
     assert again["stored"] == 0
@@ -71,7 +72,7 @@ def test_ingest_search_status_round_trip(tmp_path):
     rows = json.loads(hw("search", "source.ip=203.0.113.0/24 AND event.dataset=sshd", "--data-dir", data,
                          "--format", "json", "--fields", "source.ip,user.name").stdout)
     assert {r["source.ip"] for r in rows} == {"203.0.113.77", "203.0.113.150"}
-    count = json.loads(hw("search", "process.name=mysqld", "--data-dir", data, "--count", "--format", "json").stdout)
+    count = json.loads(hw("search", "process.name=mariadbd", "--data-dir", data, "--count", "--format", "json").stdout)
     assert count == [{"count": 1}]
     top = json.loads(hw("search", "event.outcome=failure", "--data-dir", data, "--top", "source.ip", "--format", "json").stdout)
     assert top[0]["source.ip"] == "203.0.113.77"
@@ -81,8 +82,8 @@ def test_ingest_search_status_round_trip(tmp_path):
     report = json.loads(status.stdout)
     incidents = json.loads(hw("search", "event.kind=incident", "--data-dir", data, "--count", "--format", "json").stdout)
     assert 0 < incidents[0]["count"] < first["alerts"]  # alerts joined into fewer incidents
-    # 49 + 1 piped line, the stored alerts, and the incidents they joined
-    assert report["facts"]["events"] == 50 + first["alerts"] + incidents[0]["count"]
+    # 72 + 1 piped line, the stored alerts, and the incidents they joined
+    assert report["facts"]["events"] == 73 + first["alerts"] + incidents[0]["count"]
     assert (status.returncode == 0) == report["healthy"]
 
 
