@@ -10,6 +10,7 @@ or "a partial root", not "insecure sshd". Only a check whose point is that the f
 from __future__ import annotations
 
 import fnmatch
+import glob
 import re
 import stat
 from typing import Any
@@ -19,6 +20,7 @@ from hostwarden.scan.baseline.host import Host, config_values
 from hostwarden.scan.baseline.model import FAIL, NA, PASS, Evidence, Outcome
 
 MISSING_MODES = ("na", "fail", "pass")
+INPUT_MODES = ("all", "any")
 
 
 def _missing(spec: dict[str, Any], paths: list[str], why: str = "missing") -> Outcome:
@@ -45,11 +47,20 @@ def _files(host: Host, spec: dict[str, Any]) -> list[str]:
 
 
 def file_regex(host: Host, spec: dict[str, Any]) -> Outcome:
-    """`expect: match` — some line matches (and its group 1 passes `compare`); `no_match` — none does."""
+    """`expect: match` — some line matches (and its group 1 passes `compare`); `no_match` — none does.
+
+    Files named without a glob are all inputs: when one of them is missing, only what the others
+    show is decided (a forbidden line found, a required one found); "none matches" and "required
+    setting not found" would be claims about the unread file, so the check is not applicable then.
+    `inputs: any` says the files are alternative sources of the same settings (a generated file
+    and the fragments it is generated from): any one of them read is enough to decide.
+    """
     present = _files(host, spec)
     files = [f for f in present if host.read(f) is not None]
     if not files:
         return _missing(spec, present, "unreadable") if present else _missing(spec, _patterns(spec))
+    unread = [] if spec.get("inputs", "all") == "any" else [
+        p for p in _patterns(spec) if not glob.has_magic(p) and p not in files]
     pattern = re.compile(spec["pattern"], re.IGNORECASE if spec.get("ignore_case") else 0)
     cmp = spec.get("compare")
     hits: list[Evidence] = []
@@ -70,11 +81,15 @@ def file_regex(host: Host, spec: dict[str, Any]) -> Outcome:
         offending = hits + bad
         if offending:
             return Outcome(FAIL, offending[:20], f"{len(offending)} line(s) match {spec['pattern']!r}")
+        if unread:
+            return _missing({}, unread)
         return Outcome(PASS, [Evidence(file=", ".join(files), note=f"no line matches {spec['pattern']!r}")])
     if bad:
         return Outcome(FAIL, bad[:20], f"value must be {describe(cmp['op'], cmp['value'])}")
     if hits:
         return Outcome(PASS, hits[:5])
+    if unread:
+        return _missing({}, unread)
     return Outcome(FAIL, [Evidence(file=", ".join(files), note=f"no line matches {spec['pattern']!r}")],
                    "required setting not found")
 

@@ -26,12 +26,20 @@ SYSCTL_DIRS = ("/usr/lib/sysctl.d", "/lib/sysctl.d", "/usr/local/lib/sysctl.d", 
 
 
 def sysctl_files(host: Host) -> list[str]:
-    """The files `systemd-sysctl` reads, in order: sysctl.d by name (etc wins), then sysctl.conf."""
+    """The files `systemd-sysctl` reads, in order: sysctl.d by name (etc wins), then sysctl.conf.
+
+    Listed once per host: a policy has a sysctl check per key.
+    """
+    cached: list[str] | None = host.__dict__.get("_sysctl_files")
+    if cached is not None:
+        return cached
     by_name: dict[str, str] = {}
     for folder in SYSCTL_DIRS:
         for file in host.expand(f"{folder}/*.conf"):
             by_name[Path(file).name] = file
-    return [by_name[n] for n in sorted(by_name)] + host.expand("/etc/sysctl.conf")
+    found = [by_name[n] for n in sorted(by_name)] + host.expand("/etc/sysctl.conf")
+    host.__dict__["_sysctl_files"] = found
+    return found
 
 
 def sysctl_configured(host: Host, key: str) -> Evidence | None:
@@ -144,7 +152,8 @@ def _systemctl_active(unit: str) -> bool:
 def package(host: Host, spec: dict[str, Any]) -> Outcome:
     """`expect: installed` (any of `names`) or `absent` (none of them), from dpkg's status file."""
     if not host.has_dpkg:
-        return Outcome(NA, [Evidence(file="/var/lib/dpkg/status", note="absent")], "no dpkg database")
+        return Outcome(NA, [Evidence(file="/var/lib/dpkg/status", note="absent")],
+                       "cannot assess: /var/lib/dpkg/status missing (no dpkg database)", missing=["/var/lib/dpkg/status"])
     names = spec.get("names") or [spec["name"]]
     present = [n for n in names if host.installed(n)]
     ev = [Evidence(file="/var/lib/dpkg/status", value=f"{n}: {host.dpkg_status.get(n, 'not installed')}")
@@ -182,7 +191,8 @@ def ports(host: Host, spec: dict[str, Any]) -> Outcome:
     """None of `ports` may listen on the wildcard address (open to every network the host sits on)."""
     socks = listening(host)
     if socks is None:
-        return Outcome(NA, [Evidence(file="/proc/net/tcp", note="absent")], "no socket table under this root")
+        return Outcome(NA, [Evidence(file="/proc/net/tcp", note="absent")],
+                       "cannot assess: no socket table (/proc/net/tcp) under this root", missing=["/proc/net/tcp"])
     risky = set(spec["ports"])
     open_ = [s for s in socks if s[1] in risky]
     if open_:

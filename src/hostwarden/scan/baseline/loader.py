@@ -17,7 +17,7 @@ import yaml
 from hostwarden.core.errors import SCAN_POLICY_INVALID, HostwardenError
 from hostwarden.scan.baseline.compare import OPS
 from hostwarden.scan.baseline.kinds import KINDS, evaluate
-from hostwarden.scan.baseline.kinds_files import MISSING_MODES
+from hostwarden.scan.baseline.kinds_files import INPUT_MODES, MISSING_MODES
 from hostwarden.scan.baseline.model import MLPS_CLAUSES, SEVERITY_GRADE, Check, Policy
 from hostwarden.scan.baseline.rules_dir import rules_dir
 
@@ -95,6 +95,8 @@ def _validate_spec(spec: Any, where: str) -> None:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: kind {spec['kind']} needs {missing}")
     if "missing" in spec and spec["missing"] not in MISSING_MODES:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: missing must be one of {list(MISSING_MODES)}")
+    if "inputs" in spec and spec["inputs"] not in INPUT_MODES:
+        raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: inputs must be one of {list(INPUT_MODES)}")
     op = spec.get("op") or (spec.get("compare") or {}).get("op")
     if op is not None and op not in OPS:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: unknown comparison {op!r}")
