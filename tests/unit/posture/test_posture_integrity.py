@@ -1,4 +1,6 @@
-"""FIM: edits under /etc are changes; a package upgrade (md5sums updated) is not tampering; SM3 works."""
+"""FIM: edits under /etc are changes; a package upgrade (md5sums updated) is not tampering; SM3 works;
+and package files are verified against dpkg's md5sums from the first scan on (conffiles, diversions,
+unowned files and the switched-off check excepted)."""
 
 from __future__ import annotations
 
@@ -112,3 +114,59 @@ def test_pacer_sleeps_to_honour_cap() -> None:
     assert pacer.slept > 0
     assert pacer.usage() < 0.6  # uncapped this loop would use ~100 % of a core
     assert Pacer(cap=None).report()["cpu_cap"] is None
+
+
+# --- package verification (debsums-style), from the first scan on ---------------------------------
+
+PS = b"\x7fELF the real ps"
+TOP = b"\x7fELF top"
+WRAPPER = b"#!/bin/bash\n/usr/bin/ps.lanigiro \"$@\" | grep -v miner\n"
+
+
+
+
+def _host(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    _put(root, "usr/bin/ps", WRAPPER)                       # replaced: matches nothing procps installed
+    _put(root, "usr/bin/top", TOP)                          # intact
+    _put(root, "usr/bin/locate", b"\x7fELF plocate")        # diverted by another package: not procps's file
+    _put(root, "usr/bin/helper", b"#!/bin/sh\n")            # owned by no package
+    _put(root, "etc/sysctl.conf", b"net.ipv4.ip_forward=1\n")  # conffile, edited by the admin
+    # merged /usr: dpkg lists /bin/ps for what lives at /usr/bin/ps
+    _put(root, "var/lib/dpkg/info/procps.md5sums",
+         f"{_md5(PS)}  bin/ps\n{_md5(TOP)}  usr/bin/top\n{_md5(b'mlocate')}  usr/bin/locate\n".encode())
+    _put(root, "var/lib/dpkg/diversions", b"/usr/bin/locate\n/usr/bin/locate.findutils\nplocate\n")
+    stock = _md5(b"# stock\n")
+    _put(root, "var/lib/dpkg/status",
+         f"Package: procps\nStatus: install ok installed\nConffiles:\n /etc/sysctl.conf {stock}\n".encode())
+    return root
+
+
+def _scan(root: Path, **options: object) -> tuple[IntegrityScanner, list[dict]]:
+    scanner = IntegrityScanner()
+    findings = scanner.scan(ScanContext(root=root, options={"fim_paths": ["/etc", "/usr/bin"], **options}))
+    return scanner, findings
+
+
+def test_first_scan_reports_a_replaced_package_file(tmp_path: Path) -> None:
+    scanner, findings = _scan(_host(tmp_path))
+    assert [(f["file.path"], f["rule.id"], f["hostwarden.grade"]) for f in findings] == [
+        ("/usr/bin/ps", "integrity.tampered", "L1")]
+    evidence = findings[0]["hostwarden.evidence"]
+    assert evidence["check"] == "package-verification" and evidence["package"] == "procps"
+    assert evidence["md5"] == _md5(WRAPPER) and evidence["package_md5"] == _md5(PS)
+    assert findings[0]["package.name"] == "procps" and "--reinstall procps" in findings[0]["hostwarden.fix"]
+    assert scanner.summary["baseline"] is True  # no previous snapshot was needed
+    assert scanner.summary["package_files_verified"] == 2  # ps and top: not the diverted one, not the conffile
+
+
+def test_verification_can_be_switched_off(tmp_path: Path) -> None:
+    scanner, findings = _scan(_host(tmp_path), fim_verify_packages=False)
+    assert findings == [] and scanner.summary["package_files_verified"] == 0
+
+
+def test_a_root_without_dpkg_verifies_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    _put(root, "usr/bin/ps", WRAPPER)
+    scanner, findings = _scan(root)
+    assert findings == [] and scanner.summary["package_files_verified"] == 0
