@@ -123,8 +123,6 @@ TOP = b"\x7fELF top"
 WRAPPER = b"#!/bin/bash\n/usr/bin/ps.lanigiro \"$@\" | grep -v miner\n"
 
 
-
-
 def _host(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     _put(root, "usr/bin/ps", WRAPPER)                       # replaced: matches nothing procps installed
