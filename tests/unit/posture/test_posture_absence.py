@@ -212,3 +212,20 @@ SCA_POLICY = {
 def test_sca_rules_on_an_empty_root_decide_only_about_existence(tmp_path: Path) -> None:
     results = {r.check.id: r.status for r in run_policy(policy_from_sca(SCA_POLICY, "sca.yml"), ScanContext(root=tmp_path))}
     assert results == {"1": NA, "2": NA, "3": FAIL, "4": PASS, "5": NA}
+
+
+def test_reads_follow_symlinks_inside_the_root_only(tmp_path: Path) -> None:
+    outside = tmp_path / "outside-shadow"
+    outside.write_text("evil::0:0:99999:7:::\n")  # would be an empty password, if it were read
+    root = _write(tmp_path / "root", {"etc/sysctl.conf": "net.ipv4.ip_forward = 0\n",
+                                      "usr/lib/os-release": "ID=debian\n"})
+    (root / "etc/shadow").symlink_to(outside)  # absolute, outside: resolved under the root instead
+    (root / "etc/os-release").symlink_to("../usr/lib/os-release")  # relative, inside
+    (root / "etc/passwd").symlink_to("/../../etc/passwd")  # climbs: `..` stops at the root
+    (root / "etc/loop").symlink_to("/etc/loop")
+    host = Host(ScanContext(root=root))
+    assert host.read("/etc/shadow") is None
+    assert host.read("/etc/os-release") == "ID=debian\n"
+    assert host.read("/etc/passwd") is None and host.read("/etc/loop") is None
+    result = evaluate(host, {"kind": "file_regex", "file": "/etc/shadow", "pattern": "^[^:]+::", "expect": "no_match"})
+    assert result.status == NA  # not "an account has an empty password" from another machine's file

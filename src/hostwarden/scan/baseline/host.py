@@ -32,9 +32,17 @@ class Host:
         return "/" + local.relative_to(self.root).as_posix()
 
     def read(self, host_path: str) -> str | None:
-        """File text, or None when it is absent or unreadable (a check then decides what that means)."""
+        """File text, or None when it is absent or unreadable (a check then decides what that means).
+
+        Symlinks are followed as the host would follow them, inside the root (see `inside_root`):
+        a disk's `/etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf` is read, a planted
+        `/etc/shadow -> /etc/shadow` reads the disk's shadow, never this machine's.
+        """
         if host_path not in self._text:
-            p = self.path(host_path)
+            p = inside_root(self.root, host_path)
+            if p is None:
+                self._text[host_path] = None
+                return None
             try:
                 # Small reads: the kernel allocates a buffer of the requested size for /proc/sys
                 # files and a 4 MiB read fails there with ENOMEM.
@@ -132,6 +140,41 @@ class Host:
                 except OSError:
                     continue
         return owned
+
+
+MAX_LINKS = 40  # as the kernel's limit on symlinks in one lookup
+
+
+def inside_root(root: Path, host_path: str) -> Path | None:
+    """The local path of `host_path` with every symlink resolved as if `root` were `/`.
+
+    An absolute link target starts again at the root and `..` stops at it, so no lookup leaves
+    the scanned tree. None for a loop (more than MAX_LINKS links).
+    """
+    pending = [p for p in host_path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = root.joinpath(*done, part)
+        if candidate.is_symlink():
+            links += 1
+            if links > MAX_LINKS:
+                return None
+            try:
+                target = os.readlink(candidate)
+            except OSError:
+                return None
+            if target.startswith("/"):
+                done = []
+            pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+            continue
+        done.append(part)
+    return root.joinpath(*done)
 
 
 def usr_aliases(path: str) -> list[str]:
