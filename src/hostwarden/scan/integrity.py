@@ -187,7 +187,7 @@ class IntegrityScanner:
         if previous is not None:
             with pacer.part("compare"):
                 out = self._drift(root, previous.get("files", {}), current, pkgs, md5s, diverted)
-        reported = {f["file.path"] for f in out}
+        reported = {f.fields.get("file.path") for f in out}
         mismatched = 0
         for path, md5 in sorted(md5s.items()):
             owner = owner_of(pkgs, path)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import EVAL_ERROR, run_policy
 from hostwarden.scan.baseline.host import Host
@@ -91,7 +92,7 @@ def test_empty_root_fails_only_what_must_exist(tmp_path: Path) -> None:
 def test_scanner_on_an_empty_root_names_the_missing_inputs(tmp_path: Path) -> None:
     ctx = ScanContext(root=tmp_path)
     scanner = BaselineScanner()
-    findings = scanner.scan(ctx)
+    findings = ecs_records(scanner.scan(ctx))
     assert {f["rule.id"] for f in findings} == DECLARED_MUST_EXIST
     gaps = scanner.summary["policies"]["hostwarden-linux"]["not_assessed"]
     assert {"HW-ACC-001", "HW-ACC-003", "HW-ACC-005", "HW-ACC-010"} <= set(gaps["/etc/passwd"])

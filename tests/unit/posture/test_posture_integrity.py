@@ -142,7 +142,7 @@ def _host(tmp_path: Path) -> Path:
 
 def _scan(root: Path, **options: object) -> tuple[IntegrityScanner, list[dict]]:
     scanner = IntegrityScanner()
-    findings = scanner.scan(ScanContext(root=root, options={"fim_paths": ["/etc", "/usr/bin"], **options}))
+    findings = ecs_records(scanner.scan(ScanContext(root=root, options={"fim_paths": ["/etc", "/usr/bin"], **options})))
     return scanner, findings
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hostwarden.core.records import ecs_records
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.persistence import PersistenceScanner
 from hostwarden.scan.runtime import RuntimeScanner
@@ -19,7 +20,7 @@ def test_persistence_rule_ids_and_a_venv_is_not_a_hidden_folder(tmp_path: Path) 
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    found = {f["file.path"]: f["rule.id"] for f in PersistenceScanner().scan(ScanContext(root=tmp_path))}
+    found = {f["file.path"]: f["rule.id"] for f in ecs_records(PersistenceScanner().scan(ScanContext(root=tmp_path)))}
     assert found == {"/etc/systemd/system/sysupdate.service": "persistence.tmp_binary",
                      "/var/spool/cron/crontabs/root": "persistence.reverse_shell"}
 
@@ -27,7 +28,7 @@ def test_persistence_rule_ids_and_a_venv_is_not_a_hidden_folder(tmp_path: Path) 
 def test_runtime_off_the_live_host_says_so(tmp_path: Path) -> None:
     ctx = ScanContext(root=tmp_path, live=False)
     scanner = RuntimeScanner()
-    assert scanner.scan(ctx) == []
+    assert ecs_records(scanner.scan(ctx)) == []
     assert scanner.summary["live"] is False
     (notice,) = ctx.notices
     assert notice["code"] == "SCAN-9204" and notice["scanner"] == "runtime" and str(tmp_path) in notice["message"]
