@@ -120,6 +120,14 @@ LOG_FILE_TRUNCATED = _register(
     "A followed file shrank below the saved offset (copytruncate or manual truncation).",
     "Nothing to do: reading restarted at the beginning of the file.",
 )
+LOG_UNKNOWN_FORMAT = _register(
+    "LOG-4106",
+    "file of no known format skipped",
+    "A file found by walking a folder or a scan root is not a log format hostwarden reads: fewer "
+    "than half of its first lines were understood by any parser, so it was not stored line by line.",
+    "Nothing to do if the file is not a log; to keep its lines anyway, name it on `hostwarden ingest` "
+    "(they are stored raw, tagged parse_failure).",
+)
 LOG_STORE_BUSY = _register(
     "LOG-5030",
     "store busy",

@@ -12,6 +12,7 @@ from typing import Any
 
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
+from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.scan.base import ScanContext
@@ -55,15 +56,22 @@ class LogScanner:
         try:
             with EventStore(data_dir) as store:
                 stats = IngestStats()
+                skipped: list[dict[str, str]] = []
                 for path in files:
                     reader = FileReader(path, MemoryCheckpoints())
                     try:
-                        ingest_chunks(store, reader.read_chunks(), ctx=context_for(str(path), _mtime(path)), stats=stats,
-                                      overlap=True)
+                        # A file no parser understands is skipped with the reason, not stored as failures.
+                        verdict, chunks = sniff_chunks(reader.read_chunks(), hint_for_path(str(path)))
+                        if verdict.parser is None:
+                            skipped.append({"path": str(path), "reason": verdict.reason})
+                            ctx.notice("LOG-4106", f"skipped {path} ({verdict.reason})")
+                        else:
+                            ingest_chunks(store, chunks, ctx=context_for(str(path), _mtime(path)), stats=stats,
+                                          hint=verdict.parser, overlap=True)
                     except OSError as exc:
                         ctx.notice("LOG-4102", f"cannot read {path}: {exc}")
                     ctx.notices.extend(getattr(reader, "notices", []))
-                self.summary = _summary(store, files, stats)
+                self.summary = {**_summary(store, files, stats), "skipped": skipped}
                 return []  # what the logs mean is the detection scanner's job (scan/detections.py)
         finally:
             if tmp is not None:
