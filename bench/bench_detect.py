@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_ingest  # noqa: E402
 import peers  # noqa: E402
+import weblogin  # noqa: E402
 from peers import Result  # noqa: E402
 
 SIGMA = peers.REPO.parent / "shared" / "corpora" / "sigma" / "rules"
@@ -120,7 +121,9 @@ def accuracy(kind: str, truth: dict[str, Any], alerts: list[list[Any]]) -> list[
 
     SSH classes count IPs named by that class's rules; benign IPs are the innocents (an IP of
     another attack class flagged by a class's rule is not a false positive). Web attackers are
-    IPs of any non-SSH alert, as in tests/unit/detect/test_generated_accuracy.py.
+    IPs of any non-SSH alert, as in tests/unit/detect/test_generated_accuracy.py; each login
+    attack class (weblogin.CLASS_RULES) is then scored on its own rules, and the campaign against
+    one account by the account its alert names.
     """
     classes = truth["classes"]
     innocent = set(classes["benign"]["ips"])
@@ -134,12 +137,23 @@ def accuracy(kind: str, truth: dict[str, Any], alerts: list[list[Any]]) -> list[
             p, r, fp = _score(flagged, attackers, innocent)
             out.append((name, p, r, len(attackers), fp))
     else:
+        login = classes.get("login_attackers", {})
         attackers = {x["ip"] for v in classes["web_attackers"].values() for x in v} | {
-            x["ip"] for x in classes["webshell"]}
+            x["ip"] for x in classes["webshell"]} | {x["ip"] for name in weblogin.CLASS_RULES for x in login.get(name, ())}
         for name, only_builtin in (("web attack (built-in pack)", True), ("web attack (pack + SigmaHQ)", False)):
             flagged = {ip for rule, ip, _, _, own in alerts if ip and "SSH" not in rule and (own or not only_builtin)}
             p, r, fp = _score(flagged, attackers, innocent)
             out.append((name, p, r, len(attackers), fp))
+        for name, rules in weblogin.CLASS_RULES.items():
+            if name in login:
+                flagged = {ip for rule, ip, *_ in alerts if rule in rules and ip}
+                p, r, fp = _score(flagged, {x["ip"] for x in login[name]}, innocent)
+                out.append((name.replace("_", " "), p, r, len(login[name]), fp))
+        for campaign in login.get("distributed_basic_auth", ()):
+            named = {user for rule, _, user, *_ in alerts if rule == weblogin.ACCOUNT_RULE}
+            hit = campaign["user"] in named
+            out.append((f"one account from many addresses ({campaign['user']})", 1.0 if named <= {campaign["user"]} else 0.0,
+                        1.0 if hit else 0.0, 1, len(named - {campaign["user"]})))
     return out
 
 

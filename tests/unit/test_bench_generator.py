@@ -282,3 +282,62 @@ def test_peer_helper_measures_a_real_child(tmp_path: Path) -> None:
     assert not res.ok and res.failed.startswith("exit 1")
     table = peers.markdown_table(peers.RESULT_HEADER, peers.result_rows([res]), peers.RESULT_NUMERIC)
     assert table.splitlines()[1] == "| --- | --- | ---: | ---: | ---: | --- |" and "exit 1" in table
+
+
+def _by_ip(rows: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[r["ip"]].append(r | {"t": _epoch_access(r["time"])})
+    return out
+
+
+def _epoch_access(stamp: str) -> int:
+    return int(datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").timestamp())
+
+
+def test_login_attackers_match_truth(access: tuple[list[dict], dict]) -> None:
+    rows, truth = access
+    by_ip, login = _by_ip(rows), truth["classes"]["login_attackers"]
+    for wp in login["wordpress_bruteforce"]:
+        fails = [r["t"] for r in by_ip[wp["ip"]] if (r["method"], r["path"], r["status"]) == ("POST", "/blog/wp-login.php", "200")]
+        assert len(fails) == wp["attempts"] and _max_in_window(fails, 600) >= 5
+        wins = [r for r in by_ip[wp["ip"]] if r["method"] == "POST" and r["status"] == "302"]
+        assert len(wins) == ("success_time" in wp)
+    assert sum("success_time" in wp for wp in login["wordpress_bruteforce"]) == 1
+    for x in login["xmlrpc_bruteforce"]:
+        calls = [r for r in by_ip[x["ip"]] if (r["method"], r["path"], r["status"]) == ("POST", "/blog/xmlrpc.php", "200")]
+        assert len(calls) == x["attempts"] + 1 == len(by_ip[x["ip"]]) and all(int(r["bytes"]) < 10000 for r in calls)
+    for x in login["xmlrpc_multicall"]:
+        big = [r["t"] for r in by_ip[x["ip"]] if r["path"] == "/blog/xmlrpc.php" and int(r["bytes"]) >= 10000]
+        assert len(big) == x["requests"] == len(by_ip[x["ip"]]) and _max_in_window(big, 600) >= 3
+    for x in login["credential_stuffing"]:
+        posts = [r for r in by_ip[x["ip"]] if r["method"] == "POST"]
+        assert len(posts) == x["attempts"]
+        success = "200" if x["via"] == "api" else "302"
+        assert sum(r["status"] == success for r in posts) == x["hits"]
+    (campaign,) = login["distributed_basic_auth"]
+    assert len(campaign["ips"]) >= 10
+    for ip in campaign["ips"]:
+        assert {(r["user"], r["status"], r["path"]) for r in by_ip[ip]} == {(campaign["user"], "401", "/stats/")}
+        assert len(by_ip[ip]) <= 3
+    firsts = sorted(by_ip[ip][0]["t"] for ip in campaign["ips"])
+    assert _max_in_window(firsts, 600) >= 5
+
+
+def test_benign_logins_stay_under_every_login_threshold(access: tuple[list[dict], dict]) -> None:
+    rows, truth = access
+    by_ip, benign = _by_ip(rows), truth["classes"]["benign"]
+    assert benign["login_typos"] > 0
+    refused_login = ("/account/login", "/api/v1/auth/login")
+    for ip in benign["ips"]:
+        mine = by_ip.get(ip, [])
+        wp_fails = [r["t"] for r in mine if (r["method"], r["path"], r["status"]) == ("POST", "/blog/wp-login.php", "200")]
+        assert _max_in_window(wp_fails, 600) < 5
+        refused = [r["t"] for r in mine if (r["method"] == "POST" and r["path"] in refused_login and r["status"] != "302")
+                   or (r["status"] == "401" and r["user"] != "-")]
+        assert _max_in_window(refused, 600) < 10
+        xmlrpc = [r["t"] for r in mine if r["method"] == "POST" and r["path"] == "/blog/xmlrpc.php"]
+        assert _max_in_window(xmlrpc, 300) < 6
+        assert all(r["user"] in ("-", "ops") for r in mine)
+    jetpack = [r for r in rows if r["path"].startswith("/blog/xmlrpc.php?")]
+    assert jetpack and all("for=jetpack" in r["path"] for r in jetpack) and {r["ip"] for r in jetpack} <= set(benign["ips"])
