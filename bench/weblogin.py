@@ -20,6 +20,7 @@ without a user), customers logging in on the web and in the app with the odd typ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 BLOG = "/blog"
@@ -156,25 +157,27 @@ def benign(gen: Any, quota: int) -> dict[str, Any]:
     return {"ips": ips, "login_typos": typos}
 
 
-def _free_start(gen: Any, busy: dict[str, list[int]], who: list[str], gap: int) -> tuple[str, int]:
-    """A person and a start time at least `gap` seconds from their other sessions (an editor
-    logs in a few times a day, not twice in ten minutes), tried a bounded number of times."""
-    ip, t = gen.rng.choice(who), gen.when()
-    for _ in range(50):
-        if all(abs(t - u) >= gap for u in busy.setdefault(ip, [])):
-            break
+def _sessions(gen: Any, quota: int, ips: list[str], people: int, gap: int) -> Iterator[tuple[str, int]]:
+    """(address, start) of sessions of a few regular people until `quota` lines are written; a
+    person's sessions start at least `gap` seconds apart (an editor logs in a few times a day,
+    not twice in ten minutes; the spacing is tried a bounded number of times)."""
+    who = [gen.ips.public() for _ in range(people)]
+    ips += who
+    busy: dict[str, list[int]] = {}
+    stop = len(gen.out) + quota
+    while len(gen.out) < stop:
         ip, t = gen.rng.choice(who), gen.when()
-    busy[ip].append(t)
-    return ip, t
+        for _ in range(50):
+            if all(abs(t - u) >= gap for u in busy.setdefault(ip, [])):
+                break
+            ip, t = gen.rng.choice(who), gen.when()
+        busy.setdefault(ip, []).append(t)
+        yield ip, t
 
 
 def _editors(gen: Any, quota: int, ips: list[str]) -> int:
-    rng, stop, typos = gen.rng, len(gen.out) + quota, 0
-    editors = [gen.ips.public() for _ in range(max(4, quota // 300))]
-    ips += editors
-    busy: dict[str, list[int]] = {}
-    while len(gen.out) < stop:
-        ip, t = _free_start(gen, busy, editors, 3600)
+    rng, typos = gen.rng, 0
+    for ip, t in _sessions(gen, quota, ips, max(4, quota // 300), 3600):
         gen.line(t, ip, "GET", f"{BLOG}/wp-login.php", 200, rng.randint(4300, 4400), EDITOR_UA)
         for _ in range(rng.choice((0, 0, 0, 0, 0, 1, 1, 2))):  # a mistyped password, at most twice
             t += rng.randint(4, 15)
@@ -217,12 +220,8 @@ def _customers(gen: Any, quota: int, ips: list[str]) -> int:
 
 
 def _staff(gen: Any, quota: int, ips: list[str]) -> int:
-    rng, stop, typos = gen.rng, len(gen.out) + quota, 0
-    staff = [gen.ips.public() for _ in range(max(2, quota // 300))]
-    ips += staff
-    busy: dict[str, list[int]] = {}
-    while len(gen.out) < stop:
-        ip, t = _free_start(gen, busy, staff, 1800)
+    rng, typos = gen.rng, 0
+    for ip, t in _sessions(gen, quota, ips, max(2, quota // 300), 1800):
         gen.line(t, ip, "GET", "/stats/", 401, 188, EDITOR_UA)  # the browser asks before it sends a user
         if rng.random() < 0.1:
             typos += 1

@@ -65,6 +65,15 @@ def local_time(text: str, ctx: ParseContext) -> Any:
     return parse_iso(" ".join(text.split()), ctx)
 
 
+def _event(dataset: str, program: str, category: str, message: str, stamp: str, ctx: ParseContext) -> dict[str, Any]:
+    ev: dict[str, Any] = {"event.kind": "event", "event.dataset": dataset, "event.module": "dpkg",
+                          "event.category": [category], "process.name": program, "message": message}
+    ts = local_time(stamp, ctx)
+    if ts is not None:
+        ev["@timestamp"] = ts
+    return ev
+
+
 class DpkgParser(LineParser):
     dataset = "dpkg"
 
@@ -73,11 +82,7 @@ class DpkgParser(LineParser):
         if m is None:
             return None
         verb, rest = m["verb"], m["rest"]
-        ev: dict[str, Any] = {"event.kind": "event", "event.dataset": self.dataset, "event.module": "dpkg",
-                              "event.category": ["package"], "process.name": "dpkg", "message": f"{verb} {rest}"}
-        ts = local_time(m["ts"], ctx)
-        if ts is not None:
-            ev["@timestamp"] = ts
+        ev = _event(self.dataset, "dpkg", "package", f"{verb} {rest}", m["ts"], ctx)
         if verb == "startup":  # `startup archives unpack`, `startup packages configure`
             ev.update({"event.action": "dpkg_started", "event.type": ["start"], "dpkg.operation": rest})
             return ev
@@ -131,13 +136,8 @@ class AlternativesParser(LineParser):
         if m is None:
             return None
         msg = m["msg"]
-        ev: dict[str, Any] = {"event.kind": "event", "event.dataset": self.dataset, "event.module": "dpkg",
-                              "event.category": ["configuration"], "event.type": ["info"],
-                              "event.action": "alternatives_message", "process.name": "update-alternatives",
-                              "message": msg}
-        ts = local_time(m["ts"], ctx)
-        if ts is not None:
-            ev["@timestamp"] = ts
+        ev = _event(self.dataset, "update-alternatives", "configuration", msg, m["ts"], ctx)
+        ev.update({"event.type": ["info"], "event.action": "alternatives_message"})
         for regex, action, types in _ALT_MESSAGES:
             found = regex.match(msg)
             if found is None:
