@@ -281,9 +281,9 @@ def test_ingest_dedupes_package_events_and_keeps_an_explicit_unknown_file(tmp_pa
         again = ingest_chunks(store, FileReader(history, MemoryCheckpoints()).read_chunks(), ctx=context_for(str(history)))
         assert first.stored == first.events == 37 and first.parse_failures == 0
         assert again.stored == 0
-        rows = store.query('SELECT "user.name", "process.command_line", labels FROM events '
+        rows = store.query('SELECT "user.name", "process.command_line", "package.name" FROM events '
                            "WHERE \"event.action\" = 'package_installed'")
-        assert {(user, cmd, dict(labels)["package.name"]) for user, cmd, labels in rows} == {
+        assert {(user, cmd, name) for user, cmd, name in rows} == {
             ("alice", "apt-get install -y nmap", name) for name in ("nmap-common", "nmap", "liblinear4")}
         named = ingest_chunks(store, FileReader(unknown, MemoryCheckpoints()).read_chunks(), ctx=context_for(str(unknown)))
         assert named.stored == 6 and named.parse_failures >= 4  # the user asked for it: stored, flagged
