@@ -273,6 +273,120 @@ RESP_NOT_ALLOWED = _register(
     "The target of an automatic action is on an allowlist.",
     "Review the allowlist; act manually if the target is really hostile.",
 )
+RESP_PLAYBOOK_INVALID = _register(
+    "RESP-6002",
+    "playbook invalid",
+    "A response playbook could not be loaded: a key is missing or unknown, a value has the wrong type, or a sample does not behave as declared.",
+    "Fix the playbook at the path and key named in the message (`hostwarden respond check PATH` lints a folder); the other playbooks stay loaded.",
+)
+RESP_PLAYBOOK_UNSAFE_YAML = _register(
+    "RESP-6003",
+    "playbook uses a forbidden YAML construct",
+    "Playbooks are plain data: YAML anchors, aliases and explicit tags are refused (they can expand without bound or build objects).",
+    "Write the values out in full and remove any `&anchor`, `*alias` or `!tag` from the file named in the message.",
+)
+RESP_RATE_CAPPED = _register(
+    "RESP-6004",
+    "response rate cap reached",
+    "More automatic actions of this kind were due in the last minute than the rate cap allows; the excess waits for approval instead of running.",
+    "Review the pending actions (`hostwarden respond list`) and approve them, or raise `[respond.rate]` if the volume is expected.",
+)
+RESP_COMMAND_TIMEOUT = _register(
+    "RESP-6005",
+    "response command timed out",
+    "An external command run by an action did not finish within its timeout; it was killed and the action counted as failed.",
+    "Check the command named in the message by hand (a hung firewall, web server or account tool); raise `command_timeout` only if it is just slow.",
+)
+RESP_COMMAND_FAILED = _register(
+    "RESP-6006",
+    "response command failed",
+    "An external command run by an action exited with an error; the action did not take effect.",
+    "Read the command's error output in the message and the audit log; fix the tool or its configuration, then retry or approve again.",
+)
+RESP_BREAKER_OPEN = _register(
+    "RESP-6007",
+    "automatic response suspended (circuit breaker)",
+    "Actions of this kind failed repeatedly within the breaker window, so new ones wait for manual approval until the cool-down ends.",
+    "Find why the actions fail (audit log, `hostwarden respond list`), fix it, then approve the pending actions.",
+)
+RESP_PROCESS_MISMATCH = _register(
+    "RESP-6008",
+    "process identity mismatch",
+    "The process id now belongs to a process other than the one in the alert (its start time differs, or it is gone), so it was not signalled.",
+    "Nothing was killed. Look the process up again by its command line; a pid alone never identifies a process.",
+)
+RESP_TARGET_INVALID = _register(
+    "RESP-6009",
+    "response target missing or invalid",
+    "The alert lacks the field the action reads its target from, or the value is not a valid address, path, user or pid.",
+    "Check the playbook's `field` for the action and the alert's fields (`hostwarden respond dry-run`).",
+)
+RESP_AUDIT_TAMPERED = _register(
+    "RESP-6010",
+    "audit log verification failed",
+    "A record of the response audit log was edited, removed or reordered: its hash chain no longer links.",
+    "Treat the host as tampered with; keep the file as evidence and compare it with a copy shipped off the host.",
+)
+RESP_STATE_UNREADABLE = _register(
+    "RESP-6011",
+    "response state unreadable",
+    "The response state file (active blocks, quarantined files, pending approvals) could not be read; it was kept aside and a new one started.",
+    "Inspect the kept copy named in the message; active firewall elements still expire by themselves in the kernel.",
+)
+RESP_NO_SUCH_ACTION = _register(
+    "RESP-6012",
+    "no such response action",
+    "The action id is unknown, or the action is not in a state that allows this operation (e.g. undoing an action that is not active).",
+    "List the actions and their states with `hostwarden respond list`.",
+)
+RESP_WEB_CONFIG_INVALID = _register(
+    "RESP-6013",
+    "web server rejected the deny file",
+    "`nginx -t` failed after the deny file was written, so the previous content was restored and nothing was reloaded.",
+    "Run the test command shown in the message; check that the deny file path is included in a valid context.",
+)
+RESP_NO_BACKEND = _register(
+    "RESP-6014",
+    "response backend unavailable",
+    "The tool an action needs (nft, or iptables with ipset; nginx; usermod) is not installed or not configured.",
+    "Install the tool or set its path in the `[respond]` configuration section.",
+)
+RESP_NOTIFY_FAILED = _register(
+    "RESP-6015",
+    "notification failed",
+    "A webhook or mail server did not accept the notification (unreachable, timed out, refused or answered an error).",
+    "Check the channel's URL or SMTP settings and the secret's environment variable; the alert itself is stored.",
+)
+RESP_RESTORE_CONFLICT = _register(
+    "RESP-6016",
+    "undo refused: target changed since the action",
+    "Undoing would overwrite something changed after the action (a file now at the original path, an account edited meanwhile).",
+    "Resolve the conflict named in the message by hand; nothing was overwritten.",
+)
+RESP_IRREVERSIBLE = _register(
+    "RESP-6017",
+    "action cannot be undone",
+    "The action has no undo (a killed process, a sent notification); it stays recorded in the audit log.",
+    "Nothing to undo; act manually if needed.",
+)
+RESP_COMMAND_NOT_PERMITTED = _register(
+    "RESP-6018",
+    "response command not permitted",
+    "An action tried to run a program that is not one of the configured response tools; responses run only those.",
+    "Configure the tool's path in the `[respond]` section if it is legitimate.",
+)
+RESP_ISOLATION_UNSAFE = _register(
+    "RESP-6019",
+    "isolation refused: no management address",
+    "Isolating the host would cut off every administrator because no management address is configured.",
+    "Set `[respond.allowlist] management` to the addresses you manage the host from.",
+)
+RESP_STATE_LOCKED = _register(
+    "RESP-6020",
+    "response state locked",
+    "Another hostwarden process held the response state or audit lock longer than the lock timeout.",
+    "Check for a stuck `hostwarden watch` or `respond` process (`hostwarden status`); the operation can be retried.",
+)
 INTEL_FEED_INVALID = _register(
     "INTEL-8001",
     "intel feed invalid",
