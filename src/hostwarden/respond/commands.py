@@ -54,11 +54,20 @@ def _when(ts: Any) -> str:
     return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d %H:%M:%SZ") if ts else ""
 
 
+def _table(*names: str) -> Table:
+    """A table whose first column (the action id people copy) never wraps or truncates."""
+    table = Table()
+    table.add_column(names[0], no_wrap=True, min_width=12)
+    for name in names[1:]:
+        table.add_column(name, overflow="fold")
+    return table
+
+
 def _print_outcomes(outcomes: list[Outcome], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps([o.to_dict() for o in outcomes], indent=1, default=str))
         return
-    table = Table("id", "playbook", "action", "target", "status", "code", "detail")
+    table = _table("id", "playbook", "action", "target", "status", "code", "detail")
     for o in outcomes:
         table.add_row(*(_cell(v) for v in (o.id, o.playbook, o.action, o.target, o.status, o.code, o.message)))
     console.print(table)
@@ -77,7 +86,7 @@ def list_cmd(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatO
     if fmt == "json":
         print(json.dumps(entries, indent=1, default=str))
         return
-    table = Table("id", "status", "action", "target", "playbook", "created", "expires", "reason")
+    table = _table("id", "status", "action", "target", "playbook", "created", "expires", "reason")
     for e in entries:
         target = f"{e['target']['kind']}:{e['target']['value']}"
         reason = e.get("reason") or {}
@@ -146,6 +155,11 @@ def check(paths: Annotated[list[Path] | None, typer.Argument(help="Playbook file
         console.print(f"[bold red]{err.code.code}[/bold red] {_cell(err.message)}")
     if errors:
         raise HostwardenError(RESP_PLAYBOOK_INVALID, f"{len(errors)} playbook problem(s)")
+
+
+@audit_app.callback()
+def audit_group() -> None:
+    """The response audit log (a hash chain of every action, undo and refusal)."""
 
 
 @audit_app.command("verify")

@@ -137,7 +137,8 @@ class Notify(Action):
             raise HostwardenError(RESP_NOTIFY_FAILED, f"environment variable {hook.secret_env} is not set")
         query, body = webhook_request(hook, text, summary, secret, now)
         try:
-            resp = httpx.post(hook.url, params=query, json=body, headers=hook.headers, timeout=hook.timeout)
+            url = httpx.URL(hook.url).copy_merge_params(query)  # keep the URL's own access_token
+            resp = httpx.post(url, json=body, headers=hook.headers, timeout=hook.timeout)
         except httpx.HTTPError as exc:
             raise HostwardenError(RESP_NOTIFY_FAILED, f"{hook.kind} webhook: {type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 300:
