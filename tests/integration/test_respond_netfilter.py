@@ -10,6 +10,7 @@ same for the iptables + ipset fallback. Isolation keeps only the management addr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -180,6 +181,22 @@ def test_undo_by_command_lifts_a_long_block(lab: Lab, tmp_path: Path, backend: s
         assert r.list_actions(("active",)) == []
     finally:
         r.close()
+
+
+def test_a_longer_block_replaces_a_shorter_one_in_the_kernel(lab: Lab, tmp_path: Path) -> None:
+    short = _responder(lab, tmp_path, "nft", "30s")
+    long = _responder(lab, tmp_path, "nft", "2h")
+    try:
+        assert short.handle({"hostwarden.grade": "L2", "source.ip": lab.attacker_v4}, wait=True)[0].status == "applied"
+        (out,) = long.handle({"hostwarden.grade": "L2", "source.ip": lab.attacker_v4}, wait=True)
+        assert out.status == "refreshed", out
+        listed = subprocess.run(["ip", "netns", "exec", lab.server, "nft", "-j", "list", "set", "inet", f"hw{PID}", "v4"],
+                                capture_output=True, text=True, timeout=20).stdout
+        (elem,) = json.loads(listed)["nftables"][1]["set"]["elem"]
+        assert elem["elem"]["val"] == lab.attacker_v4 and elem["elem"]["timeout"] == 7200
+    finally:
+        short.close()
+        long.close()
 
 
 def test_blocks_survive_a_flushed_ruleset(lab: Lab, tmp_path: Path) -> None:

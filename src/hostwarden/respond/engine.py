@@ -34,6 +34,7 @@ from hostwarden.errors import (
     RESP_COMMAND_FAILED,
     RESP_NO_SUCH_ACTION,
     RESP_RATE_CAPPED,
+    RESP_TARGET_INVALID,
     HostwardenError,
 )
 from hostwarden.respond.actions import ACTION_TYPES, Action, ActionContext, Plan, Target
@@ -79,7 +80,8 @@ class KeyedLocks:
 
 class Responder:
     def __init__(self, settings: RespondSettings, playbooks: list[Playbook] | None = None, *,
-                 host_addresses: list[str] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 host_addresses: list[str] | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if settings.state_file is None or settings.audit_file is None or settings.quarantine_dir is None:
             raise ValueError("settings must be resolved against a data dir (RespondSettings.resolved)")
         self.settings = settings
@@ -98,10 +100,10 @@ class Responder:
         self.files = FileOps(fsync=settings.audit_fsync)
         self.audit = AuditLog(settings.audit_file, fsync=settings.audit_fsync)
         self.state = StateStore(settings.state_file, fsync=settings.audit_fsync, history_keep=settings.history_keep)
-        self.blocks_cap = RateCap(settings.rate.blocks_per_minute)
-        self.actions_cap = RateCap(settings.rate.actions_per_minute)
+        self.blocks_cap = RateCap(settings.rate.blocks_per_minute, monotonic)
+        self.actions_cap = RateCap(settings.rate.actions_per_minute, monotonic)
         self.breaker = Breaker(settings.breaker.failures, settings.breaker.window_seconds,
-                               settings.breaker.cooldown_seconds)
+                               settings.breaker.cooldown_seconds, monotonic)
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="hw-respond")
         self._inflight: set[Future[Outcome]] = set()
         self._inflight_lock = threading.Lock()
@@ -121,7 +123,13 @@ class Responder:
             if not pb.matches(alert):
                 continue
             for spec in pb.actions:
-                for outcome in self._dispatch(pb, spec, alert, self.settings.dry_run):
+                try:
+                    dispatched = self._dispatch(pb, spec, alert, self.settings.dry_run)
+                except Exception as exc:  # noqa: BLE001 - the alert path must go on whatever one action does
+                    log.exception("response %s/%s failed", pb.id, spec.name)
+                    dispatched = [Outcome("", pb.id, spec.name, "", "failed", RESP_COMMAND_FAILED.code,
+                                          f"{type(exc).__name__}: {exc}")]
+                for outcome in dispatched:
                     if outcome.future is not None:
                         futures.append((len(outcomes), outcome.future))
                     outcomes.append(outcome)
@@ -157,6 +165,8 @@ class Responder:
                 refusal = self.safety.check(plan)
             except HostwardenError as exc:
                 refusal = exc
+            except OSError as exc:  # e.g. a file that cannot be read while planning
+                refusal = HostwardenError(RESP_TARGET_INVALID, f"{target.value}: {exc.strerror or exc}")
         if refusal is not None or plan is None:
             assert refusal is not None
             self.audit.append("refused", action=action.name, target=target.to_dict(), **origin,
@@ -165,8 +175,12 @@ class Responder:
         if dry_run:
             self.audit.append("dry_run", action=action.name, target=target.to_dict(), **origin, plan=plan.to_dict())
             return out.but(status="dry_run", message=plan.summary, plan=plan.to_dict())
-        live = self.state.live(action.name, target.key)
-        if live is not None:
+        # a notification is sent once per alert; a host change is not repeated while it is in force
+        statuses = ("pending", "submitted", "active") if action.changes_host else ("pending", "submitted", "done")
+        live = self.state.live(action.name, target.key, statuses)
+        held = live is not None and live["status"] == "pending" and spec.approval == "auto" and \
+            (live.get("reason") or {}).get("code") in (RESP_RATE_CAPPED.code, RESP_BREAKER_OPEN.code)
+        if live is not None and not held:
             return self._again(live, plan, out)
         approval, reason = spec.approval, None
         if approval == "auto" and action.changes_host:
@@ -175,6 +189,14 @@ class Responder:
             elif (action.capped and not self.blocks_cap.take()) or not self.actions_cap.take():
                 approval, reason = "manual", HostwardenError(RESP_RATE_CAPPED, "rate cap reached")
                 self._notice_cap()
+        if live is not None:  # held back by the cap or the breaker: let it run now if they allow
+            if approval == "manual":
+                return out.but(id=live["id"], status="pending", message="still held back", **_code(reason))
+            with self.state.transaction(durable=False) as data:
+                data["actions"][live["id"]].update(status="submitted", plan=plan.to_dict())
+            self.audit.append("released", id=live["id"], action=action.name, target=target.to_dict(), **origin)
+            return out.but(id=live["id"], status="submitted", message=plan.summary, plan=plan.to_dict(),
+                           future=self._submit(self._execute, live["id"], plan, "apply"))
         entry_id = self._new_entry(plan, origin, approval, reason)
         if approval == "manual":
             self.audit.append("pending", id=entry_id, action=action.name, target=target.to_dict(), **origin,
@@ -186,8 +208,8 @@ class Responder:
     def _again(self, live: dict[str, Any], plan: Plan, out: Outcome) -> Outcome:
         """An action already pending, submitted or active on this target: extend its TTL when
         this plan's is longer (the longest wins), else leave it alone."""
-        if live["status"] == "pending":
-            return out.but(id=live["id"], status="pending", message="already waiting for approval")
+        if live["status"] not in ("active", "submitted"):
+            return out.but(id=live["id"], status=live["status"], message=f"already {live['status']}")
         now = self.clock()
         if live["status"] == "active":
             current = live.get("expires")
@@ -210,7 +232,7 @@ class Responder:
 
     def _new_entry(self, plan: Plan, origin: dict[str, Any], approval: str, reason: HostwardenError | None) -> str:
         entry_id = secrets.token_hex(6)
-        with self.state.transaction() as data:
+        with self.state.transaction(durable=approval == "manual") as data:  # auto: the outcome follows
             data["actions"][entry_id] = {
                 "id": entry_id, "status": "pending" if approval == "manual" else "submitted", "action": plan.action,
                 **origin, "target": plan.target.to_dict(), "plan": plan.to_dict(), "undo": None, "approval": approval,
@@ -258,6 +280,8 @@ class Responder:
         action = self.actions[plan.action]
         entry = self.state.get(entry_id) or {}
         out = Outcome(entry_id, entry.get("playbook") or "", plan.action, plan.target.key, "failed")
+        if kind == "refresh" and entry.get("status") not in ("active", "submitted"):
+            return out.but(status=entry.get("status") or "unknown", message="no longer in force; not extended")
         if entry.get("status") == "active":
             cur = entry.get("expires")
             if cur is None or (plan.ttl is not None and self.clock() + plan.ttl <= cur):

@@ -82,6 +82,11 @@ class WafSettings(_Section):
     reload: list[str] = Field(default_factory=lambda: ["nginx", "-s", "reload"], description="empty: no reload")
     rule_id: int = Field(1990001, ge=1, description="ModSecurity rule id of the generated SecRule")
 
+    @field_validator("modsecurity_file", mode="before")
+    @classmethod
+    def _none_when_empty(cls, v: Any) -> Any:
+        return None if v in ("", None) else v  # TOML has no null: "" turns the ModSecurity file off
+
 
 class UserSettings(_Section):
     root: Path = Field(Path("/"), description="system root whose /etc/shadow is changed (tests: a copy)")

@@ -81,30 +81,46 @@ class StateStore:
             return json.loads(json.dumps(self._read()))
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[dict[str, Any]]:
-        """Read-modify-write under the lock; the data is saved when the block ends without error."""
+    def transaction(self, *, durable: bool = True) -> Iterator[dict[str, Any]]:
+        """Read-modify-write under the lock; saved when the block ends without error (an error
+        drops the in-memory changes: the next read comes from the file). `durable=False`
+        skips the fsync, for a record whose loss in a crash is harmless (an action about to
+        run: its outcome is written durably right after)."""
         with self._lock, file_lock(self.lock_path):
-            data = json.loads(json.dumps(self._read()))
-            yield data
+            data = self._read()
+            try:
+                yield data
+            except BaseException:
+                self._cache, self._stamp = None, None
+                raise
             self._prune(data)
-            atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode(), mode=0o600, fsync=self.fsync)
+            atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode(), mode=0o600,
+                         fsync=self.fsync and durable)
             self._cache, self._stamp = data, self._file_stamp()
 
     def _prune(self, data: dict[str, Any]) -> None:
         actions = data["actions"]
+        if len(actions) <= self.history_keep:
+            return
         finished = sorted((a for a in actions.values() if a.get("status") not in LIVE),
                           key=lambda a: a.get("finished") or a.get("created") or 0)
         for a in finished[: max(0, len(finished) - self.history_keep)]:
             del actions[a["id"]]
 
     def get(self, action_id: str) -> dict[str, Any] | None:
-        return self.snapshot()["actions"].get(action_id)
+        """One entry (a copy)."""
+        with self._lock:
+            entry = self._read()["actions"].get(action_id)
+            return None if entry is None else json.loads(json.dumps(entry))
 
-    def live(self, action: str, target_key: str) -> dict[str, Any] | None:
-        """The pending or active entry of `action` on a target, if any (without copying all)."""
+    def live(self, action: str, target_key: str, statuses: tuple[str, ...] = LIVE) -> dict[str, Any] | None:
+        """The newest entry of `action` on a target in one of `statuses` (pending, submitted or
+        active by default), if any."""
+        found = None
         with self._lock:
             for entry in self._read()["actions"].values():
-                if entry.get("status") in LIVE and entry.get("action") == action and \
-                        f"{entry['target']['kind']}:{entry['target']['value']}" == target_key:
-                    return json.loads(json.dumps(entry))
-        return None
+                if entry.get("status") in statuses and entry.get("action") == action and \
+                        f"{entry['target']['kind']}:{entry['target']['value']}" == target_key and \
+                        (found is None or (entry.get("created") or 0) >= (found.get("created") or 0)):
+                    found = entry
+            return None if found is None else json.loads(json.dumps(found))

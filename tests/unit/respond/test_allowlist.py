@@ -116,7 +116,7 @@ def _special(addr: str) -> bool:
 
 def _blocked(log: Path, deny_file: Path) -> set[str]:
     text = log.read_text() if log.exists() else ""
-    found = set(re.findall(r"^add element inet hostwarden v[46] \{ (\S+) timeout", text, re.M))
+    found = set(re.findall(r"^(?:add|create) element inet hostwarden v[46] \{ (\S+) timeout", text, re.M))
     if deny_file.exists():
         found |= set(re.findall(r"^deny (\S+);$", deny_file.read_text(), re.M))
     return found

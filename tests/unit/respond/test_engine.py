@@ -79,6 +79,23 @@ def test_rate_cap_queues_the_excess_for_approval_nothing_dropped(make_settings, 
     assert approved.status == "applied" and "198.51.100.6" in log.read_text()
 
 
+def test_a_capped_action_is_released_when_the_cap_allows_again(make_settings, make_responder, recorder) -> None:  # type: ignore[no-untyped-def]
+    tool, log = recorder
+    now = [0.0]
+    s = make_settings(firewall={"backend": "nft", "nft": [str(tool)]}, rate={"blocks_per_minute": 1})
+    r = make_responder(s, [playbook(block_playbook())], monotonic=lambda: now[0])
+    assert r.handle(alert("198.51.100.1"), wait=True)[0].status == "applied"
+    held = r.handle(alert("198.51.100.2"), wait=True)[0]
+    assert (held.status, held.code) == ("pending", "RESP-6004")
+    still = r.handle(alert("198.51.100.2"), wait=True)[0]
+    assert (still.id, still.status) == (held.id, "pending")  # the same entry, not a second one
+    now[0] = 61.0
+    released = r.handle(alert("198.51.100.2"), wait=True)[0]
+    assert (released.id, released.status) == (held.id, "applied")
+    assert "198.51.100.2" in log.read_text()
+    assert "released" in _kinds(r)
+
+
 def test_rate_cap_window_slides() -> None:
     now = [0.0]
     cap = RateCap(2, clock=lambda: now[0])

@@ -114,6 +114,16 @@ def test_webhook_failure_is_resp_6015_and_not_counted_by_the_breaker(make_settin
     assert r.breaker.status() == {}
 
 
+def test_a_notification_is_sent_once_per_alert(make_settings, make_responder, http_server) -> None:  # type: ignore[no-untyped-def]
+    url, got = http_server
+    r = _notify(make_settings, make_responder, {"url": url + "/hook"})
+    assert r.handle(ALERT, wait=True)[0].status == "applied"
+    again = r.handle({**ALERT, "message": "count grew"}, wait=True)[0]  # the same alert, updated
+    assert again.status == "done" and len(got) == 1
+    assert r.handle({**ALERT, "event.id": "e2"}, wait=True)[0].status == "applied"
+    assert len(got) == 2
+
+
 def test_unreachable_webhook_times_out_cleanly(make_settings, make_responder) -> None:  # type: ignore[no-untyped-def]
     r = _notify(make_settings, make_responder, {"url": "http://127.0.0.1:9/", "timeout": 1})
     (out,) = r.handle(ALERT, wait=True)

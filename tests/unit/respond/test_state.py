@@ -34,7 +34,7 @@ def test_restart_expires_what_ran_out_and_reasserts_the_rest(make_settings, make
     assert by_target == {"ip:198.51.100.1": "expired", "ip:2001:db8::9": "active"}
     calls = log.read_text()
     assert "delete element inet hostwarden v4 { 198.51.100.1 }" in calls
-    assert re.search(r"add element inet hostwarden v6 \{ 2001:db8::9 timeout 3480s \}", calls)
+    assert re.search(r"(?:add|create) element inet hostwarden v6 \{ 2001:db8::9 timeout 3480s \}", calls)
     assert sorted(e["status"] for e in later.list_actions()) == ["active", "expired"]
     kinds = [rec["kind"] for rec in later.audit.records()]
     assert kinds[-2:] == ["expire", "reassert"] and verify(s.audit_file).ok
@@ -50,7 +50,7 @@ def test_the_longest_ttl_wins_whatever_order_the_workers_run(make_settings, make
         r.handle(alert(ip), wait=True)
         (entry,) = [e for e in r.list_actions(("active",)) if e["target"]["value"] == ip]
         assert entry["expires"] - time.time() > 3500
-        timeouts = re.findall(rf"add element inet hostwarden v4 {{ {re.escape(ip)} timeout (\d+)s }}", log.read_text())
+        timeouts = re.findall(rf"(?:add|create) element inet hostwarden v4 {{ {re.escape(ip)} timeout (\d+)s }}", log.read_text())
         assert timeouts[-1] == "3600"  # the kernel holds the long one
 
 

@@ -50,9 +50,12 @@ def choose_backend(fw: FirewallSettings) -> str:
 class NftSets:
     """The `inet <table>` with sets v4/v6 and drop rules in the input and forward hooks."""
 
+    _ready: ClassVar[set[tuple[Any, ...]]] = set()
+
     def __init__(self, fw: FirewallSettings) -> None:
         self.fw = fw
         self.t = f"inet {fw.table}"
+        self.key = (tuple(fw.prefix), tuple(fw.nft), fw.table)
 
     def _declare(self) -> list[str]:
         t = self.t
@@ -69,16 +72,40 @@ class NftSets:
     def _script(self, lines: list[str]) -> Command:
         return Command([*self.fw.nft, "-f", "-"], "\n".join(lines) + "\n", list(self.fw.prefix))
 
-    def block(self, addr: str, ttl: float | None) -> Command:
-        s = f"{self.t} {'v4' if ipaddress.ip_address(addr).version == 4 else 'v6'}"
+    def _set(self, addr: str) -> str:
+        return f"{self.t} {'v4' if ipaddress.ip_address(addr).version == 4 else 'v6'}"
+
+    def create(self, addr: str, ttl: float | None) -> Command:
+        """The fast path: one element into existing sets (fails if the element or set exists not)."""
         t = _timeout(ttl)
+        return self._script([f"create element {self._set(addr)} {{ {addr}{'' if t is None else f' timeout {t}s'} }}"])
+
+    def replace(self, addr: str, ttl: float | None) -> Command:
+        """The self-healing path: declare table, sets and rules, and replace the element (so
+        its timeout is exactly the new one). Deleting an element makes the kernel wait for an
+        RCU grace period (~10 ms), hence not the common path."""
+        s, t = self._set(addr), _timeout(ttl)
         element = addr if t is None else f"{addr} timeout {t}s"
         return self._script([*self._declare(), f"add element {s} {{ {addr} }}",
                              f"delete element {s} {{ {addr} }}", f"add element {s} {{ {element} }}"])
 
     def unblock(self, addr: str) -> Command:
-        s = f"{self.t} {'v4' if ipaddress.ip_address(addr).version == 4 else 'v6'}"
+        s = self._set(addr)
         return self._script([*self._declare(), f"add element {s} {{ {addr} }}", f"delete element {s} {{ {addr} }}"])
+
+    def apply(self, ctx: ActionContext, fast: Command, full: Command) -> None:
+        """`full` the first time in this process (rules declared) and whenever `fast` finds the
+        element already there or the set gone; `fast` otherwise."""
+        if self.key in self._ready:
+            try:
+                ctx.run(fast)
+                return
+            except HostwardenError as exc:
+                if exc.code is not RESP_COMMAND_FAILED or not any(
+                        m in exc.message for m in ("File exists", "No such file or directory")):
+                    raise
+        ctx.run(full)
+        self._ready.add(self.key)
 
 
 class IpsetSets:
@@ -151,28 +178,32 @@ class BlockIp(Action):
         assert isinstance(params, BlockIpParams)
         kind, sets = self._backend(params)
         addr = target.value
-        command = sets.block(addr, params.ttl)
-        steps = [] if not isinstance(sets, IpsetSets) or sets.ready() else sets.setup_steps()
-        how = f"ipset {sets.set_name(addr)}" if isinstance(sets, IpsetSets) else f"nft set inet {sets.fw.table}"
         ttl = f"for {params.ttl:g}s" if params.ttl else "until undone"
+        if isinstance(sets, NftSets):
+            commands = [sets.create(addr, params.ttl), sets.replace(addr, params.ttl)]
+            steps = [commands[0].display(), f"if the element exists or the table is missing: {commands[1].display()}"]
+            how = f"nft set inet {sets.fw.table}"
+        else:
+            commands = [sets.block(addr, params.ttl)]
+            steps = [*([] if sets.ready() else sets.setup_steps()), commands[0].display()]
+            how = f"ipset {sets.set_name(addr)}"
         return Plan(self.name, target, params.model_dump(), f"drop traffic from {addr} {ttl} ({how})",
-                    steps=[*steps, command.display()], commands=[command], addresses=[addr], ttl=params.ttl,
-                    facts={"backend": kind})
+                    steps=steps, commands=commands, addresses=[addr], ttl=params.ttl, facts={"backend": kind})
 
     def apply(self, plan: Plan, ctx: ActionContext) -> dict[str, Any]:
         kind = plan.facts.get("backend", "nft")
-        sets = NftSets(ctx.settings.firewall) if kind == "nft" else IpsetSets(ctx.settings.firewall)
-        if isinstance(sets, IpsetSets):
+        if kind == "nft":
+            NftSets(ctx.settings.firewall).apply(ctx, plan.commands[0], plan.commands[-1])
+            return {"backend": kind, "address": plan.target.value}
+        sets = IpsetSets(ctx.settings.firewall)
+        sets.ensure(ctx)
+        try:
+            ctx.run(plan.commands[0])
+        except HostwardenError as exc:  # sets gone (e.g. flushed by hand): rebuild once
+            if exc.code is not RESP_COMMAND_FAILED:
+                raise
+            sets.forget()
             sets.ensure(ctx)
-            try:
-                ctx.run(plan.commands[0])
-            except HostwardenError as exc:  # sets gone (e.g. flushed by hand): rebuild once
-                if exc.code is not RESP_COMMAND_FAILED:
-                    raise
-                sets.forget()
-                sets.ensure(ctx)
-                ctx.run(plan.commands[0])
-        else:
             ctx.run(plan.commands[0])
         return {"backend": kind, "address": plan.target.value}
 
