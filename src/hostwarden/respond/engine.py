@@ -367,9 +367,20 @@ class Responder:
         return self._undo(entry, "undo", by=by)
 
     def _undo(self, entry: dict[str, Any], kind: str, **extra: Any) -> Outcome:
+        """Undo (or expire) an active entry, under its target's lock: an extension that won the
+        race is not expired, and an entry undone meanwhile (another process) is left alone."""
+        with self._target_locks.hold(f"{entry['action']}:{_key(entry)}"):
+            current = self.state.get(entry["id"]) or entry
+            out = Outcome(entry["id"], entry.get("playbook") or "", entry["action"], _key(entry), "failed")
+            if current.get("status") != "active":
+                return out.but(status=current.get("status") or "unknown", message="no longer active")
+            if kind == "expire" and (current.get("expires") is None or current["expires"] > self.clock()):
+                return out.but(status="active", message="extended meanwhile")
+            return self._undo_locked(current, kind, out, **extra)
+
+    def _undo_locked(self, entry: dict[str, Any], kind: str, out: Outcome, **extra: Any) -> Outcome:
         action = self.actions[entry["action"]]
         plan = Plan.from_dict(entry["plan"])
-        out = Outcome(entry["id"], entry.get("playbook") or "", entry["action"], _key(entry), "failed")
         try:
             note = action.undo(plan, entry.get("undo") or {}, self._context())
         except Exception as exc:  # noqa: BLE001 - recorded, the entry stays active for another try
@@ -442,7 +453,7 @@ class Responder:
         """Undo every active action whose expiry has passed (each once, even across processes)."""
         now = self.clock()
         due = [e for e in self.list_actions(("active",)) if e.get("expires") is not None and e["expires"] <= now]
-        return [self._undo(e, "expire") for e in due if (self.state.get(e["id"]) or {}).get("status") == "active"]
+        return [self._undo(e, "expire") for e in due]
 
     def _timer_loop(self) -> None:
         while not self._stop.is_set():
