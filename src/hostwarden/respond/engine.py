@@ -192,8 +192,7 @@ class Responder:
         if live is not None:  # held back by the cap or the breaker: let it run now if they allow
             if approval == "manual":
                 return out.but(id=live["id"], status="pending", message="still held back", **_code(reason))
-            with self.state.transaction(durable=False) as data:
-                data["actions"][live["id"]].update(status="submitted", plan=plan.to_dict())
+            self.state.update(live["id"], status="submitted", plan=plan.to_dict())
             self.audit.append("released", id=live["id"], action=action.name, target=target.to_dict(), **origin)
             return out.but(id=live["id"], status="submitted", message=plan.summary, plan=plan.to_dict(),
                            future=self._submit(self._execute, live["id"], plan, "apply"))
@@ -232,13 +231,12 @@ class Responder:
 
     def _new_entry(self, plan: Plan, origin: dict[str, Any], approval: str, reason: HostwardenError | None) -> str:
         entry_id = secrets.token_hex(6)
-        with self.state.transaction(durable=approval == "manual") as data:  # auto: the outcome follows
-            data["actions"][entry_id] = {
-                "id": entry_id, "status": "pending" if approval == "manual" else "submitted", "action": plan.action,
-                **origin, "target": plan.target.to_dict(), "plan": plan.to_dict(), "undo": None, "approval": approval,
-                "created": self.clock(), "applied": None, "expires": None, "finished": None,
-                "reason": {"code": reason.code.code, "message": reason.message} if reason else None,
-            }
+        self.state.put({
+            "id": entry_id, "status": "pending" if approval == "manual" else "submitted", "action": plan.action,
+            **origin, "target": plan.target.to_dict(), "plan": plan.to_dict(), "undo": None, "approval": approval,
+            "created": self.clock(), "applied": None, "expires": None, "finished": None,
+            "reason": {"code": reason.code.code, "message": reason.message} if reason else None,
+        })
         return entry_id
 
     def _submit(self, fn: Callable[..., Outcome], *args: Any) -> Future[Outcome]:
@@ -313,11 +311,8 @@ class Responder:
         now = self.clock()
         expires = now + plan.ttl if plan.ttl else None
         status = "active" if plan.reversible and action.changes_host else "done"
-        with self.state.transaction() as data:
-            e = data["actions"].get(entry_id)
-            if e is not None:
-                e.update(status=status, undo=undo, plan=plan.to_dict(), applied=e.get("applied") or now,
-                         expires=expires, finished=None if status == "active" else now)
+        self.state.update(entry_id, status=status, undo=undo, plan=plan.to_dict(), applied=entry.get("applied") or now,
+                          expires=expires, finished=None if status == "active" else now)
         self.audit.append(kind, id=entry_id, action=plan.action, target=plan.target.to_dict(),
                           playbook=entry.get("playbook"), alert_id=entry.get("alert_id"), summary=plan.summary,
                           expires=expires, undo=public_undo(plan.action, undo), seconds=seconds)
@@ -327,18 +322,14 @@ class Responder:
                        plan=plan.to_dict(), seconds=seconds)
 
     def _finish(self, entry_id: str, status: str, reason: HostwardenError | None = None) -> None:
-        with self.state.transaction() as data:
-            e = data["actions"].get(entry_id)
-            if e is not None:
-                e.update(status=status, finished=self.clock(),
-                         reason={"code": reason.code.code, "message": reason.message} if reason else e.get("reason"))
+        fields: dict[str, Any] = {"status": status, "finished": self.clock()}
+        if reason is not None:
+            fields["reason"] = {"code": reason.code.code, "message": reason.message}
+        self.state.update(entry_id, **fields)
 
     # -- commands: list, approve, reject, undo, dry-run --------------------------------------
     def list_actions(self, statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-        entries = list(self.state.snapshot()["actions"].values())
-        if statuses:
-            entries = [e for e in entries if e.get("status") in statuses]
-        return sorted(entries, key=lambda e: e.get("created") or 0)
+        return self.state.entries(statuses)
 
     def _entry(self, action_id: str, *statuses: str) -> dict[str, Any]:
         entry = self.state.get(action_id)
@@ -414,11 +405,9 @@ class Responder:
     def start(self) -> list[Outcome]:
         """Undo what expired while we were down, re-assert what is still active, start the timer.
         An action caught between submission and outcome by a crash waits for approval."""
-        with self.state.transaction() as data:
-            for e in data["actions"].values():
-                if e.get("status") == "submitted":
-                    e.update(status="pending", reason={"code": RESP_NO_SUCH_ACTION.code,
-                                                       "message": "interrupted by a restart before its outcome"})
+        for e in self.state.entries(("submitted",)):
+            self.state.update(e["id"], status="pending", reason={
+                "code": RESP_NO_SUCH_ACTION.code, "message": "interrupted by a restart before its outcome"})
         outcomes = self.expire_due()
         now = self.clock()
         for entry in self.list_actions(("active",)):
@@ -442,18 +431,14 @@ class Responder:
                               code=exc.code.code, message=exc.message)
             return Outcome(entry["id"], entry.get("playbook") or "", entry["action"], _key(entry), "failed",
                            exc.code.code, exc.message)
-        with self.state.transaction() as data:
-            if entry["id"] in data["actions"]:
-                data["actions"][entry["id"]]["undo"] = undo
+        self.state.update(entry["id"], undo=undo)
         self.audit.append("reassert", id=entry["id"], action=entry["action"], target=entry["target"],
                           expires=entry.get("expires"))
         return Outcome(entry["id"], entry.get("playbook") or "", entry["action"], _key(entry), "active")
 
     def expire_due(self) -> list[Outcome]:
         """Undo every active action whose expiry has passed (each once, even across processes)."""
-        now = self.clock()
-        due = [e for e in self.list_actions(("active",)) if e.get("expires") is not None and e["expires"] <= now]
-        return [self._undo(e, "expire") for e in due]
+        return [self._undo(e, "expire") for e in self.state.due(self.clock())]
 
     def _timer_loop(self) -> None:
         while not self._stop.is_set():
@@ -461,8 +446,8 @@ class Responder:
                 self.expire_due()
             except Exception:  # noqa: BLE001 - the timer must survive one bad entry
                 log.exception("expiring response actions failed")
-            upcoming = [e["expires"] for e in self.list_actions(("active",)) if e.get("expires")]
-            delay = min([30.0, *[max(0.05, t - self.clock()) for t in upcoming]])
+            upcoming = self.state.next_expiry()  # re-read: another process may have changed the state
+            delay = 30.0 if upcoming is None else min(30.0, max(0.05, upcoming - self.clock()))
             self._wake.wait(delay)
             self._wake.clear()
 
@@ -472,6 +457,7 @@ class Responder:
         if self._timer is not None:
             self._timer.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=False)
+        self.state.close()
 
 
 def _key(entry: Mapping[str, Any]) -> str:

@@ -143,7 +143,7 @@ class RespondSettings(_Section):
         """A copy with the data-dir defaults filled in (state, audit log, quarantine folder)."""
         base = Path(data_dir) / "respond"
         return self.model_copy(update={
-            "state_file": self.state_file or base / "state.json",
+            "state_file": self.state_file or base / "state.sqlite",
             "audit_file": self.audit_file or base / "audit.jsonl",
             "quarantine_dir": self.quarantine_dir or base / "quarantine",
         })

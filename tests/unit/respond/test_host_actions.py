@@ -148,8 +148,9 @@ def test_a_reused_pid_is_never_signalled(make_settings, make_responder, victim) 
     assert (out.status, out.code) == ("refused", "RESP-6008")
     # planned for the right process, but the pid changed hands before approval
     (out,) = r.handle(_alert_for(victim.pid, started), wait=True)
-    with r.state.transaction() as data:
-        data["actions"][out.id]["plan"]["facts"]["ticks"] -= 500
+    plan = r.state.get(out.id)["plan"]
+    plan["facts"]["ticks"] -= 500
+    r.state.update(out.id, plan=plan)
     result = r.approve(out.id)
     assert (result.status, result.code) == ("failed", "RESP-6008")
     time.sleep(0.1)

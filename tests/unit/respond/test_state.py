@@ -3,7 +3,6 @@ their remaining time, interrupted ones wait for approval, a damaged file is kept
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -21,9 +20,9 @@ def test_restart_expires_what_ran_out_and_reasserts_the_rest(make_settings, make
     short = make_responder(s, [playbook(block_playbook(ttl="60s"))], clock=lambda: t0)
     assert short.handle(alert("198.51.100.1"), wait=True)[0].status == "applied"
     first.handle(alert("2001:db8::9"), wait=True)  # 60 s and 1 h playbooks: the longest wins
+    entries = {e["target"]["value"]: e for e in first.list_actions(("active",))}
     first.close()
     short.close()
-    entries = {e["target"]["value"]: e for e in first.list_actions(("active",))}
     assert entries["198.51.100.1"]["expires"] == t0 + 60
     assert entries["2001:db8::9"]["expires"] == t0 + 3600
     log.write_text("")
@@ -72,14 +71,13 @@ def test_an_action_interrupted_by_a_crash_waits_for_approval(make_settings, make
     tool, _ = recorder
     s = make_settings(firewall={"backend": "nft", "nft": [str(tool)]})
     r = make_responder(s, [playbook(block_playbook())])
-    r.handle(alert(), wait=True)
-    state = json.loads(s.state_file.read_text())
-    (entry,) = state["actions"].values()
-    entry["status"] = "submitted"
-    s.state_file.write_text(json.dumps(state))
+    (out,) = r.handle(alert(), wait=True)
+    r.state.update(out.id, status="submitted")  # as a crash between submission and outcome leaves it
+    r.close()
     again = make_responder(s, [])
     again.start()
-    assert [e["status"] for e in again.list_actions()] == ["pending"]
+    (entry,) = again.list_actions()
+    assert entry["status"] == "pending" and "restart" in entry["reason"]["message"]
 
 
 def test_an_action_allowlisted_since_is_undone_on_start(make_settings, make_responder, recorder) -> None:  # type: ignore[no-untyped-def]
@@ -96,18 +94,36 @@ def test_an_action_allowlisted_since_is_undone_on_start(make_settings, make_resp
 def test_a_damaged_state_file_is_kept_aside(make_settings, make_responder) -> None:  # type: ignore[no-untyped-def]
     s = make_settings()
     s.state_file.parent.mkdir(parents=True, exist_ok=True)
-    s.state_file.write_text('{"version": 1, "actions": {"x": ')
+    s.state_file.write_bytes(b"this is not a database" * 100)
     r = make_responder(s, [])
     assert r.list_actions() == []
     assert any(n.startswith("RESP-6011") for n in r.state.notes)
-    kept = list(s.state_file.parent.glob("state.json.corrupt-*"))
-    assert len(kept) == 1 and kept[0].read_text().startswith('{"version": 1')
+    kept = list(s.state_file.parent.glob("state.sqlite.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not a database")
+    assert r.handle(alert(), wait=True) == []  # the new state works
 
 
-def test_state_writes_are_atomic_and_private(make_settings, make_responder, recorder) -> None:  # type: ignore[no-untyped-def]
+def test_state_is_private_and_shared_between_processes(make_settings, make_responder, recorder) -> None:  # type: ignore[no-untyped-def]
     tool, _ = recorder
     s = make_settings(firewall={"backend": "nft", "nft": [str(tool)]})
     r = make_responder(s, [playbook(block_playbook())])
-    r.handle(alert(), wait=True)
+    (out,) = r.handle(alert(), wait=True)
     assert s.state_file.stat().st_mode & 0o777 == 0o600
-    assert not [p for p in s.state_file.parent.iterdir() if p.name.endswith(".tmp")]
+    other = make_responder(s, [])  # e.g. the CLI while watch runs
+    assert other.undo(out.id).status == "undone"
+    assert r.list_actions(("active",)) == [] and r.state.get(out.id)["status"] == "undone"
+
+
+def test_many_active_entries_keep_changes_cheap(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hostwarden.respond.state import StateStore
+
+    store = StateStore(tmp_path / "s.sqlite", fsync=False, history_keep=10)
+    for i in range(5000):
+        store.put({"id": f"a{i}", "status": "active", "action": "block_ip", "target": {"kind": "ip", "value": f"10.{i}"},
+                   "created": i, "expires": 10_000 + i, "plan": {}})
+    assert store.live("block_ip", "ip:10.4321")["id"] == "a4321"
+    assert [e["id"] for e in store.due(10_002)] == ["a0", "a1", "a2"]
+    assert store.next_expiry() == 10_000
+    for i in range(30):
+        store.update(f"a{i}", status="expired", finished=20_000 + i)
+    assert store.prune() == 20 and len(store.entries()) == 4980  # the 10 newest finished stay, live ones too
