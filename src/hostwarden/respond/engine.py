@@ -231,12 +231,12 @@ class Responder:
 
     def _new_entry(self, plan: Plan, origin: dict[str, Any], approval: str, reason: HostwardenError | None) -> str:
         entry_id = secrets.token_hex(6)
-        self.state.put({
+        self.state.put({  # auto: not fsynced, the outcome follows in milliseconds (fsynced)
             "id": entry_id, "status": "pending" if approval == "manual" else "submitted", "action": plan.action,
             **origin, "target": plan.target.to_dict(), "plan": plan.to_dict(), "undo": None, "approval": approval,
             "created": self.clock(), "applied": None, "expires": None, "finished": None,
             "reason": {"code": reason.code.code, "message": reason.message} if reason else None,
-        })
+        }, durable=approval == "manual")
         return entry_id
 
     def _submit(self, fn: Callable[..., Outcome], *args: Any) -> Future[Outcome]:

@@ -93,22 +93,31 @@ class StateStore:
         return db
 
     @contextlib.contextmanager
-    def _write(self) -> Any:
+    def _write(self, durable: bool = True) -> Any:
+        """One write transaction (BEGIN IMMEDIATE: other writers wait up to the timeout)."""
         with self._lock:
+            lighter = self._fsync and not durable
+            if lighter:  # this commit may be lost with the power, never half-written
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise HostwardenError(RESP_STATE_LOCKED, f"{self.path}: {exc}") from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise HostwardenError(RESP_STATE_LOCKED, f"{self.path}: {exc}") from exc
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if lighter:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
-    def put(self, entry: dict[str, Any]) -> None:
-        """Insert or replace one entry."""
-        with self._write() as db:
+    def put(self, entry: dict[str, Any], *, durable: bool = True) -> None:
+        """Insert or replace one entry; `durable=False` skips the fsync (for an action about to
+        run, whose outcome is written durably right after)."""
+        with self._write(durable) as db:
             self._store(db, entry)
         self._writes += 1
         if self._writes % 100 == 0:
