@@ -89,7 +89,7 @@ def list_cmd(config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatO
     table = _table("id", "status", "action", "target", "playbook", "created", "expires", "reason")
     for e in entries:
         target = f"{e['target']['kind']}:{e['target']['value']}"
-        reason = e.get("reason") or {}
+        reason = e.get("reason") or ({"message": f"{e.get('approval')} approval"} if e["status"] == "pending" else {})
         table.add_row(*(_cell(v) for v in (e["id"], e["status"], e["action"], target, e.get("playbook"),
                                             _when(e.get("created")), _when(e.get("expires")),
                                             f"{reason.get('code', '')} {reason.get('message', '')}".strip())))

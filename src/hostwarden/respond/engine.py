@@ -32,6 +32,7 @@ from typing import Any
 from hostwarden.errors import (
     RESP_BREAKER_OPEN,
     RESP_COMMAND_FAILED,
+    RESP_NO_BACKEND,
     RESP_NO_SUCH_ACTION,
     RESP_RATE_CAPPED,
     RESP_TARGET_INVALID,
@@ -169,9 +170,11 @@ class Responder:
                 refusal = HostwardenError(RESP_TARGET_INVALID, f"{target.value}: {exc.strerror or exc}")
         if refusal is not None or plan is None:
             assert refusal is not None
-            self.audit.append("refused", action=action.name, target=target.to_dict(), **origin,
+            # no such target or no tool/channel configured: nothing to do (skipped); else refused
+            status = "skipped" if refusal.code in (RESP_TARGET_INVALID, RESP_NO_BACKEND) else "refused"
+            self.audit.append(status, action=action.name, target=target.to_dict(), **origin,
                               code=refusal.code.code, message=refusal.message)
-            return out.but(code=refusal.code.code, message=refusal.message)
+            return out.but(status=status, code=refusal.code.code, message=refusal.message)
         if dry_run:
             self.audit.append("dry_run", action=action.name, target=target.to_dict(), **origin, plan=plan.to_dict())
             return out.but(status="dry_run", message=plan.summary, plan=plan.to_dict())
@@ -249,6 +252,8 @@ class Responder:
     def _done(self, fut: Future[Outcome]) -> None:
         with self._inflight_lock:
             self._inflight.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:  # e.g. the audit log's disk is full
+            log.error("response action crashed: %r", fut.exception())
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no action is running or queued (tests, shutdown). False on timeout."""

@@ -22,14 +22,15 @@ from hostwarden.respond.settings import UserSettings
 
 def shadow_line(root: Path, user: str) -> str:
     """The /etc/shadow line of `user` under `root`; RESP-6009 if there is none."""
+    shadow = Path(root) / "etc" / "shadow"
     try:
-        text = (Path(root) / "etc" / "shadow").read_text(encoding="utf-8", errors="surrogateescape")
+        text = shadow.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
-        raise HostwardenError(RESP_TARGET_INVALID, f"cannot read {root}/etc/shadow: {exc.strerror}") from exc
+        raise HostwardenError(RESP_TARGET_INVALID, f"cannot read {shadow}: {exc.strerror}") from exc
     for line in text.splitlines():
         if line.split(":", 1)[0] == user:
             return line
-    raise HostwardenError(RESP_TARGET_INVALID, f"no account {user!r} in {root}/etc/shadow")
+    raise HostwardenError(RESP_TARGET_INVALID, f"no account {user!r} in {shadow}")
 
 
 def _root_args(users: UserSettings) -> list[str]:
