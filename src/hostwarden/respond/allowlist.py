@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostwarden.errors import RESP_TARGET_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_TARGET_INVALID, HostwardenError
 from hostwarden.respond.settings import AllowlistSettings
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from hostwarden.errors import (
+from hostwarden.core.errors import (
     RESP_BREAKER_OPEN,
     RESP_COMMAND_FAILED,
     RESP_NO_BACKEND,

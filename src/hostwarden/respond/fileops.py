@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from hostwarden.errors import RESP_RESTORE_CONFLICT, RESP_TARGET_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_RESTORE_CONFLICT, RESP_TARGET_INVALID, HostwardenError
 from hostwarden.respond.util import atomic_write, fsync_dir, sha256_hex
 
 CHUNK = 1 << 20

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostwarden.errors import RESP_PLAYBOOK_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_PLAYBOOK_INVALID, HostwardenError
 from hostwarden.respond.actions import ACTION_TYPES, ActionParams
 from hostwarden.respond.conditions import (
     GRADES,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hostwarden.errors import (
+from hostwarden.core.errors import (
     RESP_COMMAND_FAILED,
     RESP_COMMAND_NOT_PERMITTED,
     RESP_COMMAND_TIMEOUT,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostwarden.errors import (
+from hostwarden.core.errors import (
     RESP_ISOLATION_UNSAFE,
     RESP_NOT_ALLOWED,
     HostwardenError,

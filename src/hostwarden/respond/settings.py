@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hostwarden.errors import CSA_CONFIG_INVALID, HostwardenError
+from hostwarden.core.errors import CSA_CONFIG_INVALID, HostwardenError
 
 BUILTIN_PLAYBOOKS = Path(__file__).resolve().parents[3] / "rules" / "playbooks"
 

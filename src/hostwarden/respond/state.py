@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import RESP_STATE_LOCKED, RESP_STATE_UNREADABLE, HostwardenError
+from hostwarden.core.errors import RESP_STATE_LOCKED, RESP_STATE_UNREADABLE, HostwardenError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from hostwarden.errors import RESP_PLAYBOOK_INVALID, RESP_PLAYBOOK_UNSAFE_YAML, HostwardenError
+from hostwarden.core.errors import RESP_PLAYBOOK_INVALID, RESP_PLAYBOOK_UNSAFE_YAML, HostwardenError
 
 MAX_BYTES = 1 << 20
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from respond_helpers import SSH_FAST, alert, block_playbook, playbook, script
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.respond.allowlist import Allowlist, discover_host_addresses, parse_address
 from hostwarden.respond.engine import Responder
 from hostwarden.respond.settings import AllowlistSettings, respond_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 from respond_helpers import SSH_FAST, alert, script
 from typer.testing import CliRunner
 
-from hostwarden.respond.commands import app, audit_app, settings_from
+from hostwarden.commands.respond import app, audit_app, settings_from
 from hostwarden.respond.engine import Responder
 
 runner = CliRunner(env={"COLUMNS": "250"})

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 import hostwarden.respond as respond
-from hostwarden.errors import catalog
+from hostwarden.core.errors import catalog
 
 ACTIONS = Path(respond.__file__).parent / "actions"
 FORBIDDEN_CALLS = {("os", "remove"), ("os", "unlink"), ("os", "rmdir"), ("os", "removedirs"), ("shutil", "rmtree"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from respond_helpers import alert, block_playbook, playbook, script
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.respond.audit import verify
 from hostwarden.respond.runner import Command, Runner
 from hostwarden.respond.safety import Breaker, RateCap

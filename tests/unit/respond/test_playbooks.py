@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from respond_helpers import SSH_FAST, alert, playbook
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.respond.playbook import check_samples, load_playbooks
 from hostwarden.respond.settings import BUILTIN_PLAYBOOKS, RespondSettings
 

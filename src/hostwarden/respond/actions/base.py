@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hostwarden.errors import RESP_IRREVERSIBLE, RESP_TARGET_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_IRREVERSIBLE, RESP_TARGET_INVALID, HostwardenError
 from hostwarden.respond.allowlist import parse_address
 from hostwarden.respond.fileops import FileOps
 from hostwarden.respond.runner import Command, Result

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from hostwarden.errors import RESP_COMMAND_FAILED, RESP_NO_BACKEND, HostwardenError
+from hostwarden.core.errors import RESP_COMMAND_FAILED, RESP_NO_BACKEND, HostwardenError
 from hostwarden.respond.actions.base import Action, ActionContext, ActionParams, Plan, Target
 from hostwarden.respond.runner import Command
 from hostwarden.respond.settings import FirewallSettings

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 
-from hostwarden.errors import RESP_NO_BACKEND, RESP_NOTIFY_FAILED, HostwardenError
+from hostwarden.core.errors import RESP_NO_BACKEND, RESP_NOTIFY_FAILED, HostwardenError
 from hostwarden.respond.actions.base import Action, ActionContext, ActionParams, Plan, Target
 from hostwarden.respond.runner import clip
 from hostwarden.respond.settings import EmailSettings, WebhookSettings

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import Field
 
-from hostwarden.errors import RESP_PROCESS_MISMATCH, RESP_TARGET_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_PROCESS_MISMATCH, RESP_TARGET_INVALID, HostwardenError
 from hostwarden.respond.actions.base import Action, ActionContext, ActionParams, Plan, Target
 
 SIGNALS = {"STOP": signal.SIGSTOP, "TERM": signal.SIGTERM, "KILL": signal.SIGKILL}

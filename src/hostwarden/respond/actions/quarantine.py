@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import RESP_RESTORE_CONFLICT, RESP_TARGET_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_RESTORE_CONFLICT, RESP_TARGET_INVALID, HostwardenError
 from hostwarden.respond.actions.base import Action, ActionContext, Plan, Target
 from hostwarden.respond.fileops import file_sha256
 from hostwarden.respond.util import sha256_hex

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import RESP_RESTORE_CONFLICT, RESP_TARGET_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_RESTORE_CONFLICT, RESP_TARGET_INVALID, HostwardenError
 from hostwarden.respond.actions.base import Action, ActionContext, Plan, Target
 from hostwarden.respond.runner import Command
 from hostwarden.respond.settings import UserSettings

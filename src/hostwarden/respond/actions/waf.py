@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hostwarden.errors import RESP_WEB_CONFIG_INVALID, HostwardenError
+from hostwarden.core.errors import RESP_WEB_CONFIG_INVALID, HostwardenError
 from hostwarden.respond.actions.base import Action, ActionContext, Plan, Target
 from hostwarden.respond.runner import Command
 from hostwarden.respond.util import file_lock

@@ -18,9 +18,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hostwarden.cliutil import user_errors
-from hostwarden.config import load_config
-from hostwarden.errors import RESP_AUDIT_TAMPERED, RESP_PLAYBOOK_INVALID, RESP_TARGET_INVALID, HostwardenError
+from hostwarden.commands.common import user_errors
+from hostwarden.core.config import load_config
+from hostwarden.core.errors import (
+    RESP_AUDIT_TAMPERED,
+    RESP_PLAYBOOK_INVALID,
+    RESP_TARGET_INVALID,
+    HostwardenError,
+)
 from hostwarden.respond.audit import verify
 from hostwarden.respond.engine import Responder
 from hostwarden.respond.outcome import Outcome
