@@ -39,6 +39,8 @@ SUBAPPS: tuple[tuple[str, str, str], ...] = (
     ("baseline", "hostwarden.commands.baseline:app", "Baseline and compliance checks."),
     ("rules", "hostwarden.commands.rules:app", "Detection rules: list, check, test, ATT&CK coverage."),
     ("incidents", "hostwarden.commands.incidents:app", "Incidents: list, show (attack chain as text, JSON, DOT, SVG)."),
+    ("respond", "hostwarden.commands.respond:app", "Response: playbooks, pending approvals, undo, dry-run."),
+    ("audit", "hostwarden.commands.respond:audit_app", "The response audit log: verify its hash chain."),
 )
 
 
@@ -175,13 +177,15 @@ def watch(
     fmt: Annotated[str, typer.Option("--format", help="text or json (one alert per line).")] = "text",
     from_end: Annotated[bool, typer.Option("--from-end", help="Files never followed before: skip what they hold now.")] = False,
     dataset: Annotated[str | None, typer.Option(help="Force a parser (syslog, auditd, web.access …).")] = None,
+    respond: Annotated[bool, typer.Option("--respond", help="Run the response playbooks on alerts as they happen (see `hostwarden respond`).")] = False,
 ) -> None:
     """Follow log files and print alerts as they happen; rule files reload when they change."""
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     from hostwarden.pipelines.watch.runtime import run_watch
 
-    run_watch(_config(config, data_dir), paths, rules or [], fmt=fmt, from_end=from_end, dataset=dataset)
+    run_watch(_config(config, data_dir), paths, rules or [], fmt=fmt, from_end=from_end, dataset=dataset,
+              sink_options={"respond": respond})
 
 
 # --- search ---------------------------------------------------------------------------------

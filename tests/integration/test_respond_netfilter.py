@@ -11,16 +11,14 @@ same for the iptables + ipset fallback. Isolation keeps only the management addr
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from netlab import PID, PORT, Lab, need, netns_lab, run  # tests/lib (pytest's pythonpath)
 
 from hostwarden.respond.engine import Responder
 from hostwarden.respond.playbook import parse_playbook
@@ -28,8 +26,6 @@ from hostwarden.respond.settings import RespondSettings, respond_settings
 
 pytestmark = pytest.mark.integration
 
-PID = os.getpid()
-PORT = 2222
 SERVER = r"""
 import selectors, socket
 sel = selectors.DefaultSelector()
@@ -46,77 +42,19 @@ while True:
         except OSError:
             pass
 """.replace("PORT", str(PORT))
-PROBE = f"import socket,sys; socket.create_connection((sys.argv[1], {PORT}), timeout=1.0).close()"
-
-
-@dataclass
-class Lab:
-    server: str
-    attacker: str
-    admin: str
-    server_v4: str = "10.233.1.1"
-    attacker_v4: str = "10.233.1.2"
-    admin_v4: str = "10.233.2.2"
-    server_admin_v4: str = "10.233.2.1"  # the server's address on the admin's link
-    server_v6: str = "fd00:233:1::1"
-    attacker_v6: str = "fd00:233:1::2"
-
-    def connects(self, ns: str, address: str) -> bool:
-        """Whether a TCP connection from namespace `ns` to the server's port succeeds now."""
-        return subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", PROBE, address],
-                              capture_output=True, timeout=20).returncode == 0
-
-    def server_ip(self, v6: bool) -> str:
-        return self.server_v6 if v6 else self.server_v4
-
-
-def _run(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=20)
-
-
-def _need(*tools: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)}")
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    _need("ip", "nft")
-    lab = Lab(f"hwr{PID}s", f"hwr{PID}a", f"hwr{PID}m")
-    created: list[str] = []
-    server = None
-    try:
-        for ns in (lab.server, lab.attacker, lab.admin):
-            _run("ip", "netns", "add", ns)
-            created.append(ns)
-        for peer, (s_if, p_if), (s_addr, p_addr), v6 in (
-            (lab.attacker, (f"hwa{PID}s"[:15], f"hwa{PID}p"[:15]), ("10.233.1.1/24", "10.233.1.2/24"),
-             ("fd00:233:1::1/64", "fd00:233:1::2/64")),
-            (lab.admin, (f"hwm{PID}s"[:15], f"hwm{PID}p"[:15]), ("10.233.2.1/24", "10.233.2.2/24"), None),
-        ):
-            _run("ip", "link", "add", s_if, "netns", lab.server, "type", "veth", "peer", "name", p_if, "netns", peer)
-            for ns, ifname, addr in ((lab.server, s_if, s_addr), (peer, p_if, p_addr)):
-                _run("ip", "-n", ns, "addr", "add", addr, "dev", ifname)
-                _run("ip", "-n", ns, "link", "set", ifname, "up")
-                _run("ip", "-n", ns, "link", "set", "lo", "up")
-            if v6:
-                for ns, ifname, addr in ((lab.server, s_if, v6[0]), (peer, p_if, v6[1])):
-                    _run("ip", "-n", ns, "addr", "add", addr, "dev", ifname, "nodad")
+    with netns_lab("hwr") as lab:
         server = subprocess.Popen(["ip", "netns", "exec", lab.server, sys.executable, "-c", SERVER],
                                   stdout=subprocess.PIPE, text=True)
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        yield lab
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot build network namespaces here: {exc.stderr!r}")
-    finally:
-        if server is not None:
+        try:
+            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+            yield lab
+        finally:
             server.kill()
             server.wait()
-        for ns in created:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
 
 
 def _responder(lab: Lab, tmp_path: Path, backend: str, ttl: str) -> Responder:
@@ -144,7 +82,7 @@ def _until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 def test_block_stops_the_attacker_not_the_admin_and_expires(lab: Lab, tmp_path: Path, backend: str, v6: bool) -> None:
     if backend == "ipset":
-        _need("ipset", "iptables", "ip6tables")
+        need("ipset", "iptables", "ip6tables")
     attacker = lab.attacker_v6 if v6 else lab.attacker_v4
     target = lab.server_ip(v6)
     assert lab.connects(lab.attacker, target) and lab.connects(lab.admin, lab.server_admin_v4)
@@ -169,7 +107,7 @@ def test_block_stops_the_attacker_not_the_admin_and_expires(lab: Lab, tmp_path: 
 @pytest.mark.parametrize("backend", ["nft", "ipset"])
 def test_undo_by_command_lifts_a_long_block(lab: Lab, tmp_path: Path, backend: str) -> None:
     if backend == "ipset":
-        _need("ipset", "iptables", "ip6tables")
+        need("ipset", "iptables", "ip6tables")
     r = _responder(lab, tmp_path, backend, "1h")
     try:
         (out,) = r.handle({"hostwarden.grade": "L2", "source.ip": lab.attacker_v4}, wait=True)
@@ -203,7 +141,7 @@ def test_blocks_survive_a_flushed_ruleset(lab: Lab, tmp_path: Path) -> None:
     r = _responder(lab, tmp_path, "nft", "1h")
     try:
         r.handle({"hostwarden.grade": "L2", "source.ip": "10.233.1.99"}, wait=True)
-        _run("ip", "netns", "exec", lab.server, "nft", "flush", "ruleset")
+        run("ip", "netns", "exec", lab.server, "nft", "flush", "ruleset")
         (out,) = r.handle({"hostwarden.grade": "L2", "source.ip": lab.attacker_v4}, wait=True)
         assert out.status == "applied"  # the table and chains were declared again in the same call
         assert not lab.connects(lab.attacker, lab.server_v4)

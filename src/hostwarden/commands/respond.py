@@ -128,14 +128,18 @@ def undo(action_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None, 
 @app.command("dry-run")
 @user_errors
 def dry_run_cmd(playbook: str,
-                alert: Annotated[Path, typer.Option("--alert", help="JSON file with one flat ECS alert ('-': stdin).")],
+                alert: Annotated[str, typer.Option("--alert", help="A stored alert's id, a JSON file with one flat "
+                                                                   "ECS alert, or '-' for stdin.")],
                 config: ConfigOpt = None, data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
     """Show what a playbook would do for an alert; nothing changes (the plan is audited)."""
-    try:
-        text = sys.stdin.read() if str(alert) == "-" else alert.read_text(encoding="utf-8")
-        doc = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise HostwardenError(RESP_TARGET_INVALID, f"{alert}: not a JSON alert: {exc}") from None
+    if alert != "-" and not Path(alert).is_file():
+        doc = _stored_alert(alert, config, data_dir)
+    else:
+        try:
+            text = sys.stdin.read() if alert == "-" else Path(alert).read_text(encoding="utf-8")
+            doc = json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise HostwardenError(RESP_TARGET_INVALID, f"{alert}: not a JSON alert: {exc}") from None
     if not isinstance(doc, dict):
         raise HostwardenError(RESP_TARGET_INVALID, f"{alert}: the alert must be a JSON object")
     outcomes = _responder(config, data_dir).dry_run(playbook, doc)
@@ -144,6 +148,22 @@ def dry_run_cmd(playbook: str,
         for o in outcomes:
             for step in (o.plan or {}).get("steps", []):
                 console.print(f"  [dim]{_cell(o.action)}:[/dim] {_cell(step)}")
+
+
+def _stored_alert(alert_id: str, config: Path | None, data_dir: Path | None) -> dict[str, Any]:
+    """The alert with this id, from the store, as the flat ECS mapping the playbooks read."""
+    from hostwarden.core.config import load_config
+    from hostwarden.core.records import Alert
+    from hostwarden.store.eventstore import EventStore, require_store
+
+    cfg = load_config(config, data_dir=data_dir)
+    require_store(cfg.data_dir)
+    with EventStore(cfg.data_dir, read_only=True, lock_timeout=cfg.lock_timeout_seconds) as store:
+        rows = store.query_arrow('SELECT * FROM events WHERE "event.kind" = \'alert\' AND "organization.id" = ? '
+                                 'AND "event.id" = ?', [cfg.tenant, alert_id]).to_pylist()
+    if not rows:
+        raise HostwardenError(RESP_TARGET_INVALID, f"no stored alert {alert_id!r} (and no such JSON file)")
+    return Alert.from_ecs({k: v for k, v in rows[0].items() if v is not None}).to_ecs()
 
 
 @app.command()

@@ -121,6 +121,7 @@ class NotifySettings(_Section):
 
 
 class RespondSettings(_Section):
+    enabled: bool = Field(False, description="act on alerts in every run (watch --respond turns it on for one run)")
     playbooks: list[Path] = Field(default_factory=list, description="folders/files besides the built-in set")
     builtin_playbooks: bool = True
     dry_run: bool = Field(False, description="plan and audit every action, change nothing")
