@@ -44,7 +44,12 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
+# Peers only the benchmarks drive (fail2ban's inotify backend, for a fair ban-latency comparison).
+BENCH_APT := python3-pyinotify
+
 bench: install
+	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	$(BIN)/python bench/run_all.py
 
 clean:
