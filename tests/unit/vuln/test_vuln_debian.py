@@ -101,3 +101,22 @@ def test_status_policy_will_not_fix_and_not_affected(debian_root, tmp_path):
     assert ids(findings) == [("sudo", "DEBIAN-CVE-3")]
     assert findings[0]["hostwarden.grade"] == "L3"
     assert "will not fix" in findings[0]["hostwarden.priority_reason"]
+
+
+def test_kev_mark_found_through_the_upstream_cve_of_a_debian_record(debian_root, tmp_path):
+    """Debian's OSV records name their CVE as `upstream`, not as an alias: the KEV catalog must
+    still mark the finding, and the CVE must be among the finding's CVEs."""
+    from hostwarden.scan.vuln.db import AdvisoryDB
+    from hostwarden.scan.vuln.loader import iter_records
+
+    adv = write_records(tmp_path / "adv", [
+        osv_record("DEBIAN-CVE-2023-4911", "Debian:12", "sudo", [{"introduced": "0"}, {"fixed": "9.9"}],
+                   upstream=["CVE-2023-4911"]),
+    ])
+    with AdvisoryDB.in_data_dir(tmp_path / "d") as db:
+        db.import_records(iter_records([adv], []))
+        db.import_kev({"vulnerabilities": [{"cveID": "CVE-2023-4911", "dateAdded": "2023-11-21"}]})
+    ctx = ScanContext(root=debian_root, data_dir=tmp_path / "d", options={"advisory_max_age_days": 100000})
+    (finding,) = ecs_records(VulnScanner().scan(ctx))
+    assert finding["hostwarden.vuln.kev"] is True and finding["hostwarden.grade"] == "L1"
+    assert "CVE-2023-4911" in finding["hostwarden.vuln.cve"]

@@ -156,7 +156,9 @@ def reference_match(db: AdvisoryDB, packages: list[Package]) -> tuple[list[Match
             if score is None or score.base is None:
                 found = db.related_severity([*aliases, *[str(u) for u in rec.get("upstream") or []]])
                 score = (severity.best_score(found[1], found[0]) if found else None) or score
-            kev = next((kev_table[i] for i in [rec["id"], *aliases] if i in kev_table), None)
+            upstream = [str(u) for u in rec.get("upstream") or []]
+            kev = next((kev_table[i] for i in [rec["id"], *aliases, *upstream] if i in kev_table), None)
+            aliases = list(dict.fromkeys([*aliases, *upstream]))  # a Debian record's CVE is its upstream
             refs = [str(r["url"]) for r in rec.get("references") or [] if isinstance(r, dict) and r.get("url")]
             matches.append(Match(
                 package=pkg, advisory_id=rec["id"], aliases=aliases,

@@ -178,11 +178,14 @@ class _Context:
         brief = self.briefs[rid]
         if score is None or score.base is None:
             score = self.related[self._alias_group(rid)] or score
-        kev = next((self.kev[i] for i in [rid, *brief.aliases] if i in self.kev), None) if self.kev else None
+        # Debian's records name their CVE as `upstream`, not as an alias: KEV must look there too.
+        related = [rid, *brief.aliases, *brief.upstream]
+        kev = next((self.kev[i] for i in related if i in self.kev), None) if self.kev else None
         prio = severity.priority(score, kev=kev is not None, malicious=h.malicious, status=h.status)
         binary = pkg.name if pkg.source_name else None
         return Match(
-            package=pkg, advisory_id=rid, aliases=list(brief.aliases), summary=brief.summary[:300],
+            package=pkg, advisory_id=rid, aliases=list(dict.fromkeys([*brief.aliases, *brief.upstream])),
+            summary=brief.summary[:300],
             status=h.status, fixed=hit.fixed, last_affected=hit.last_affected, malicious=h.malicious, score=score,
             kev=kev, priority=prio, fix=severity.fix_command(pkg.ecosystem, pkg.match_name, binary, hit.fixed),
             reason=hit.reason, references=list(brief.refs),
