@@ -80,6 +80,11 @@ def test_live_socket_table_of_this_machine(tmp_path: Path) -> None:
     "checks: [{id: A, title: t, severity: high, check: {kind: file_exists, file: /x}}, {id: A, title: t, severity: high, check: {kind: file_exists, file: /y}}]",
     "checks: [{id: A, title: t, severity: high, check: {kind: file_regex, file: /x, pattern: '(unclosed'}}]",
     "checks: [[1, 2]]",
+    # an unknown key: a typo, or an unquoted flow-style value with a comma (becomes a key `nosuid`)
+    "checks: [{id: A, title: t, probelm: x, severity: high, check: {kind: file_exists, file: /x}}]",
+    "checks: [{id: A, title: /tmp mounted nodev,nosuid, severity: high, check: {kind: file_exists, file: /x}}]",
+    "checks: [{id: A, title: t, problem: [x], severity: high, check: {kind: file_exists, file: /x}}]",
+    "checks: [{id: A, title: t, problem: \"two\\nlines\", severity: high, check: {kind: file_exists, file: /x}}]",
     "just a string",
     "checks: [{id: A",
 ])

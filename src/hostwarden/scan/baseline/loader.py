@@ -1,9 +1,11 @@
 """Load hostwarden's own YAML policies (and dispatch Wazuh SCA files to their loader).
 
-A policy file is data: `policy: {id, name}` and `checks: [...]`, each check with id, title,
-severity, rationale, remediation, `cis`, `mlps` and a `check:` mapping whose `kind` picks the
-evaluator. Everything is validated at load time so a typo fails with SCAN-9201 and the file and
-check it is in, not half-way through a scan.
+A policy file is data: `policy: {id, name}` and `checks: [...]`, each check with id, title (the
+passing state), `problem` (the failing state, for the finding's row), severity, rationale,
+remediation, `cis`, `mlps` and a `check:` mapping whose `kind` picks the evaluator. Everything is
+validated at load time so a typo fails with SCAN-9201 and the file and check it is in, not
+half-way through a scan; an unknown key is such a typo (a comma in an unquoted flow-style value
+silently makes one, e.g. `title: /tmp mounted nodev,nosuid` becomes a title and a key `nosuid`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from hostwarden.scan.baseline.model import MLPS_CLAUSES, SEVERITY_GRADE, Check, 
 from hostwarden.scan.baseline.rules_dir import rules_dir
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the built-in policy 5-10× faster
+
+CHECK_KEYS = {"id", "title", "problem", "severity", "rationale", "remediation", "cis", "mlps", "check"}
 
 REQUIRED = {
     "file_regex": ("pattern",), "config": ("file", "key", "op", "value"), "file_mode": ("file",),
@@ -70,6 +74,13 @@ def _check(raw: Any, path: Path, index: int) -> Check:
         if key not in raw:
             raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: missing `{key}`")
     where = f"{path}: check {raw['id']}"
+    unknown_keys = sorted(str(k) for k in raw if k not in CHECK_KEYS)
+    if unknown_keys:
+        raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: unknown key(s) {unknown_keys}; known: {sorted(CHECK_KEYS)}"
+                                                   " (quote a value that holds a comma)")
+    problem = raw.get("problem", "")
+    if not isinstance(problem, str) or "\n" in problem:
+        raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: problem must be one line of text")
     if raw["severity"] not in SEVERITY_GRADE:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{where}: severity must be one of {sorted(SEVERITY_GRADE)}")
     unknown = [m for m in raw.get("mlps", []) if m not in MLPS_CLAUSES]
@@ -79,7 +90,7 @@ def _check(raw: Any, path: Path, index: int) -> Check:
     _validate_spec(spec, where)
     return Check(
         id=str(raw["id"]), title=str(raw["title"]), severity=raw["severity"],
-        evaluate=lambda host, spec=spec: evaluate(host, spec),
+        evaluate=lambda host, spec=spec: evaluate(host, spec), problem=problem.strip(),
         rationale=str(raw.get("rationale", "")), remediation=str(raw.get("remediation", "")),
         cis=[str(c) for c in raw.get("cis", [])], mlps=list(raw.get("mlps", [])),
         kind=spec["kind"], spec=spec,

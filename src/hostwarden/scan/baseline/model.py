@@ -44,16 +44,25 @@ class Outcome:
 
 @dataclass
 class Check:
+    """One check. `title` names the passing state ("SSH root login disabled"); `problem` says in
+    plain words what is wrong when it fails ("SSH root login allowed"), for the finding's row."""
+
     id: str
     title: str
     severity: str
     evaluate: Callable[..., Outcome]
+    problem: str = ""
     rationale: str = ""
     remediation: str = ""
     cis: list[str] = field(default_factory=list)
     mlps: list[str] = field(default_factory=list)
     kind: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problem_text(self) -> str:
+        """The failing state; a check without one (Wazuh SCA files have none) says which title is not met."""
+        return self.problem or f"Not met: {self.title}"
 
 
 @dataclass
@@ -78,6 +87,7 @@ class Result:
         return {
             "id": c.id,
             "title": c.title,
+            "problem": c.problem_text,
             "severity": c.severity,
             "status": self.status,
             "reason": self.outcome.reason,

@@ -1,5 +1,8 @@
 """The baseline part of `hostwarden scan`: every failed check becomes a finding with its evidence and fix.
 
+The finding's message says what is wrong and where (`wording.failure_message`); `rule.id` is the
+check id and `rule.name` the check's title, both shown apart from the message.
+
 Checks that could not be assessed (their input is missing under the root, or evaluating them
 raised) are not findings: they are counted in the summary and named once in a SCAN-9204 notice,
 so a partial root shows what was not looked at instead of failing checks about absent files.
@@ -16,6 +19,7 @@ from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.baseline.engine import EVAL_ERROR, ordered, run_policy, score
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy
 from hostwarden.scan.baseline.model import FAIL, NA, SEVERITY_GRADE, Policy, Result
+from hostwarden.scan.baseline.wording import failure_message
 
 NOTICE_INPUTS = 8  # inputs named in the notice; the summary keeps the full list
 
@@ -29,7 +33,7 @@ def policies_for(ctx: ScanContext) -> list[Policy]:
 def result_finding(policy: Policy, r: Result) -> dict[str, Any]:
     c = r.check
     return finding(
-        scanner="baseline", kind="configuration", title=f"{c.id} {c.title}",
+        scanner="baseline", kind="configuration", title=failure_message(c, r.outcome),
         severity=SEVERITY_GRADE.get(c.severity, "L3"),
         evidence={"items": [e.to_dict() for e in r.outcome.evidence], "reason": r.outcome.reason},
         **{"rule.id": c.id, "rule.name": c.title, "rule.ruleset": policy.id, "rule.reference": ", ".join(c.cis),
