@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hostwarden.commands.common import user_errors
 from hostwarden.core.errors import SCAN_ROOT_INVALID, HostwardenError
+from hostwarden.report.terminal import cell, markup
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import ordered, run_policy, score
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy
@@ -72,10 +73,11 @@ def _print(rep: dict) -> None:  # type: ignore[type-arg]
     style = {"fail": "red", "pass": "green", "not_applicable": "dim"}
     for r in rep["results"]:
         ev = "; ".join(":".join(str(e[k]) for k in ("file", "line", "value", "note") if k in e) for e in r["evidence"][:3])
-        table.add_row(f"[{style[r['status']]}]{r['status']}[/]", r["id"], r["severity"], r["title"], ev,
-                      r["fix"] if r["status"] == "fail" else "")
+        what = r.get("problem") if r["status"] == "fail" and r.get("problem") else r["title"]
+        table.add_row(f"[{style[r['status']]}]{r['status']}[/]", cell(r["id"]), cell(r["severity"]), cell(what), cell(ev),
+                      cell(r["fix"] if r["status"] == "fail" else ""))
     console.print(table)
     total = rep["score"]["total"]
     console.print(f"score {total['score']}% — {total['pass']} pass, {total['fail']} fail, {total['not_applicable']} n/a")
     for clause, s in rep["score"]["mlps"].items():
-        console.print(f"  MLPS {clause}: {s['score']}% ({s['pass']}/{s['pass'] + s['fail']})")
+        console.print(f"  MLPS {markup(clause)}: {s['score']}% ({s['pass']}/{s['pass'] + s['fail']})")

@@ -137,7 +137,8 @@ def render_scan_table(report: ScanReport, console: Console) -> None:
     names = [n for n, _ in SECTIONS] + sorted({f.scanner for f in report.findings} - {n for n, _ in SECTIONS})
     titles = dict(SECTIONS)
     for name in names:
-        found = sorted((f for f in report.findings if f.scanner == name), key=lambda f: (f.grade.rank, f.message))
+        found = sorted((f for f in report.findings if f.scanner == name),
+                       key=lambda f: (f.grade.rank, f.rule_id if name == "baseline" else f.message))
         if not found and name not in sections:
             continue
         title = titles.get(name, name)

@@ -88,7 +88,7 @@ def run_scan(
     if previous is not None:
         findings, comparison = compare_with_previous(previous, findings, completed, scan_id=scan_id,
                                                      target=stamp["hostwarden.scan.target"], tenant=tenant)
-    findings.sort(key=lambda f: (f.grade.rank, f.scanner, f.message))
+    findings.sort(key=lambda f: (f.grade.rank, f.scanner, f.rule_id, f.message))
     summary["hostwarden.version"] = __version__
     report = ScanReport(host=host, findings=findings, summary=summary, notices=ctx.notices, scan_id=scan_id,
                         started=started, comparison=comparison)
