@@ -5,7 +5,7 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 # Debian packages the tests and benchmarks drive for real (installed only when missing and root).
-APT_PACKAGES := iproute2 iptables nftables ipset nginx-light passwd fail2ban systemd-journal-remote lynis rpm fzf db5.3-util
+APT_PACKAGES := iproute2 iptables nftables ipset nginx-light passwd fail2ban systemd-journal-remote lynis rpm fzf db5.3-util chromium
 
 .PHONY: install apt run test test-unit test-integration lint bench clean
 
