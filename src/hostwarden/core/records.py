@@ -173,7 +173,7 @@ class Finding:
         subject += sorted(f"{i.file}:{i.value}" for i in self.evidence.items if i.file or i.value)
         if not any(self.fields.get(k) for k in SUBJECT_FIELDS) and not self.evidence.items:
             subject.append(self.message)  # nothing else tells two results of one rule apart
-        return hashlib.md5("\x1f".join(subject).encode(), usedforsecurity=False).hexdigest()
+        return hashlib.md5("\x1f".join(subject).encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
     @property
     def id(self) -> str:

@@ -90,7 +90,8 @@ class Incident:
 
     @staticmethod
     def new_id(tenant: str, seed: str) -> str:
-        return hashlib.md5(f"incident\x1f{tenant}\x1f{seed}".encode(), usedforsecurity=False).hexdigest()[:16]
+        return hashlib.md5(f"incident\x1f{tenant}\x1f{seed}".encode("utf-8", "surrogatepass"),
+                           usedforsecurity=False).hexdigest()[:16]
 
     @property
     def alert_ids(self) -> set[str]:

@@ -99,3 +99,10 @@ def test_join_gives_up_on_a_thread_that_does_not_stop() -> None:
         join(thread, "the worker", timeout=0.1)
     never.set()
     join(thread, "the worker", timeout=5)
+
+
+def test_a_lone_surrogate_in_a_field_does_not_break_the_fingerprint() -> None:
+    """File names that are not UTF-8 arrive as lone surrogates (os.fsdecode): still one finding."""
+    f = _finding(fields={"file.path": "/var/www/sh\udcff.php"})
+    g = _finding(fields={"file.path": "/var/www/sh\udcfe.php"})
+    assert f.fingerprint != g.fingerprint and len(f.id) == 32
