@@ -73,15 +73,20 @@ def version() -> None:
 
 # --- ingest ---------------------------------------------------------------------------------
 def _expand(paths: list[str]) -> Iterator[str]:
-    for raw in paths:
-        if raw == "-":
-            yield raw
-            continue
-        p = Path(raw)
-        if p.is_dir():
-            yield from (str(f) for f in sorted(p.rglob("*")) if f.is_file())
+    """The inputs to read (collect/discover.py): folders walked with a depth bound and no symlinked
+    folders followed, each file once, binaries and undecoded compression skipped with the reason
+    printed (LOG-4107). A named path that is missing or unreadable is handed on, so the ingest
+    loop reports it as before."""
+    from hostwarden.collect.discover import expand_inputs
+
+    files, skipped = expand_inputs(paths)
+    yield from files
+    named = set(paths)
+    for path, code, reason in skipped:
+        if path in named and reason.startswith(("no such file", "cannot read")):
+            yield path
         else:
-            yield raw
+            err_console.print(f"[yellow]{code}[/yellow] {escape(path)} skipped: {escape(reason)}")
 
 
 @app.command()

@@ -161,7 +161,7 @@ def test_restart_with_lost_chunks_stores_every_line_exactly_once(tmp_path: Path)
             runner.thread.join(timeout=10)
         first.close()
         assert isinstance(runner.error, SystemExit) and 0 < rows_in_store[0] < 300
-        cp = store.load_checkpoint(f"file:{log}")
+        cp = store.last_checkpoint_at(str(log))
         assert cp is not None and 0 < cp.offset < log.stat().st_size
         with log.open("a") as fh:  # more lines while down, then a rotation
             fh.writelines(line + "\n" for line in lines[300:400])

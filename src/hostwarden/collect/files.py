@@ -2,25 +2,49 @@
 
 Delivery is at-least-once: the caller calls `commit(chunk)` only after the chunk is stored, so
 a crash re-reads at most the uncommitted chunks, and the store's content-hash dedupe drops the
-repeats. Together that is exactly-once in the store. The checkpoint names the inode and a
-fingerprint of the first bytes, so "the same file, grown" is told apart from "another file now
-at this path" (rotation) and from "this file, cut short" (truncation).
+repeats. Together that is exactly-once in the store.
+
+The file is known by its content (core/checkpoint.py): its checkpoint is found by a fingerprint
+of its first bytes, decompressed for .gz, so another name for the same file (a spelling, a
+symlink, `.1` after rotation, a `.2.gz` copy) resumes where the last read stopped, and its chunks
+carry that identity for `event.id`. The saved offset is trusted only when the file is at least
+that long and the bytes just before it are the ones read then; otherwise the file is read from
+the start (notice LOG-4104 when the same inode was truncated or rewritten in place).
+
+Bounded on every side: lines over `max_line_bytes` are cut (lines.py), gzip is decoded in bounded
+steps up to an expansion limit (decode.py), binary content and undecoded compression are refused
+with notice LOG-4107 after one block.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import time
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hostwarden.core.checkpoint import FINGERPRINT_BYTES, Checkpoint, CheckpointStore, fingerprint
+from hostwarden.collect import decode
+from hostwarden.collect.lines import MAX_EMPTY_RUN, LineAssembler
+from hostwarden.core.checkpoint import (
+    FINGERPRINT_BYTES,
+    TAIL_BYTES,
+    Checkpoint,
+    CheckpointStore,
+    file_identity,
+    fingerprint,
+    resolve_identity,
+    tail_hash,
+)
 from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
 from hostwarden.core.errors import (
+    LOG_EMPTY_LINES_DROPPED,
     LOG_FILE_TRUNCATED,
+    LOG_INPUT_BINARY,
+    LOG_INPUT_EXPANDS,
+    LOG_INPUT_TOO_LARGE,
     LOG_INPUT_TRUNCATED,
     LOG_INPUT_UNREADABLE,
     HostwardenError,
@@ -28,89 +52,48 @@ from hostwarden.core.errors import (
 
 DEFAULT_CHUNK_BYTES = 8 << 20
 TRUNCATED_GZ_TAG = "truncated_gz"
-
-
-def checkpoint_key(path: str | Path) -> str:
-    """One key scheme for every file collector, so `ingest` and `follow` share their position."""
-    return f"file:{path}"
+_HEAD_BYTES = max(FINGERPRINT_BYTES, decode.SNIFF_BYTES)
 
 
 def is_gzip(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
+            return fh.read(2) == decode.GZIP_MAGIC
     except OSError:
         return False
 
 
-class LineAssembler:
-    """Cuts a byte stream into chunks of whole lines, holding the unfinished last line back.
-
-    `offset` is the source offset of the first byte not yet handed out, so the read position
-    is `offset + len(pending)`.
-    """
-
-    def __init__(self, source: str, offset: int = 0, *, max_pending: int = 2 * DEFAULT_CHUNK_BYTES) -> None:
-        self.source = source
-        self.offset = offset
-        self.pending = b""
-        # Never split a line the chunk reader can still keep whole (it cuts at MAX_LINE_BYTES and tags).
-        self.max_pending = max(max_pending, 2 * MAX_LINE_BYTES)
-
-    @property
-    def read_pos(self) -> int:
-        return self.offset + len(self.pending)
-
-    def feed(self, block: bytes) -> Chunk | None:
-        data = self.pending + block if self.pending else block
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            if len(data) <= self.max_pending:
-                self.pending = data
-                return None
-            cut = len(data)  # one enormous line: hand it over as is (the reader cuts and tags it)
-        chunk = Chunk(self.source, self.offset, data[:cut])
-        self.offset += cut
-        self.pending = data[cut:]
-        return chunk
-
-    def flush(self, tags: tuple[str, ...] = ()) -> Chunk | None:
-        """The unfinished last line, when the source is known to be complete."""
-        if not self.pending:
-            return None
-        chunk = Chunk(self.source, self.offset, self.pending, tags)
-        self.offset += len(self.pending)
-        self.pending = b""
-        return chunk
+class _Restart(Exception):
+    """The bytes before a trusted-looking checkpoint differ: read the file from the start."""
 
 
 class FileReader:
     """Reads `path` from its checkpoint to the current end; `commit(chunk)` after storing it.
 
     `following=True` (a tailer will pick up later) holds back a last line without a newline:
-    it is probably still being written.
+    it is probably still being written. `skip_binary=False` reads binary content as lines anyway.
+    `dropped` counts what was read but not handed on (see LineAssembler), `notices` say why.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        checkpoints: CheckpointStore,
-        *,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        key: str | None = None,
-        following: bool = False,
-    ) -> None:
+    def __init__(self, path: str | Path, checkpoints: CheckpointStore, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                 following: bool = False, max_line_bytes: int = MAX_LINE_BYTES, skip_binary: bool = True,
+                 max_empty_run: int = MAX_EMPTY_RUN) -> None:
         self.path = Path(path)
         self.checkpoints = checkpoints
         self.chunk_bytes = max(chunk_bytes, 4096)
-        self.key = key or checkpoint_key(self.path)
         self.following = following
+        self.max_line_bytes = max_line_bytes
+        self.skip_binary = skip_binary
+        self.max_empty_run = max_empty_run
         self.notices: list[dict[str, Any]] = []
+        self.dropped: dict[str, int] = {}
+        self.identity = ""  # known once read_chunks has looked at the first bytes
         self.is_damaged = False
         self.is_stream = False
         self._stat: os.stat_result | None = None
         self._fingerprint = ""
         self._fingerprint_len = 0
+        self._tails: dict[int, str] = {}  # end offset of a chunk handed out → tail_hash before it
 
     # -- public ----------------------------------------------------------------------------
     def read_chunks(self) -> Iterator[Chunk]:
@@ -125,135 +108,150 @@ class FileReader:
                 raise HostwardenError(LOG_INPUT_UNREADABLE, f"{self.path} is a directory")
             # Pipes (`ingest <(zcat x.gz)`) and devices are read once as streams: no seek, no resume.
             self.is_stream = not stat.S_ISREG(self._stat.st_mode)
-            raw = _plain_blocks(fh, self.chunk_bytes)
-            first_raw = next(raw, b"")
-            raw = _prepend(first_raw, raw)
-            gz = first_raw[:2] == b"\x1f\x8b" and _decodes_as_gzip(first_raw)
-            blocks = _gunzip_blocks(raw, self._damaged) if gz else raw
-            first = next(blocks, b"")
-            head = first[:FINGERPRINT_BYTES]
+            raw_head, gz, head, blocks = decode.open_content(
+                fh.read, block_bytes=self.chunk_bytes, head_bytes=_HEAD_BYTES, compressed_size=self._compressed_size(),
+                on_damage=self._damaged, on_limit=self._expanded)
+            why = decode.content_reason(raw_head, head) if self.skip_binary else None
+            if why is not None:
+                self._notice(LOG_INPUT_BINARY.code, f"{self.path} skipped: {why}")
+                return
+            identity, cp = (file_identity(head), None) if self.is_stream else resolve_identity(head, self.checkpoints)
+            self.identity = identity
+            self._fingerprint_len = min(len(head), FINGERPRINT_BYTES)
             self._fingerprint = fingerprint(head)
-            self._fingerprint_len = len(head)
-            start = 0 if self.is_stream else self._resume_offset(head, gz)
-            yield from self._chunks(_prepend(first, blocks), start)
+            start = self._resume_offset(cp, fh, gz)
+            window = b""
+            if start and not gz:
+                window = os.pread(fh.fileno(), min(start, TAIL_BYTES), start - min(start, TAIL_BYTES))
+                fh.seek(start)
+                blocks = decode.plain_blocks(fh.read, self.chunk_bytes)
+            try:
+                yield from self._chunks(blocks, start, cp.tail if (start and gz and cp) else "", skip=start if gz else 0,
+                                        window=window)
+            except _Restart:  # nothing was handed out yet: every chunk before `start` was skipped
+                self._same_inode_notice(cp)
+                fh.seek(0)
+                yield from self._chunks(self._decoded(decode.plain_blocks(fh.read, self.chunk_bytes), gz), 0, "")
+        self._summary_notices()
 
     def commit(self, chunk: Chunk) -> None:
         """Save the position after `chunk`; call it once the chunk is durably stored."""
         if self.is_stream:
             return  # a pipe cannot be re-read: nothing to resume
         st = self._stat
-        self.checkpoints.save_checkpoint(
-            Checkpoint(
-                key=self.key,
-                path=str(self.path),
-                inode=st.st_ino if st else 0,
-                device=st.st_dev if st else 0,
-                offset=chunk.end_offset,
-                fingerprint=self._fingerprint,
-                fingerprint_len=self._fingerprint_len,
-                updated=time.time(),
-            )
-        )
+        self.checkpoints.save_checkpoint(Checkpoint(
+            key=self.identity,
+            path=str(self.path), inode=st.st_ino if st else 0, device=st.st_dev if st else 0,
+            offset=chunk.end_offset, fingerprint=self._fingerprint, fingerprint_len=self._fingerprint_len,
+            updated=time.time(), tail=self._tails.pop(chunk.end_offset, ""),
+        ))
 
     # -- internals -------------------------------------------------------------------------
+    def _decoded(self, raw: Iterator[bytes], gz: bool) -> Iterator[bytes]:
+        if not gz:
+            return raw
+        return decode.gunzip_blocks(raw, self._damaged, compressed_size=self._compressed_size(), on_limit=self._expanded)
+
+    def _compressed_size(self) -> int | None:
+        return None if self.is_stream or self._stat is None else self._stat.st_size
+
     def _damaged(self, exc: Exception) -> None:
         self.is_damaged = True
-        self.notices.append(
-            {"code": LOG_INPUT_TRUNCATED.code, "message": f"{self.path}: {exc}; every line before the damage was kept"}
-        )
+        self._notice(LOG_INPUT_TRUNCATED.code, f"{self.path}: {exc}; every line before the damage was kept")
 
-    def _resume_offset(self, head: bytes, gz: bool) -> int:
-        cp = self.checkpoints.load_checkpoint(self.key)
-        if cp is None:
+    def _expanded(self, produced: int) -> None:
+        self._notice(LOG_INPUT_EXPANDS.code,
+                     f"{self.path} decodes to more than {decode.EXPAND_RATIO} times its compressed size "
+                     f"(stopped after {produced:,} bytes); the rest was not read")
+
+    def _notice(self, code: str, message: str) -> None:
+        self.notices.append({"code": code, "message": message})
+
+    def _resume_offset(self, cp: Checkpoint | None, fh: BinaryIO, gz: bool) -> int:
+        """Where to start: the checkpoint's offset when it can be trusted for this file, else 0.
+        For .gz the bytes before the offset are checked while skipping to it (see _chunks)."""
+        if self.is_stream:
+            return 0
+        if cp is None or cp.offset <= 0:
+            last = self.checkpoints.last_checkpoint_at(str(self.path))
+            if last is not None and last.offset and (cp is None or last.key != cp.key):
+                self._same_inode_notice(last)
             return 0
         st = self._stat
-        if st is not None and (cp.inode, cp.device) != (st.st_ino, st.st_dev):
-            return 0  # another file now lives at this path (rotation): read it from the start
-        same_head = len(head) >= cp.fingerprint_len and cp.fingerprint == fingerprint(head[: cp.fingerprint_len])
-        size = st.st_size if st is not None and not gz else None
-        if (size is not None and size < cp.offset) or (not same_head and cp.fingerprint_len):
-            # copytruncate, a manual truncation or a rewrite in place: the old content is gone.
-            self.notices.append({
-                "code": LOG_FILE_TRUNCATED.code,
-                "message": f"{self.path} was truncated or rewritten below the saved offset {cp.offset}; "
-                           "reading from the start",
-            })
-            return 0
-        return cp.offset
+        assert st is not None
+        if gz:
+            return cp.offset if cp.tail or self._same_inode(cp) else 0
+        if st.st_size >= cp.offset and (self._tail_before(fh, cp.offset) == cp.tail if cp.tail else self._same_inode(cp)):
+            return cp.offset
+        self._same_inode_notice(cp)
+        return 0
 
-    def _chunks(self, blocks: Iterator[bytes], start: int) -> Iterator[Chunk]:
-        lines = LineAssembler(str(self.path), start, max_pending=2 * self.chunk_bytes)
-        offset = 0  # position in the (decompressed) stream
+    def _same_inode(self, cp: Checkpoint) -> bool:
+        st = self._stat
+        return st is not None and (cp.inode, cp.device) == (st.st_ino, st.st_dev)
+
+    def _same_inode_notice(self, cp: Checkpoint | None) -> None:
+        if cp is not None and self._same_inode(cp):  # another file sharing the first bytes is no news
+            self._notice(LOG_FILE_TRUNCATED.code, f"{self.path} was truncated or rewritten below the saved offset "
+                                                  f"{cp.offset}; reading from the start")
+
+    @staticmethod
+    def _tail_before(fh: BinaryIO, offset: int) -> str:
+        lo = max(0, offset - TAIL_BYTES)
+        return tail_hash(os.pread(fh.fileno(), offset - lo, lo))
+
+    def _chunks(self, blocks: Iterator[bytes], start: int, expect_tail: str, *, skip: int = 0,
+                window: bytes = b"") -> Iterator[Chunk]:
+        """Chunks from `start`; the first `skip` bytes of `blocks` come before it (a .gz resumed:
+        they are checked against `expect_tail`, and _Restart is raised if they differ). `window`:
+        the bytes before the first block, when known (a plain file resumed by seeking)."""
+        lines = LineAssembler(str(self.path), start, identity=self.identity, max_line_bytes=self.max_line_bytes,
+                              max_empty_run=self.max_empty_run, dropped=self.dropped)
+        # `window` is always the last TAIL_BYTES of the stream before `pos`.
+        pos = start - skip  # stream offset of the next block
         for block in blocks:
-            end = offset + len(block)
-            if end <= start:  # before the checkpoint: already stored
-                offset = end
+            if pos + len(block) <= start:  # before the checkpoint: already stored
+                window = (window + block[-TAIL_BYTES:])[-TAIL_BYTES:]
+                pos += len(block)
                 continue
-            if offset < start:
-                block = block[start - offset:]
-            offset = end
-            chunk = lines.feed(block)
-            if chunk is not None:
-                yield self._tagged(chunk)
+            if pos < start:
+                window = (window + block[: start - pos][-TAIL_BYTES:])[-TAIL_BYTES:]
+                block, pos = block[start - pos:], start
+            if expect_tail:
+                if tail_hash(window) != expect_tail:
+                    raise _Restart
+                expect_tail = ""
+            for chunk in lines.feed(block):
+                yield self._handed(chunk, window, block, pos)
+            window = (window + block[-TAIL_BYTES:])[-TAIL_BYTES:]
+            pos += len(block)
+        if expect_tail and pos >= start and tail_hash(window) != expect_tail:
+            raise _Restart
+        if pos < start:  # shorter than the checkpoint says: not the content it was saved for
+            raise _Restart
         if not self.following or self.is_damaged:
-            tail = lines.flush()
-            if tail is not None:
-                yield self._tagged(tail)
+            for chunk in lines.flush():
+                yield self._handed(chunk, window, b"", pos)
 
-    def _tagged(self, chunk: Chunk) -> Chunk:
-        # Damage is only known once decompression fails, i.e. for the chunks read after it.
-        if not self.is_damaged:
-            return chunk
-        return Chunk(chunk.source, chunk.base_offset, chunk.data, (*chunk.tags, TRUNCATED_GZ_TAG))
+    def _handed(self, chunk: Chunk, window: bytes, block: bytes, block_pos: int) -> Chunk:
+        """Remember what the bytes before the chunk's end hash to (for its checkpoint), and tag
+        chunks read after gzip damage was found (known only from then on)."""
+        if not self.is_stream:
+            end = chunk.end_offset - block_pos  # the chunk ends inside `block` (or right after `window`)
+            before = block[end - TAIL_BYTES:end] if end >= TAIL_BYTES else (window + block[:end])[-TAIL_BYTES:]
+            self._tails[chunk.end_offset] = tail_hash(before)
+        if self.is_damaged:
+            chunk = dataclasses.replace(chunk, tags=(*chunk.tags, TRUNCATED_GZ_TAG))
+        return chunk
 
-
-def _plain_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
-    while block := fh.read(size):
-        yield block
-
-
-def _decodes_as_gzip(head: bytes) -> bool:
-    """The gzip magic alone is two bytes a plain log can start with; such a file would decode to
-    nothing and every line would be lost. Gzip is what yields output, or decodes without error."""
-    if len(head) < 18 or head[2] != 8 or head[3] & 0xE0:  # header + trailer; deflate; no reserved flags
-        return False
-    try:  # stops after the first decoded byte: a damaged real gzip still counts, its prefix is kept
-        zlib.decompressobj(wbits=31).decompress(head[: 1 << 16], 1)
-    except zlib.error:
-        return False
-    return True
-
-
-def _gunzip_blocks(raw_blocks: Iterator[bytes], on_damage: Callable[[Exception], None]) -> Iterator[bytes]:
-    """Decompress (multi-member) gzip, yielding everything decodable even from a damaged file."""
-    decoder = zlib.decompressobj(wbits=31)
-    fed = False  # has the current member's decoder seen input?
-    for raw in raw_blocks:
-        while raw:
-            fed = True
-            try:
-                out = decoder.decompress(raw)
-            except zlib.error as exc:
-                on_damage(exc)
-                return
-            if out:
-                yield out
-            if not decoder.eof:
-                break
-            raw = decoder.unused_data
-            decoder = zlib.decompressobj(wbits=31)
-            fed = False
-            if len(raw) >= 2 and raw[:2] != b"\x1f\x8b":
-                on_damage(zlib.error("trailing data after the last gzip member"))
-                return
-    if fed:
-        tail = decoder.flush()
-        if tail:
-            yield tail
-        on_damage(EOFError("compressed file ended before the end-of-stream marker"))
-
-
-def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first:
-        yield first
-    yield from rest
+    def _summary_notices(self) -> None:
+        cut = self.dropped.get("truncated_lines", 0)
+        if cut:
+            self._notice(LOG_INPUT_TOO_LARGE.code,
+                         f"{self.path}: {cut} line(s) longer than {self.max_line_bytes:,} bytes were cut and tagged "
+                         f"`truncated`; {self.dropped.get('truncated_bytes', 0):,} bytes past the limit were discarded")
+        empty = self.dropped.get("empty_lines", 0)
+        if empty:
+            self._notice(LOG_EMPTY_LINES_DROPPED.code,
+                         f"{self.path}: {empty:,} empty line(s) in runs longer than {self.max_empty_run} were counted, "
+                         "not stored")

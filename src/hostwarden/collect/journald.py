@@ -10,6 +10,7 @@ cursors and the store's dedupe drops them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -21,10 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from hostwarden.collect.files import DEFAULT_CHUNK_BYTES, FileReader, LineAssembler
+from hostwarden.collect.files import DEFAULT_CHUNK_BYTES, FileReader
+from hostwarden.collect.lines import LineAssembler
 from hostwarden.collect.stdin import read_stream_chunks
 from hostwarden.core.checkpoint import CheckpointStore
-from hostwarden.core.chunks import Chunk
+from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
 from hostwarden.core.errors import LOG_INPUT_UNREADABLE, HostwardenError
 
 CURSOR_KEY = "journald.cursor"
@@ -65,8 +67,11 @@ class JournalReader:
         key: str = CURSOR_KEY,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         poll_interval: float = 0.2,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         self.state = state
+        self.max_line_bytes = max_line_bytes
+        self.dropped: dict[str, int] = {}  # what the line limits did not hand on (see LineAssembler)
         self.journalctl = journalctl
         self.extra_args = extra_args
         self.key = key
@@ -91,11 +96,13 @@ class JournalReader:
         for attempt in (cursor, None) if cursor else (None,):
             proc, errors = self._spawn(self.command(cursor=attempt or ""))
             handed, eof = 0, False
+            shift = self._offset  # offsets count over every journalctl run of this reader
             try:
                 assert proc.stdout is not None
-                for chunk in read_stream_chunks(proc.stdout, JOURNALD_SOURCE, chunk_bytes=self.chunk_bytes):
+                for chunk in read_stream_chunks(proc.stdout, JOURNALD_SOURCE, chunk_bytes=self.chunk_bytes,
+                                                max_line_bytes=self.max_line_bytes, dropped=self.dropped):
                     handed += 1
-                    yield self._handed(Chunk(JOURNALD_SOURCE, self._offset, chunk.data, chunk.tags))
+                    yield self._handed(dataclasses.replace(chunk, base_offset=shift + chunk.base_offset))
                 eof = True
                 rc = _stop(proc, eof)
                 if rc == 0 or not self._report(rc, errors, attempt) or handed:
@@ -112,7 +119,7 @@ class JournalReader:
         while not stop.is_set():
             used = self._seen or cursor
             proc, errors = self._spawn(self.command(follow=True, cursor=used or ""))
-            lines = LineAssembler(JOURNALD_SOURCE, self._offset, max_pending=2 * self.chunk_bytes)
+            lines = LineAssembler(JOURNALD_SOURCE, self._offset, max_line_bytes=self.max_line_bytes)
             eof = False
             try:
                 assert proc.stdout is not None
@@ -125,8 +132,7 @@ class JournalReader:
                     if not block:
                         eof = True  # journalctl exited
                         break
-                    chunk = lines.feed(block)
-                    if chunk is not None:
+                    for chunk in lines.feed(block):
                         yield self._handed(chunk)
                 rc = _stop(proc, eof)
                 if stop.is_set():
@@ -137,6 +143,8 @@ class JournalReader:
                 if proc.returncode is None:
                     _stop(proc, False)
                 errors.close()
+                for what, n in lines.dropped.items():
+                    self.dropped[what] = self.dropped.get(what, 0) + n
             stop.wait(max(self.poll_interval, 1.0))  # don't spin on a journalctl that keeps failing
 
     def commit(self, chunk: Chunk) -> None:
@@ -204,16 +212,20 @@ class JournalFileReader:
     """
 
     def __init__(self, path: str | Path, checkpoints: CheckpointStore, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                 key: str | None = None) -> None:
-        self._reader = FileReader(path, checkpoints, chunk_bytes=chunk_bytes, key=key)
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self._reader = FileReader(path, checkpoints, chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes)
 
     @property
     def notices(self) -> list[dict[str, Any]]:
         return self._reader.notices
 
+    @property
+    def dropped(self) -> dict[str, int]:
+        return self._reader.dropped
+
     def read_chunks(self) -> Iterator[Chunk]:
-        for chunk in self._reader.read_chunks():
-            yield Chunk(JOURNALD_SOURCE, chunk.base_offset, chunk.data, chunk.tags)
+        for chunk in self._reader.read_chunks():  # known by cursor, like the records journalctl prints
+            yield dataclasses.replace(chunk, source=JOURNALD_SOURCE, identity="")
 
     def commit(self, chunk: Chunk) -> None:
         self._reader.commit(chunk)

@@ -2,7 +2,8 @@
 
 A chunk keeps the bytes as read, not a million Python strings, because the bulk path splits
 and decodes them columnar (numpy + Arrow) at memory speed. The streaming path asks for
-`lines()`. Offsets are byte offsets in the source, so `event.id` is stable across re-reads.
+`lines()`. Offsets are byte offsets in the source, and `identity` names the source by its
+content (core/checkpoint.py), so `event.id` is stable across re-reads under any name.
 """
 
 from __future__ import annotations
@@ -20,19 +21,32 @@ class RawLine:
     tags: tuple[str, ...] = ()  # set by the reader: invalid_utf8, truncated, …
 
 
-MAX_LINE_BYTES = 1 << 20  # longer lines are cut here and tagged `truncated`
+MAX_LINE_BYTES = 1 << 20  # default line limit (`[ingest] max_line_kb`): longer lines are cut and tagged `truncated`
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    source: str  # identity used in event.id: the file path, "-" for stdin, "journald"
+    source: str  # where the bytes were read: log.file.path (the path as named), "-" for stdin, "journald"
     base_offset: int  # byte offset of data[0] in the source
     data: bytes  # whole lines, each ended by b"\n" except possibly the source's last line
     tags: tuple[str, ...] = field(default=())  # applied to every line (e.g. from a damaged .gz)
+    # The source's identity in event.id: a fingerprint of the file's content, so the same lines
+    # read under another name get the same ids; "" means `source` (stdin, journald, tests).
+    identity: str = ""
+    # Source bytes after `data` that this chunk accounts for without carrying them: the discarded
+    # rest of an overlong last line, or a run of empty lines counted instead of stored. The next
+    # chunk starts after them, and a checkpoint at `end_offset` never lands inside them.
+    skipped: int = 0
+    max_line: int = MAX_LINE_BYTES  # lines longer than this are cut (and tagged) when decoded
 
     @property
     def end_offset(self) -> int:
-        return self.base_offset + len(self.data)
+        return self.base_offset + len(self.data) + self.skipped
+
+    @property
+    def id_source(self) -> str:
+        """What event.id hashes as the source: the content identity, else the source name."""
+        return self.identity or self.source
 
     def line_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Start (inclusive) and end (exclusive, terminator removed) of each line in `data`."""
@@ -57,7 +71,7 @@ class Chunk:
         data = self.data
         out = []
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            out.append(_decode(data, start, end, self.base_offset, self.tags))
+            out.append(_decode(data, start, end, self.base_offset, self.tags, self.max_line))
         return out
 
     def to_arrow(self) -> pa.Table:
@@ -68,7 +82,7 @@ class Chunk:
         """
         starts, ends = self.line_bounds()
         n = len(starts)
-        long_lines = (ends - starts) > MAX_LINE_BYTES
+        long_lines = (ends - starts) > self.max_line
         fast_ok = not long_lines.any() and b"\x00" not in self.data
         texts: pa.Array | None = None
         if fast_ok:
@@ -105,10 +119,10 @@ class Chunk:
         )
 
 
-def _decode(data: bytes, start: int, end: int, base: int, chunk_tags: tuple[str, ...]) -> RawLine:
+def _decode(data: bytes, start: int, end: int, base: int, chunk_tags: tuple[str, ...], max_line: int) -> RawLine:
     tags = set(chunk_tags)
-    if end - start > MAX_LINE_BYTES:
-        end = start + MAX_LINE_BYTES
+    if end - start > max_line:
+        end = start + max_line
         tags.add("truncated")
     raw = data[start:end]
     try:

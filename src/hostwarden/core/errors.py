@@ -164,6 +164,28 @@ LOG_INPUT_TOO_LARGE = _register(
     "A request or line exceeded the configured size limit; the excess was cut and the line flagged.",
     "Raise the limit in the configuration if such lines are legitimate.",
 )
+LOG_INPUT_EXPANDS = _register(
+    "LOG-4105",
+    "compressed input expands too much",
+    "A compressed file decoded to more than the expansion limit allows (a decompression bomb, or an "
+    "extremely repetitive log); every line before the limit was ingested, the rest was not read.",
+    "Decompress the file yourself and ingest the plain file if its content is legitimate.",
+)
+LOG_EMPTY_LINES_DROPPED = _register(
+    "LOG-4106",
+    "empty lines counted, not stored",
+    "A run of more consecutive empty lines than the limit was found; the lines past the limit were "
+    "counted (in the ingest notices) instead of being stored one by one.",
+    "Nothing to do: no line with content was dropped.",
+)
+LOG_INPUT_BINARY = _register(
+    "LOG-4107",
+    "input skipped: binary or undecoded",
+    "The file holds binary data (NUL bytes or mostly control characters in its first block) or is "
+    "compressed in a format hostwarden does not decode (xz, bzip2, zstd, zip, ...); it was skipped, "
+    "the way `grep -I` skips binary files.",
+    "Decompress it first (e.g. `xz -dc FILE | hostwarden ingest -`), or leave binary files out of the inputs.",
+)
 
 # --- SCAN ---------------------------------------------------------------------------------
 SCAN_TIMEOUT = _register(

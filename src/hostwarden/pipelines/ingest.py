@@ -162,7 +162,8 @@ def _store_parsed(store: Any, chunk: Chunk, out: str, tenant: str, stats: Ingest
             f'SELECT "event.dataset", count(*), count(*) FILTER (WHERE list_contains(tags, \'parse_failure\')) '
             f"FROM {out} GROUP BY 1"
         ).fetchall()
-        stored = store.append_table(out, source=chunk.source, tenant=tenant)
+        # ids hash the file's content identity, so another name for the same file dedupes
+        stored = store.append_table(out, source=chunk.source, tenant=tenant, identity=chunk.identity or None)
     finally:
         store.con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
     stats.add_counts(counts, stored)

@@ -5,10 +5,14 @@ and a read-only opener fails while a writer holds it. So hostwarden holds the wr
 only for the span of a batch and a reader retries until a lock timeout (LOG-5030 after that);
 a long-running server, which writes continuously, serves reads through its API instead.
 
-Dedupe: `event.id` is a content hash of source + offset + line, so a repeat can only come from
-re-reading the same source. An append therefore anti-joins the batch against the stored ids of
-the same `log.file.path` (cheap thanks to zone maps) instead of keeping a global unique index,
-which costs more than the whole parse at a million lines.
+Dedupe: `event.id` is a content hash of source identity + offset + line, so a repeat can only
+come from re-reading the same source. An append therefore anti-joins the batch against the
+stored ids of the same source (cheap thanks to zone maps) instead of keeping a global unique
+index, which costs more than the whole parse at a million lines. A file's source identity is a
+fingerprint of its content (core/checkpoint.py), and its lines keep the path they were read
+under in `log.file.path`; `source_names` records every path an identity was stored under, so
+the anti-join covers the rows of the same file read under another name (a spelling, a symlink,
+`.1`, `.2.gz`).
 
 Segments (v2): appends of SEGMENT_MIN_ROWS rows or more are written as Parquet files (see
 segments.py) and `events` is a persistent view over the base table and the registered
@@ -27,6 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from hostwarden.core.checkpoint import Checkpoint
 from hostwarden.core.errors import (
     LOG_STORE_BUSY,
     LOG_STORE_CORRUPT,
@@ -55,6 +60,23 @@ def _ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS events (\n  {cols}\n)"
 
 
+CHECKPOINT_COLUMNS = 'key, path, inode, device, "offset", fingerprint, fingerprint_len, updated, tail'
+SOURCE_NAMES_DDL = ("CREATE TABLE IF NOT EXISTS source_names (identity VARCHAR, path VARCHAR, "
+                    "PRIMARY KEY (identity, path))")
+# v1-v3 checkpoints were keyed "file:<path>"; from v4 they are keyed by content ("fp:" + the
+# fingerprint's first 32 hex digits, which is what a file of up to 1024 bytes, or the first
+# 1024 bytes of a longer one, is known by). Two paths of one content become one row, the newer.
+_REKEY_CHECKPOINTS = [
+    "CREATE TABLE hw_checkpoints_v4 (key VARCHAR PRIMARY KEY, path VARCHAR, inode BIGINT, device BIGINT, "
+    '"offset" BIGINT, fingerprint VARCHAR, fingerprint_len INTEGER, updated DOUBLE, tail VARCHAR)',
+    "INSERT INTO hw_checkpoints_v4 SELECT k, arg_max(path, updated), arg_max(inode, updated), arg_max(device, updated), "
+    'arg_max("offset", updated), arg_max(fingerprint, updated), arg_max(fingerprint_len, updated), max(updated), '
+    "NULL FROM (SELECT *, CASE WHEN starts_with(key, 'file:') THEN 'fp:' || left(fingerprint, 32) ELSE key END "
+    "AS k FROM checkpoints) GROUP BY k",
+    "DROP TABLE checkpoints",
+    "ALTER TABLE hw_checkpoints_v4 RENAME TO checkpoints",
+]
+
 # Migration n brings a store from version n-1 to n. Version 1 is the initial layout.
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -68,6 +90,9 @@ MIGRATIONS: dict[int, list[str]] = {
     # v3: results are stored too (grade, evidence, fix, scan identity, package.*, vulnerability.*).
     # Every schema column, IF NOT EXISTS: a store made at v1 by this version already has them.
     3: [f'ALTER TABLE {seg.BASE} ADD COLUMN IF NOT EXISTS "{f.name}" {f.sql}' for f in FIELDS],
+    # v4: files are known by their content: checkpoints keyed by it, with a hash of the bytes
+    # before the offset; `source_names` for the dedupe.
+    4: [*_REKEY_CHECKPOINTS, SOURCE_NAMES_DDL],
 }
 SEGMENT_DIR_KEY = "segments.data_dir"  # the data dir the persistent view's paths point into
 
@@ -110,7 +135,7 @@ class EventStore:
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.read_only and not self.path.exists():
             con = duckdb.connect()  # an empty store reads as empty, with the same schema
-            for stmt in MIGRATIONS[1]:
+            for stmt in [*MIGRATIONS[1], *_REKEY_CHECKPOINTS, SOURCE_NAMES_DDL]:
                 con.execute(stmt).fetchall()
             return con
         deadline = time.monotonic() + self.lock_timeout
@@ -200,7 +225,8 @@ class EventStore:
         con.execute("COMMIT").fetchall()
 
     # -- writes ----------------------------------------------------------------------------
-    def append(self, events: pa.Table, *, source: str | None = None, tenant: str = DEFAULT_TENANT) -> int:
+    def append(self, events: pa.Table, *, source: str | None = None, tenant: str = DEFAULT_TENANT,
+               identity: str | None = None) -> int:
         """Store a batch in ARROW_SCHEMA; fills identity fields; returns rows actually added."""
         if events.num_rows == 0:
             return 0
@@ -208,12 +234,17 @@ class EventStore:
         con = self.con
         con.register("hw_batch", events)
         try:
-            return self.append_table("hw_batch", source=source, tenant=tenant)
+            return self.append_table("hw_batch", source=source, tenant=tenant, identity=identity)
         finally:
             con.unregister("hw_batch")
 
-    def append_table(self, table: str, *, source: str | None = None, tenant: str = DEFAULT_TENANT) -> int:
-        """Append from a relation already inside this connection (the bulk parser's output)."""
+    def append_table(self, table: str, *, source: str | None = None, tenant: str = DEFAULT_TENANT,
+                     identity: str | None = None) -> int:
+        """Append from a relation already inside this connection (the bulk parser's output).
+
+        `identity`: the content identity of the file all rows were read from (Chunk.identity);
+        their ids hash it instead of the path, and the dedupe covers every path it was stored under.
+        """
         con = self.con
         present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
 
@@ -221,7 +252,7 @@ class EventStore:
             return f'COALESCE("{name}", {default})' if name in present else default
 
         id_expr = event_id_sql(
-            col("log.file.path", "COALESCE($source, '-')"),
+            "$identity" if identity else col("log.file.path", "COALESCE($source, '-')"),
             col("log.offset", "0"),
             col("event.original", col("hostwarden.detail", "''")),
         )
@@ -241,6 +272,8 @@ class EventStore:
             elif f.name in present:
                 cols.append(name)
         params: dict[str, Any] = {"source": source, "tenant": tenant, "now": now_utc()}
+        if identity:
+            params["identity"] = identity
         offset_col = '"log.offset"' if "log.offset" in present else "NULL::BIGINT"
         id_col = '"event.id"' if "event.id" in present else "NULL::VARCHAR"
         bounds = _one(con.execute(f"SELECT min({offset_col}), max({offset_col}), count(*), "
@@ -252,9 +285,10 @@ class EventStore:
             return 0
         # Only rows of the same source and offset range can collide (see module docstring);
         # zone maps on log.offset make this scan touch just the overlapping row groups.
+        same_source = ('"log.file.path" IS NOT DISTINCT FROM COALESCE($source, "log.file.path") '
+                       if not identity else self._names_of(identity, source, params))
         existing = (
-            'SELECT "event.id" FROM events WHERE "organization.id" = $tenant '
-            'AND "log.file.path" IS NOT DISTINCT FROM COALESCE($source, "log.file.path") '
+            'SELECT "event.id" FROM events WHERE "organization.id" = $tenant AND ' + same_source
             + ('AND "log.offset" BETWEEN $lo AND $hi' if lo is not None else "")
         )
         if lo is not None:
@@ -271,6 +305,18 @@ class EventStore:
             params,
         ).fetchall()
         return self.count_rows() - before
+
+    def _names_of(self, identity: str, source: str | None, params: dict[str, Any]) -> str:
+        """The filter for rows of this identity: every path it was stored under, this one too.
+        Recorded before the rows are, so a crash in between leaves a harmless extra name."""
+        con = self.con
+        con.execute("INSERT OR IGNORE INTO source_names VALUES (?, ?)", [identity, source or "-"]).fetchall()
+        names = [r[0] for r in con.execute("SELECT path FROM source_names WHERE identity = ? ORDER BY path",
+                                            [identity]).fetchall()]
+        params.update({f"name{i}": name for i, name in enumerate(names)})
+        if len(names) == 1:
+            return '"log.file.path" = $name0 '  # the usual case: an equality the zone maps prune by
+        return '"log.file.path" IN (' + ", ".join(f"$name{i}" for i in range(len(names))) + ") "
 
     def _append_segment(
         self, table: str, present: set[str], cols: list[str], existing: str, unique: str, params: dict[str, Any]
@@ -358,21 +404,26 @@ class EventStore:
         rows = self.query("SELECT count(*) FROM events")
         return int(rows[0][0]) if rows else 0
 
-    # -- checkpoints (collect.checkpoint.CheckpointStore) ----------------------------------
-    def load_checkpoint(self, key: str) -> Any:
-        from hostwarden.core.checkpoint import Checkpoint
+    # -- checkpoints (core.checkpoint.CheckpointStore) -------------------------------------
+    def load_checkpoint(self, key: str) -> Checkpoint | None:
+        row = _one(self.con.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE key = ?", [key]))
+        return _checkpoint(row) if row else None
 
+    def find_checkpoints(self, keys: list[str]) -> list[Checkpoint]:
+        rows = self.con.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE list_contains(?, key)",
+                                [keys]).fetchall()
+        return [_checkpoint(row) for row in rows]
+
+    def last_checkpoint_at(self, path: str) -> Checkpoint | None:
         row = _one(self.con.execute(
-            'SELECT key, path, inode, device, "offset", fingerprint, fingerprint_len, updated '
-            "FROM checkpoints WHERE key = ?",
-            [key],
-        ))
-        return Checkpoint(*row) if row else None
+            f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE path = ? ORDER BY updated DESC LIMIT 1", [path]))
+        return _checkpoint(row) if row else None
 
-    def save_checkpoint(self, cp: Any) -> None:
+    def save_checkpoint(self, cp: Checkpoint) -> None:
         self.con.execute(
-            "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [cp.key, cp.path, cp.inode, cp.device, cp.offset, cp.fingerprint, cp.fingerprint_len, cp.updated],
+            f"INSERT OR REPLACE INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [cp.key, cp.path, cp.inode, cp.device, cp.offset, cp.fingerprint, cp.fingerprint_len, cp.updated,
+             cp.tail],
         ).fetchall()
 
     # -- small key-value state (correlation snapshots, last scan results) -------------------
@@ -411,6 +462,11 @@ class EventStore:
         if seg_dir.is_dir():
             total += sum(p.stat().st_size for p in seg_dir.iterdir() if p.is_file())
         return total
+
+
+def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
+    *fields, tail = row
+    return Checkpoint(*fields, tail=tail or "")
 
 
 def _segment_error(exc: duckdb.Error, rels: list[str]) -> Exception:

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hostwarden.collect.discover import expand_inputs
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
@@ -24,17 +25,18 @@ SKIP_DIRS = {"journal", "private"}
 
 
 def log_files(root: Path) -> list[Path]:
+    """The text logs under <root>/var/log (collect/discover.py): walked with a depth bound, no
+    symlink followed (nothing outside the root), binaries and undecoded compression left out."""
     base = root / "var" / "log"
-    if not base.is_dir():
+    try:
+        inside = base.resolve().is_relative_to(root.resolve())
+    except OSError:
         return []
-    found = []
-    for path in sorted(base.rglob("*")):
-        if any(part in SKIP_DIRS for part in path.relative_to(base).parts[:-1]):
-            continue
-        if not path.is_file() or path.is_symlink() or path.name.split(".")[0] in SKIP_NAMES:
-            continue
-        found.append(path)
-    return found
+    if not inside or base.is_symlink() or not base.is_dir():
+        return []
+    files, _skipped = expand_inputs([str(base)], follow_named_links=False, allow_streams=False,
+                                    skip_dir_names=frozenset(SKIP_DIRS))
+    return [Path(f) for f in files if Path(f).name.split(".")[0] not in SKIP_NAMES]
 
 
 class LogScanner:

@@ -55,9 +55,10 @@ class SourceParser:
         events = self.parser.parse_batch(lines, self.ctx)
         if any("parse_failure" in (ev.get("tags") or []) for ev in events):
             events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
+        source = chunk.id_source  # the file's content identity: the same ids under any name
         for ev in events:  # the ids the store would give them, so alert evidence names stored events
             ev["log.file.path"] = self.path
-            ev["event.id"] = event_id(self.path, ev.get("log.offset") or 0, ev.get("event.original") or "")
+            ev["event.id"] = event_id(source, ev.get("log.offset") or 0, ev.get("event.original") or "")
         return events
 
 
@@ -124,7 +125,8 @@ class WorkerParser:
         if self._fallback is not None:
             self._fallback.submit(chunk, parser_name, ctx)
             return
-        if not self._send(("chunk", chunk.source, chunk.base_offset, chunk.data, chunk.tags, parser_name, ctx)):
+        if not self._send(("chunk", chunk.source, chunk.base_offset, chunk.data, chunk.tags, chunk.identity,
+                           chunk.skipped, chunk.max_line, parser_name, ctx)):
             self._fallback.submit(chunk, parser_name, ctx)  # type: ignore[union-attr]
             return
         self._sent.append((chunk, parser_name, ctx))
@@ -230,9 +232,10 @@ def _serve(conn: Connection) -> None:
             ruleset = RuleSet(rules)
             matcher = (generation, Dispatch(ruleset.base_rules), ruleset.checks)
             continue
-        _, path, base_offset, data, tags, parser_name, ctx = message
+        _, path, base_offset, data, tags, identity, skipped, max_line, parser_name, ctx = message
         try:
-            events = _source_for(sources, path, parser_name, ctx).parse(Chunk(path, base_offset, data, tags))
+            chunk = Chunk(path, base_offset, data, tags, identity, skipped, max_line)
+            events = _source_for(sources, path, parser_name, ctx).parse(chunk)
             matched: Matched | None = None
             if matcher is not None:  # the rules' stateless part, off the detecting thread
                 generation, dispatch, checks = matcher

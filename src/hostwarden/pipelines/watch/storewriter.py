@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -91,6 +91,14 @@ class LockedCheckpoints:
     def save_checkpoint(self, cp: Checkpoint) -> None:
         with held(self.lock, "the store"):
             self.store.save_checkpoint(cp)
+
+    def find_checkpoints(self, keys: list[str]) -> list[Checkpoint]:
+        with self.lock:
+            return self.store.find_checkpoints(keys)  # type: ignore[no-any-return]
+
+    def last_checkpoint_at(self, path: str) -> Checkpoint | None:
+        with self.lock:
+            return self.store.last_checkpoint_at(path)  # type: ignore[no-any-return]
 
 
 class StoreWriter(threading.Thread):
@@ -210,26 +218,26 @@ class StoreWriter(threading.Thread):
 
     def _store_events(self, batch: list[_Events], alerts: list[dict[str, Any]]) -> None:
         """Events first, then the alerts that name them, then the chunks count as stored."""
-        by_source: dict[str, list[_Events]] = {}
-        for item in batch:
-            by_source.setdefault(item.source, []).append(item)
-        for source, items in by_source.items():
+        by_source: dict[tuple[str, str], list[_Events]] = {}
+        for item in batch:  # a path and the content identity (a rotated file and the new one differ)
+            by_source.setdefault((item.source, item.chunk.identity), []).append(item)
+        for (source, identity), items in by_source.items():
             columnar = [i for i in items if i.parser is not None and i.ctx is not None and has_columnar_plan(i.parser)]
             if len(columnar) == len(items):
-                self._append_columnar(source, items)
+                self._append_columnar(source, items, identity)
             else:
-                self._append([ev for i in items for ev in i.events], source)
+                self._append([ev for i in items for ev in i.events], source, identity)
         self._append(alerts, ALERT_SOURCE)
         self._uncommitted.extend(item.chunk for item in batch)
 
-    def _append(self, rows: list[dict[str, Any]], source: str) -> None:
+    def _append(self, rows: list[dict[str, Any]], source: str, identity: str = "") -> None:
         if not rows:
             return
         table = to_arrow(rows)
         with held(self.lock, "the store"):
-            self.stored += self.store.append(table, source=source, tenant=self.tenant)
+            self.stored += self.store.append(table, source=source, tenant=self.tenant, identity=identity or None)
 
-    def _append_columnar(self, source: str, items: list[_Events]) -> None:
+    def _append_columnar(self, source: str, items: list[_Events], identity: str) -> None:
         first = items[0]
         assert first.parser is not None and first.ctx is not None
         norm = self._normalizers.get(source)
@@ -243,7 +251,8 @@ class StoreWriter(threading.Thread):
                     norm.normalize_into(chunk, con, out, bulk_min_lines=0)
                     if norm.parser_name == "syslog":  # the one format with sessions
                         _carry_sessions(con, out, events)
-                    self.stored += self.store.append_table(out, source=source, tenant=self.tenant)
+                    self.stored += self.store.append_table(out, source=source, tenant=self.tenant,
+                                                           identity=identity or None)
                 finally:
                     con.execute(f"DROP TABLE IF EXISTS {out}").fetchall()
 
@@ -274,13 +283,14 @@ def _contiguous(items: list[_Events]) -> list[tuple[Chunk, list[dict[str, Any]]]
         if runs:
             pieces, events = runs[-1]
             last = pieces[-1]
-            if last.end_offset == chunk.base_offset and last.tags == chunk.tags and last.data.endswith(b"\n"):
+            if (last.end_offset == chunk.base_offset and not last.skipped and last.tags == chunk.tags
+                    and last.identity == chunk.identity and last.data.endswith(b"\n")):
                 pieces.append(chunk)
                 events.extend(item.events)
                 continue
         runs.append(([chunk], list(item.events)))
     return [(pieces[0] if len(pieces) == 1 else
-             Chunk(pieces[0].source, pieces[0].base_offset, b"".join(c.data for c in pieces), pieces[0].tags), events)
+             replace(pieces[0], data=b"".join(c.data for c in pieces), skipped=pieces[-1].skipped), events)
             for pieces, events in runs]
 
 
