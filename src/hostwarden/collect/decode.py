@@ -1,11 +1,15 @@
 """What a file's bytes are, and its content as bounded blocks: plain, or gzip decoded step by step.
 
-- Binary content is recognised the way `grep -I` and `file` do it, from the first block: a NUL
-  byte, or more than a tenth of bytes that no text uses (control characters other than tab,
-  newline, carriage return, form feed, backspace and escape). Bytes >= 0x80 count as text (UTF-8,
-  Latin-1); such lines are kept and tagged `invalid_utf8` where they are not UTF-8.
-- Compressed formats hostwarden does not decode (xz, bzip2, zstd, zip, ...) are named by their
-  magic bytes, so the reason given is "xz-compressed", not "binary".
+- Binary content is recognised from the first block by what a log writer cannot produce, not
+  by what an attacker can put in a line: NUL bytes throughout it (syslog, sshd, nginx and Apache
+  write C strings, which end at a NUL) — at least a quarter of its bytes in lines that hold one,
+  once runs of NULs are set aside: a log zero-filled by a crash, or by a writer that kept its
+  offset across a copytruncate, is still a log (a sparse start reads as one cut line). Control characters do not make a file binary: a 2004
+  Apache log that logged an exploit's shellcode verbatim has 13% of them in its first block,
+  and skipping it would hide the attack (`grep -I` would skip it; hostwarden must not). Bytes
+  >= 0x80 are text too (UTF-8, Latin-1; such lines are tagged `invalid_utf8`).
+- Known binary formats and compression hostwarden does not decode (ELF, journal files, SQLite,
+  images, xz, bzip2, zstd, zip, ...) are named by their magic bytes.
 - gzip is decoded in steps of at most DECODE_STEP output bytes (zlib's `max_length`), so a 4.6 MB
   gzip of zeros no longer becomes a 2.2 GB bytes object, and the whole output is capped at
   EXPAND_RATIO times the compressed size (never below EXPAND_FLOOR): past it, the rest of the file
@@ -15,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -22,9 +27,16 @@ DECODE_STEP = 1 << 20  # gzip output per decompression call
 EXPAND_RATIO = 500  # decoded bytes allowed per compressed byte, past EXPAND_FLOOR
 EXPAND_FLOOR = 1 << 20  # a small file may decode to this much whatever its ratio
 SNIFF_BYTES = 8192  # the block the binary test looks at (grep looks at its first buffer)
-BINARY_SHARE = 0.10  # share of non-text bytes above which a block is binary
+ZERO_FILL = 8  # a run of this many NULs is padding (preallocated or crash-damaged), not content
 GZIP_MAGIC = b"\x1f\x8b"
-_UNDECODED = (  # magic bytes of compressed or archive formats that are not read
+_UNDECODED = (  # magic bytes of binary, compressed or archive formats that are not read
+    (b"\x7fELF", "an ELF executable or core dump"),
+    (b"LPKSHHRH", "a systemd journal file (read it with `ingest --journald` or journalctl)"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xca\xfe\xba\xbe", "a Java class or Mach-O file"),
     (b"\xfd7zXZ\x00", "xz-compressed"),
     (b"BZh", "bzip2-compressed"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
@@ -35,9 +47,7 @@ _UNDECODED = (  # magic bytes of compressed or archive formats that are not read
     (b"7z\xbc\xaf\x27\x1c", "a 7-zip archive"),
     (b"\x1f\x9d", "compress(1)-compressed"),
 )
-# Bytes no text file holds: C0 controls other than \b \t \n \f \r and ESC (colour codes), and DEL.
-_NON_TEXT = bytes([*range(0, 8), 11, *range(14, 27), *range(28, 32), 127])
-_TEXT = bytes(b for b in range(256) if b not in _NON_TEXT)
+_ZERO_RUN = re.compile(b"\x00{%d,}" % ZERO_FILL)
 
 
 def undecoded_format(head: bytes) -> str | None:
@@ -55,19 +65,18 @@ def undecoded_format(head: bytes) -> str | None:
 def binary_reason(head: bytes) -> str | None:
     """Why the first decoded bytes of a file are not text, or None if they are."""
     block = head[:SNIFF_BYTES]
-    if b"\x00" in block:
-        return "binary (NUL bytes in its first block)"
-    if not block:
-        return None
-    odd = len(block) - len(block.translate(None, _NON_TEXT))
-    if odd > BINARY_SHARE * len(block):
-        return f"binary ({odd * 100 // len(block)}% control bytes in its first block)"
+    if b"\x00" not in block:
+        return None  # the common case, at C speed
+    rest = _ZERO_RUN.sub(b"", block)
+    in_nul_lines = sum(len(line) + 1 for line in rest.split(b"\n") if b"\x00" in line)
+    if 4 * in_nul_lines > len(rest) > 0:  # random bytes: 33% at the least in 20,000 trials, 74% on average
+        return f"binary (NUL bytes throughout its first block: {min(100, in_nul_lines * 100 // len(rest))}% of it)"
     return None
 
 
 def content_reason(raw_head: bytes, decoded_head: bytes) -> str | None:
     """Why a file is skipped, from its raw first bytes and its first decoded bytes; None to read it."""
-    return undecoded_format(raw_head) or binary_reason(decoded_head)
+    return undecoded_format(raw_head) or undecoded_format(decoded_head) or binary_reason(decoded_head)
 
 
 def decodes_as_gzip(head: bytes) -> bool:
