@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hostwarden.collect import decode
-from hostwarden.collect.lines import MAX_EMPTY_RUN, LineAssembler
+from hostwarden.collect.lines import MAX_EMPTY_RUN, LineAssembler, dropped_notices
 from hostwarden.core.checkpoint import (
     FINGERPRINT_BYTES,
     TAIL_BYTES,
@@ -40,11 +40,9 @@ from hostwarden.core.checkpoint import (
 )
 from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
 from hostwarden.core.errors import (
-    LOG_EMPTY_LINES_DROPPED,
     LOG_FILE_TRUNCATED,
     LOG_INPUT_BINARY,
     LOG_INPUT_EXPANDS,
-    LOG_INPUT_TOO_LARGE,
     LOG_INPUT_TRUNCATED,
     LOG_INPUT_UNREADABLE,
     HostwardenError,
@@ -245,13 +243,5 @@ class FileReader:
         return chunk
 
     def _summary_notices(self) -> None:
-        cut = self.dropped.get("truncated_lines", 0)
-        if cut:
-            self._notice(LOG_INPUT_TOO_LARGE.code,
-                         f"{self.path}: {cut} line(s) longer than {self.max_line_bytes:,} bytes were cut and tagged "
-                         f"`truncated`; {self.dropped.get('truncated_bytes', 0):,} bytes past the limit were discarded")
-        empty = self.dropped.get("empty_lines", 0)
-        if empty:
-            self._notice(LOG_EMPTY_LINES_DROPPED.code,
-                         f"{self.path}: {empty:,} empty line(s) in runs longer than {self.max_empty_run} were counted, "
-                         "not stored")
+        self.notices.extend(dropped_notices(str(self.path), self.dropped, max_line_bytes=self.max_line_bytes,
+                                            max_empty_run=self.max_empty_run))

@@ -22,8 +22,10 @@ lines longer than the limit, `find` for a run of empty lines.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
+from hostwarden.core.errors import LOG_EMPTY_LINES_DROPPED, LOG_INPUT_TOO_LARGE
 
 MAX_EMPTY_RUN = 64  # consecutive empty lines stored before the rest of the run is only counted
 TRUNCATED_TAG = "truncated"
@@ -181,6 +183,20 @@ class LineAssembler:
                 return first, end, data.count(b"\n", first, end)
             pos, carry = max(stop, pos + 1), 0
         return None
+
+
+def dropped_notices(source: str, dropped: dict[str, int], *, max_line_bytes: int = MAX_LINE_BYTES,
+                    max_empty_run: int = MAX_EMPTY_RUN) -> list[dict[str, Any]]:
+    """The notices that account for what a reader did not hand on (its `dropped` counts)."""
+    notices = []
+    if cut := dropped.get("truncated_lines", 0):
+        notices.append({"code": LOG_INPUT_TOO_LARGE.code, "message": (
+            f"{source}: {cut} line(s) longer than {max_line_bytes:,} bytes were cut and tagged `{TRUNCATED_TAG}`; "
+            f"{dropped.get('truncated_bytes', 0):,} bytes past the limit were discarded")})
+    if empty := dropped.get("empty_lines", 0):
+        notices.append({"code": LOG_EMPTY_LINES_DROPPED.code, "message": (
+            f"{source}: {empty:,} empty line(s) in runs longer than {max_empty_run} were counted, not stored")})
+    return notices
 
 
 def _trailing_empty(data: bytes, lo: int, hi: int, carry: int, limit: int) -> int:

@@ -39,7 +39,7 @@ from typing import Any
 
 from hostwarden.collect import decode
 from hostwarden.collect.files import DEFAULT_CHUNK_BYTES
-from hostwarden.collect.lines import MAX_EMPTY_RUN, TRUNCATED_TAG, LineAssembler
+from hostwarden.collect.lines import MAX_EMPTY_RUN, LineAssembler, dropped_notices
 from hostwarden.core.checkpoint import (
     FINGERPRINT_BYTES,
     TAIL_BYTES,
@@ -51,13 +51,7 @@ from hostwarden.core.checkpoint import (
     tail_hash,
 )
 from hostwarden.core.chunks import MAX_LINE_BYTES, Chunk
-from hostwarden.core.errors import (
-    LOG_EMPTY_LINES_DROPPED,
-    LOG_FILE_TRUNCATED,
-    LOG_INPUT_BINARY,
-    LOG_INPUT_TOO_LARGE,
-    LOG_INPUT_UNREADABLE,
-)
+from hostwarden.core.errors import LOG_FILE_TRUNCATED, LOG_INPUT_BINARY, LOG_INPUT_UNREADABLE
 from hostwarden.core.locks import held
 
 _MAX_ISSUED = 16_384  # chunks handed out and not yet committed that we remember
@@ -391,16 +385,11 @@ class FileTailer:
         f.lines.dropped.clear()
 
     def _notice_dropped(self, f: _Open) -> None:
-        counts = f.lines.dropped
-        if counts.get("truncated_lines") and "cut" not in f.noticed:
-            f.noticed.add("cut")
-            self.notices.append({"code": LOG_INPUT_TOO_LARGE.code, "message": (
-                f"{f.path}: a line longer than {self.max_line_bytes:,} bytes was cut and tagged `{TRUNCATED_TAG}`; "
-                "the rest of it was discarded (counts in the tailer's dropped totals)")})
-        if counts.get("empty_lines") and "empty" not in f.noticed:
-            f.noticed.add("empty")
-            self.notices.append({"code": LOG_EMPTY_LINES_DROPPED.code, "message": (
-                f"{f.path}: empty lines in runs longer than {MAX_EMPTY_RUN} are counted, not stored")})
+        """Say it the first time a file drops input of a kind (the running totals are in `dropped`)."""
+        for kind in ("truncated_lines", "empty_lines"):
+            if f.lines.dropped.get(kind) and kind not in f.noticed:
+                f.noticed.add(kind)
+                self.notices += dropped_notices(f.path, {kind: f.lines.dropped[kind]}, max_line_bytes=self.max_line_bytes)
 
     def _issue(self, chunk: Chunk, f: _Open) -> Chunk:
         end = chunk.end_offset

@@ -60,7 +60,9 @@ def test_file_reader_never_parses_the_tail_of_a_cut_line(tmp_path: Path, cut_at:
 @pytest.mark.parametrize("cut_at", CUTS)
 def test_stdin_never_parses_the_tail_of_a_cut_line(tmp_path: Path, cut_at: int) -> None:
     line = forged_line(cut_at)
-    check(stored(tmp_path, read_stream_chunks(io.BytesIO(line + AFTER), chunk_bytes=4096)), line)
+    dropped: dict[str, int] = {}
+    check(stored(tmp_path, read_stream_chunks(io.BytesIO(line + AFTER), chunk_bytes=4096, dropped=dropped)), line)
+    assert dropped == {"truncated_lines": 1, "truncated_bytes": len(line) - 1 - MAX_LINE_BYTES}
 
 
 @pytest.mark.parametrize("cut_at", CUTS)
@@ -78,6 +80,8 @@ def test_tailer_never_parses_the_tail_of_a_long_line_written_over_many_polls(tmp
         with path.open("ab") as fh:
             fh.write(AFTER)
         chunks += list(tailer.poll())
+        assert [n["code"] for n in tailer.notices] == ["LOG-4131"]
+    assert tailer.dropped == {"truncated_lines": 1, "truncated_bytes": len(line) - 1 - MAX_LINE_BYTES}
     check(stored(tmp_path, chunks), line)
 
 
