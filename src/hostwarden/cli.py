@@ -10,7 +10,6 @@ import importlib
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,21 +71,17 @@ def version() -> None:
 
 
 # --- ingest ---------------------------------------------------------------------------------
-def _expand(paths: list[str]) -> Iterator[str]:
-    """The inputs to read (collect/discover.py): folders walked with a depth bound and no symlinked
-    folders followed, each file once, binaries and undecoded compression skipped with the reason
-    printed (LOG-4107). A named path that is missing or unreadable is handed on, so the ingest
-    loop reports it as before."""
+def _inputs(paths: list[str]) -> tuple[list[str], list[str], list[tuple[str, str, str]]]:
+    """(files to read, those of them found by walking a folder, inputs skipped with code and
+    reason) — collect/discover.py walks with a bound and classifies each file from its first block.
+    A named path that is missing or unreadable is kept, so the ingest reports it (LOG-4102)."""
     from hostwarden.collect.discover import expand_inputs
 
     files, skipped = expand_inputs(paths)
-    yield from files
     named = set(paths)
-    for path, code, reason in skipped:
-        if path in named and reason.startswith(("no such file", "cannot read")):
-            yield path
-        else:
-            err_console.print(f"[yellow]{code}[/yellow] {escape(path)} skipped: {escape(reason)}")
+    missing = [p for p, _, reason in skipped if p in named and reason.startswith(("no such file", "cannot read"))]
+    return (files + missing, [f for f in files if f not in named and f != "-"],
+            [s for s in skipped if s[0] not in missing])
 
 
 @app.command()
@@ -110,7 +105,7 @@ def ingest(
     from hostwarden.pipelines.ingest_job import run_ingest
 
     cfg = _config(config, data_dir)
-    files = list(_expand(paths))
+    files, found, skipped = _inputs(paths)
     # Alerts are printed as they are raised (the printer sink); a JSON result stays one document.
     sinks = SinkContext(mode="ingest", out=sys.stdout if fmt != "json" else None)
     with Progress(
@@ -123,11 +118,12 @@ def ingest(
             advanced=lambda path, n: progress.update(tasks[path], advance=n),
         )
         result = run_ingest(cfg, files, dataset=dataset, journald=journald, detect=detect, progress=job_progress,
-                            sink_context=sinks)
+                            sink_context=sinks, found=found, skipped=skipped)
     stats = result.stats
     summary = {"alerts": len(result.alerts), "known_alerts": result.known_alerts, "lines": stats.lines,
                "events": stats.events, "stored": stats.stored, "duplicates": stats.events - stats.stored,
-               "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "notices": stats.notices}
+               "parse_failures": stats.parse_failures, "by_dataset": stats.by_dataset, "dropped": stats.dropped,
+               "skipped": stats.skipped, "notices": stats.notices}
     if fmt == "json":
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
@@ -158,7 +154,7 @@ def _follow(paths: list[str], config: Path | None, data_dir: Path | None, datase
         signal.signal(signum, lambda *_: stop.set())
     stats = IngestStats()
     with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
-        tailer = FileTailer(paths, store, chunk_bytes=cfg.ingest.chunk_mb << 20)
+        tailer = FileTailer(paths, store, chunk_bytes=cfg.ingest.chunk_mb << 20, max_line_bytes=cfg.ingest.max_line_kb << 10)
         err_console.print(f"following {', '.join(paths)} (Ctrl-C to stop)")
         try:
             ingest_chunks(store, tailer.follow(stop), hint=dataset, tenant=cfg.tenant, stats=stats,

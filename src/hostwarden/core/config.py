@@ -18,7 +18,7 @@ from hostwarden.core.errors import CSA_CONFIG_INVALID, HostwardenError
 class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     chunk_mb: int = Field(6, ge=1, le=512, description="bytes read per batch; bounds memory use (up to four are in flight)")
-    max_line_kb: int = Field(1024, ge=1, description="longer lines are cut and tagged `truncated`")
+    max_line_kb: int = Field(1024, ge=1, le=65536, description="longer lines are cut and tagged `truncated` (a cut line is held in memory while it is read: bounded)")
     timezone: str = Field("UTC", description="zone of timestamps that carry none (classic syslog)")
 
 

@@ -172,7 +172,7 @@ LOG_INPUT_EXPANDS = _register(
     "Decompress the file yourself and ingest the plain file if its content is legitimate.",
 )
 LOG_EMPTY_LINES_DROPPED = _register(
-    "LOG-4106",
+    "LOG-4108",
     "empty lines counted, not stored",
     "A run of more consecutive empty lines than the limit was found; the lines past the limit were "
     "counted (in the ingest notices) instead of being stored one by one.",

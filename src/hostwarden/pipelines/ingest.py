@@ -36,6 +36,14 @@ class IngestStats:
     parse_failures: int = 0
     by_dataset: dict[str, int] = field(default_factory=dict)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    # What readers did not hand on, counted (empty_lines, truncated_lines, truncated_bytes): with
+    # `lines`, every input line is accounted for.
+    dropped: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # inputs not read, with the reason
+
+    def add_dropped(self, counts: dict[str, int]) -> None:
+        for what, n in counts.items():
+            self.dropped[what] = self.dropped.get(what, 0) + n
 
     def add_counts(self, rows: list[tuple[str | None, int, int]], stored: int) -> None:
         """rows: (dataset, lines, parse failures) as counted by the store's SQL."""

@@ -8,21 +8,23 @@ second ingest of the same file never raises its alerts again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hostwarden.collect.files import FileReader
+from hostwarden.collect.lines import dropped_notices
 from hostwarden.collect.stdin import read_stdin_chunks
 from hostwarden.core.chunks import Chunk
 from hostwarden.core.config import Config
-from hostwarden.core.errors import LOG_INPUT_UNREADABLE, HostwardenError
+from hostwarden.core.errors import LOG_INPUT_UNREADABLE, LOG_UNKNOWN_FORMAT, HostwardenError
 from hostwarden.core.records import Alert
 from hostwarden.core.sink import AlertPath, SinkContext
 from hostwarden.detect.alerts import ALERT_SOURCE
 from hostwarden.detect.batch import detect_store
 from hostwarden.detect.settings import DetectSettings
+from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.alertpath import build_alert_path
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
@@ -58,12 +60,22 @@ def run_ingest(
     detect: bool = True,
     progress: Progress | None = None,
     sink_context: SinkContext | None = None,
+    found: Sequence[str] = (),
+    skipped: Sequence[tuple[str, str, str]] = (),
 ) -> IngestResult:
     """Ingest `files` ("-" is stdin) into the store at `cfg.data_dir`, then detect; a file that
-    cannot be read becomes a notice and the others go on."""
+    cannot be read becomes a notice and the others go on. `found`: those of `files` that came
+    from walking a folder rather than being named; one of no known format is skipped with the
+    reason (a file the user named is stored anyway, its lines tagged parse_failure). `skipped`:
+    inputs the walk already left out (binary, undecoded), reported as notices."""
     progress = progress or Progress()
     stats = IngestStats()
+    for path, code, reason in skipped:
+        stats.skipped.append({"path": path, "reason": reason})
+        stats.notices.append({"code": code, "message": f"skipped {path}: {reason}", "path": path})
     chunk_bytes = cfg.ingest.chunk_mb << 20
+    limits = {"chunk_bytes": chunk_bytes, "max_line_bytes": cfg.ingest.max_line_kb << 10}
+    walked = set(found)
     with EventStore(cfg.data_dir, lock_timeout=cfg.lock_timeout_seconds) as store:
         if journald:
             from hostwarden.collect.journald import JournalReader
@@ -74,10 +86,13 @@ def run_ingest(
             stats.notices.extend(journal.notices)
         for path in files:
             if path == "-":
-                ingest_chunks(store, read_stdin_chunks(chunk_bytes=chunk_bytes), hint=dataset, tenant=cfg.tenant,
+                dropped: dict[str, int] = {}
+                ingest_chunks(store, read_stdin_chunks(**limits, dropped=dropped), hint=dataset, tenant=cfg.tenant,
                               stats=stats)
+                stats.add_dropped(dropped)
+                stats.notices.extend(dropped_notices("-", dropped, max_line_bytes=limits["max_line_bytes"]))
                 continue
-            _ingest_file(store, cfg, path, dataset, chunk_bytes, stats, progress)
+            _ingest_file(store, cfg, path, dataset, limits, stats, progress, sniff_first=path in walked)
         result = IngestResult(stats)
         if detect:
             path_ctx = sink_context or SinkContext(mode="ingest")
@@ -93,8 +108,8 @@ def run_ingest(
     return result
 
 
-def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None, chunk_bytes: int,
-                 stats: IngestStats, progress: Progress) -> None:
+def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None, limits: dict[str, int],
+                 stats: IngestStats, progress: Progress, *, sniff_first: bool) -> None:
     try:
         size = Path(path).stat().st_size
         mtime = Path(path).stat().st_mtime
@@ -103,19 +118,31 @@ def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None,
                               "path": path})
         return
     progress.started(path, size)
-    reader = FileReader(Path(path), store, chunk_bytes=chunk_bytes)
+    reader = FileReader(Path(path), store, **limits)
 
     def stored(chunk: Chunk) -> None:
         reader.commit(chunk)
         progress.advanced(path, len(chunk.data))
 
     try:
-        ingest_chunks(store, reader.read_chunks(), ctx=context_for(path, mtime), overlap=True, hint=dataset,
+        chunks: Iterable[Chunk] = reader.read_chunks()
+        hint = dataset
+        if sniff_first and dataset is None:
+            verdict, chunks = sniff_chunks(chunks, hint_for_path(path))
+            if verdict.parser is None:  # found in a folder, not a log we read: say so, store nothing
+                stats.skipped.append({"path": path, "reason": verdict.reason})
+                stats.notices.append({"code": LOG_UNKNOWN_FORMAT.code, "message": f"skipped {path} ({verdict.reason})",
+                                      "path": path})
+                return
+            hint = verdict.parser
+        ingest_chunks(store, chunks, ctx=context_for(path, mtime), overlap=True, hint=hint,
                       tenant=cfg.tenant, stats=stats, on_stored=stored)
     except HostwardenError as exc:
         stats.notices.append({"code": exc.code.code, "message": exc.message, "path": path})
     except OSError as exc:
         stats.notices.append({"code": LOG_INPUT_UNREADABLE.code, "message": f"cannot read {path}: {exc}", "path": path})
+    finally:
+        stats.add_dropped(reader.dropped)
     stats.notices.extend(getattr(reader, "notices", []))
 
 

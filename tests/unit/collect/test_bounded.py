@@ -60,7 +60,7 @@ def test_a_flood_of_empty_lines_is_counted_not_stored(tmp_path: Path) -> None:
     assert texts == [LINE.decode().rstrip("\n")] * 3
     offsets = [ln.offset for c in chunks for ln in c.lines() if ln.text]
     assert offsets == [0, len(LINE) + 1_000_000, len(LINE) * 2 + 1_000_000 + 10_000]
-    assert any(n["code"] == "LOG-4106" for n in reader.notices)
+    assert any(n["code"] == "LOG-4108" for n in reader.notices)
 
 
 def test_a_gzip_of_newlines_stores_a_few_lines(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_a_gzip_of_newlines_stores_a_few_lines(tmp_path: Path) -> None:
     stored = lines_of(list(reader.read_chunks()))
     assert stored < 1000
     codes = {n["code"] for n in reader.notices}
-    assert "LOG-4106" in codes  # empty lines counted; the rest of the bomb is not even decoded
+    assert "LOG-4108" in codes  # empty lines counted; the rest of the bomb is not even decoded
     assert stored + reader.dropped["empty_lines"] <= 8_400_000
 
 

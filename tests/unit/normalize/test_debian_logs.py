@@ -83,7 +83,11 @@ def test_fixture_lists_every_file() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_file_is_read_by_its_parser_and_fully_understood(name: str) -> None:
     path = LOG / name
-    verdict, chunks = sniff_chunks(FileReader(path, MemoryCheckpoints()).read_chunks(), hint_for_path(str(path)))
+    reader = FileReader(path, MemoryCheckpoints())
+    verdict, chunks = sniff_chunks(reader.read_chunks(), hint_for_path(str(path)))
+    if name.endswith(".xz"):  # compression hostwarden does not decode: the reader skips it, says why
+        assert list(chunks) == [] and [n["code"] for n in reader.notices] == ["LOG-4107"]
+        return
     assert verdict.parser == EXPECTED[name], verdict
     if verdict.parser is None:
         assert verdict.reason.startswith("no known format: ") and f"/{verdict.sampled} sample lines" in verdict.reason
@@ -265,8 +269,9 @@ def test_a_stock_var_log_scans_with_no_line_not_understood(tmp_path: Path) -> No
     assert summary["parse_failures"] == 0
     skipped = {Path(s["path"]).relative_to(LOG).as_posix(): s["reason"] for s in summary["skipped"]}
     assert set(skipped) == {name for name, parser in EXPECTED.items() if parser is None}
-    assert all(reason.startswith("no known format") for reason in skipped.values())
-    assert {n["code"] for n in ctx.notices} >= {"LOG-4106"}
+    assert all(reason.startswith("no known format") for name, reason in skipped.items() if not name.endswith(".xz"))
+    assert "compress" in skipped["apt/eipp.log.xz"]  # left out by the walk, before any parser looked
+    assert {n["code"] for n in ctx.notices} >= {"LOG-4106", "LOG-4107"}
     assert {"dpkg", "apt.history", "apt.term", "alternatives", "unattended_upgrades", "cloud_init", "fail2ban",
             "postgresql", "kernel", "text", "sshd"} <= set(summary["by_dataset"])
 

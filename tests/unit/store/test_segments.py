@@ -332,7 +332,7 @@ def test_v2_store_with_old_segments_gains_the_result_columns(tmp_path):
                       fields={"package.name": "requests", "package.version": "2.25.0", "vulnerability.score.base": 6.1,
                               "hostwarden.vuln.kev": False})
     with EventStore(tmp_path) as store:
-        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION == 3
+        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION
         assert sorted(store.query('SELECT "event.id", "hostwarden.grade" FROM events')) == [
             ("old-base", None), ("old-seg", None)]
         store.append(to_arrow([finding.to_ecs()]), source="hostwarden:scan")

@@ -13,6 +13,7 @@ from typing import Any
 from hostwarden.collect.discover import expand_inputs
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
+from hostwarden.core.errors import LOG_UNKNOWN_FORMAT
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
@@ -25,18 +26,23 @@ SKIP_DIRS = {"journal", "private"}
 
 
 def log_files(root: Path) -> list[Path]:
+    return walk_logs(root)[0]
+
+
+def walk_logs(root: Path) -> tuple[list[Path], list[tuple[str, str, str]]]:
     """The text logs under <root>/var/log (collect/discover.py): walked with a depth bound, no
-    symlink followed (nothing outside the root), binaries and undecoded compression left out."""
+    symlink followed (nothing outside the root); binaries and undecoded compression left out,
+    returned beside them as (path, code, reason)."""
     base = root / "var" / "log"
     try:
         inside = base.resolve().is_relative_to(root.resolve())
     except OSError:
-        return []
+        return [], []
     if not inside or base.is_symlink() or not base.is_dir():
-        return []
-    files, _skipped = expand_inputs([str(base)], follow_named_links=False, allow_streams=False,
-                                    skip_dir_names=frozenset(SKIP_DIRS))
-    return [Path(f) for f in files if Path(f).name.split(".")[0] not in SKIP_NAMES]
+        return [], []
+    files, skipped = expand_inputs([str(base)], follow_named_links=False, allow_streams=False,
+                                   skip_dir_names=frozenset(SKIP_DIRS))
+    return [Path(f) for f in files if Path(f).name.split(".")[0] not in SKIP_NAMES], skipped
 
 
 class LogScanner:
@@ -46,7 +52,7 @@ class LogScanner:
         self.summary: dict[str, Any] = {}
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
-        files = log_files(ctx.root)
+        files, walk_skipped = walk_logs(ctx.root)
         if not files:
             self.summary = {"files": 0}
             return []
@@ -58,7 +64,9 @@ class LogScanner:
         try:
             with EventStore(data_dir) as store:
                 stats = IngestStats()
-                skipped: list[dict[str, str]] = []
+                skipped: list[dict[str, str]] = [{"path": p, "reason": reason} for p, _, reason in walk_skipped]
+                for p, code, reason in walk_skipped:
+                    ctx.notice(code, f"skipped {p}: {reason}")
                 for path in files:
                     reader = FileReader(path, MemoryCheckpoints())
                     try:
@@ -66,7 +74,7 @@ class LogScanner:
                         verdict, chunks = sniff_chunks(reader.read_chunks(), hint_for_path(str(path)))
                         if verdict.parser is None:
                             skipped.append({"path": str(path), "reason": verdict.reason})
-                            ctx.notice("LOG-4106", f"skipped {path} ({verdict.reason})")
+                            ctx.notice(LOG_UNKNOWN_FORMAT.code, f"skipped {path} ({verdict.reason})")
                         else:
                             ingest_chunks(store, chunks, ctx=context_for(str(path), _mtime(path)), stats=stats,
                                           hint=verdict.parser, overlap=True)

@@ -113,7 +113,8 @@ class Watch:
             self.alert_path = build_alert_path(self._sink_context(), on_notice=lambda n: self._say(
                 f"{n['code']}: {n['message']}"))
             self.tailer = FileTailer(self.paths, LockedCheckpoints(store, self.sink.lock), poll_interval=self.poll_seconds,
-                                     chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end)
+                                     chunk_bytes=CHUNK_BYTES, start_at_end=self.from_end,
+                                     max_line_bytes=self.cfg.ingest.max_line_kb << 10)
             self.parsing: LocalParser | WorkerParser = LocalParser()
             if self.settings.parse_worker:
                 try:
