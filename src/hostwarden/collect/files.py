@@ -85,6 +85,7 @@ class FileReader:
         self.max_empty_run = max_empty_run
         self.notices: list[dict[str, Any]] = []
         self.dropped: dict[str, int] = {}
+        self.skipped: str | None = None  # why the whole input was left out (binary, undecoded compression)
         self.identity = ""  # known once read_chunks has looked at the first bytes
         self.is_damaged = False
         self.is_stream = False
@@ -111,6 +112,7 @@ class FileReader:
                 on_damage=self._damaged, on_limit=self._expanded)
             why = decode.content_reason(raw_head, head) if self.skip_binary else None
             if why is not None:
+                self.skipped = why
                 self._notice(LOG_INPUT_BINARY.code, f"{self.path} skipped: {why}")
                 return
             identity, cp = (file_identity(head), None) if self.is_stream else resolve_identity(head, self.checkpoints)

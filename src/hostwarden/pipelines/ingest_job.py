@@ -143,6 +143,8 @@ def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None,
         stats.notices.append({"code": LOG_INPUT_UNREADABLE.code, "message": f"cannot read {path}: {exc}", "path": path})
     finally:
         stats.add_dropped(reader.dropped)
+        if reader.skipped:
+            stats.skipped.append({"path": path, "reason": reader.skipped})
     stats.notices.extend(getattr(reader, "notices", []))
 
 

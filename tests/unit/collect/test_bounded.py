@@ -7,6 +7,7 @@ stored as a few lines plus a count; every input line is either stored or counted
 from __future__ import annotations
 
 import gzip
+import os
 import io
 from pathlib import Path
 
@@ -97,3 +98,14 @@ def test_empty_lines_over_stdin_and_the_tailer(tmp_path: Path) -> None:
             got += list(tailer.poll())
     assert lines_of(got) < 1000
     assert [ln.offset for c in got for ln in c.lines() if ln.text] == [0, len(LINE) + 50_000]
+
+
+def test_a_log_whose_first_lines_carry_nuls_is_still_read(tmp_path) -> None:
+    """An app that logs request data raw can be made to write NULs; a few such lines right after a
+    rotation must not make the whole file look binary (everything after them would be hidden)."""
+    from hostwarden.collect.decode import binary_reason
+
+    hostile = b"".join(b"Nov  1 09:00:00 web app[1]: user=\x00evil\x00 login failed\n" for _ in range(200))
+    assert binary_reason(hostile + b"Nov  1 09:00:01 web sshd[2]: Accepted password for root from 6.6.6.6\n") is None
+    assert binary_reason(os.urandom(1 << 16)) is not None  # random bytes are still binary
+    assert binary_reason(b"\x07\x00\x00\x00" * 1000) is not None  # so are wtmp records
