@@ -7,8 +7,8 @@ stored as a few lines plus a count; every input line is either stored or counted
 from __future__ import annotations
 
 import gzip
-import os
 import io
+import os
 from pathlib import Path
 
 from hostwarden.collect.decode import DECODE_STEP, EXPAND_RATIO
