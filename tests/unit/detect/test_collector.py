@@ -52,14 +52,15 @@ def test_engine_state_is_freed_by_reference_counting_alone() -> None:
 
 def test_schedule_runs_the_full_pass_when_idle_or_overdue_and_restores_settings() -> None:
     before = gc.get_threshold()
-    with GcSchedule(idle_seconds=0.05, max_seconds=0.3, quiet_seconds=0.0) as collector:
+    now = [1000.0]  # a clock the test moves: the schedule's decisions, not the machine's load
+    with GcSchedule(idle_seconds=0.05, max_seconds=0.3, quiet_seconds=0.0, clock=lambda: now[0]) as collector:
         assert gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
         assert collector.tick(idle=True) is False  # too soon after start
-        time.sleep(0.06)
+        now[0] += 0.06
         assert collector.tick(idle=False) is False  # busy, and not yet overdue
         assert collector.tick(idle=True) is True
         assert collector.tick(idle=True) is False
-        time.sleep(0.31)
+        now[0] += 0.31
         assert collector.tick(idle=False) is True  # overdue: runs even while busy
         assert collector.full_collections == 2
         collector.thaw()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 YOUNG_THRESHOLD = 5000  # allocations between young collections (CPython's default is 700)
@@ -30,7 +31,9 @@ QUIET_SECONDS = 1.0  # nothing read for this long: watch is idle, not between tw
 class GcSchedule:
     """A context manager: the schedule applies inside, the previous settings come back after."""
 
-    def __init__(self, idle_seconds: float = 60.0, max_seconds: float = 1800.0, quiet_seconds: float = QUIET_SECONDS) -> None:
+    def __init__(self, idle_seconds: float = 60.0, max_seconds: float = 1800.0, quiet_seconds: float = QUIET_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # injectable: a test must not depend on how loaded the machine is
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
         self.quiet_seconds = quiet_seconds
@@ -45,7 +48,7 @@ class GcSchedule:
         gc.collect()
         gc.freeze()
         gc.set_threshold(YOUNG_THRESHOLD, 10, NEVER)
-        self._last = time.monotonic()
+        self._last = self.clock()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -55,7 +58,7 @@ class GcSchedule:
 
     def tick(self, *, idle: bool) -> bool:
         """Run the full pass if it is due; returns whether it ran."""
-        now = time.monotonic()
+        now = self.clock()
         if not idle:
             self._idle_since = None
         elif self._idle_since is None:
@@ -65,7 +68,7 @@ class GcSchedule:
         if since < self.max_seconds and not (quiet and since >= self.idle_seconds):
             return False
         gc.collect()
-        self._last = time.monotonic()
+        self._last = self.clock()
         self.last_pause = self._last - now
         self.full_collections += 1
         return True
