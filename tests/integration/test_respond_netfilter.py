@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netlab import PID, PORT, Lab, need, netns_lab, run  # tests/lib (pytest's pythonpath)
+from netlab import PID, PORT, Lab, need, netns_lab, run, until  # tests/lib (pytest's pythonpath)
 
 from hostwarden.respond.engine import Responder
 from hostwarden.respond.playbook import parse_playbook
@@ -69,15 +69,6 @@ def _responder(lab: Lab, tmp_path: Path, backend: str, ttl: str) -> Responder:
     return Responder(settings, [book])  # host addresses discovered inside the server namespace
 
 
-def _until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.parametrize("backend", ["nft", "ipset"])
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 def test_block_stops_the_attacker_not_the_admin_and_expires(lab: Lab, tmp_path: Path, backend: str, v6: bool) -> None:
@@ -98,7 +89,7 @@ def test_block_stops_the_attacker_not_the_admin_and_expires(lab: Lab, tmp_path: 
         assert not lab.connects(lab.attacker, target)
         assert lab.connects(lab.admin, lab.server_admin_v4)
         # the kernel lifts the block when the TTL ends, with hostwarden doing nothing
-        assert _until(lambda: lab.connects(lab.attacker, target), 20)
+        assert until(lambda: lab.connects(lab.attacker, target), 20)
         assert time.monotonic() - blocked_at >= 2.0
     finally:
         r.close()

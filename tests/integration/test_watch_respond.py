@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from netlab import PID, need, netns_lab  # tests/lib (pytest's pythonpath)
+from netlab import PID, need, netns_lab, until  # tests/lib (pytest's pythonpath)
 
 pytestmark = pytest.mark.integration
 
@@ -74,15 +74,6 @@ def _guess(ns: str, server: str, tries: int) -> int:
     return int(done.stdout.strip() or 0)
 
 
-def _until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 @pytest.mark.parametrize("backend", ["nft", "ipset"])
 def test_watch_respond_blocks_the_brute_forcer_not_the_admin_and_lets_go_after_the_ttl(tmp_path: Path,
                                                                                         backend: str) -> None:
@@ -121,14 +112,14 @@ management = ["{lab.admin_v4}"]
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, "COLUMNS": "200"})
             assert watch.stderr is not None
-            assert _until(lambda: "watching" in watch.stderr.readline(), 60)
+            assert until(lambda: "watching" in watch.stderr.readline(), 60)
             assert lab.connects(lab.attacker, lab.server_v4, SSH_PORT)
             assert _guess(lab.admin, lab.server_admin_v4, 6) == 6  # the admin fumbles too: an alert, and the allowlist says no
             assert _guess(lab.attacker, lab.server_v4, 6) == 6
-            assert _until(lambda: not lab.connects(lab.attacker, lab.server_v4, SSH_PORT), 60), "never blocked"
+            assert until(lambda: not lab.connects(lab.attacker, lab.server_v4, SSH_PORT), 60), "never blocked"
             blocked_at = time.monotonic()
             assert lab.connects(lab.admin, lab.server_admin_v4, SSH_PORT)  # never against our own people
-            assert _until(lambda: lab.connects(lab.attacker, lab.server_v4, SSH_PORT), 40), "block never lifted"
+            assert until(lambda: lab.connects(lab.attacker, lab.server_v4, SSH_PORT), 40), "block never lifted"
             assert time.monotonic() - blocked_at >= 2.0
         finally:
             if watch is not None:

@@ -27,25 +27,31 @@ def compile_regex(pattern: str) -> Any:
     return re2.compile(pattern, options=_OPTIONS)
 
 
-def glob_segments(pattern: str) -> list[str] | None:
-    """A Sigma wildcard string split at its unescaped `*`; None when it has a `?` (a regex does it)."""
-    parts, current, i = [], [], 0
+def split_glob(pattern: str) -> tuple[list[str], str]:
+    """A Sigma wildcard string as its literal runs and the unescaped wildcards (`*`, `?`) between
+    them, in order: `a*b?c` → (["a", "b", "c"], "*?"). `\\` escapes `*`, `?` and itself."""
+    parts, wildcards, current, i = [], [], [], 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*?\\":
             current.append(pattern[i + 1])
             i += 2
             continue
-        if ch == "?":
-            return None
-        if ch == "*":
+        if ch in "*?":
             parts.append("".join(current))
+            wildcards.append(ch)
             current = []
         else:
             current.append(ch)
         i += 1
     parts.append("".join(current))
-    return parts
+    return parts, "".join(wildcards)
+
+
+def glob_segments(pattern: str) -> list[str] | None:
+    """A Sigma wildcard string split at its unescaped `*`; None when it has a `?` (a regex does it)."""
+    parts, wildcards = split_glob(pattern)
+    return None if "?" in wildcards else parts
 
 
 @cache

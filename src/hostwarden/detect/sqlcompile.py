@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from hostwarden.core.ipsql import in_network_sql
+from hostwarden.core.linear import split_glob
 from hostwarden.core.schema import ARROW_SCHEMA, FIELD_BY_NAME, quote_ident
 from hostwarden.detect.ir import And, Const, Node, Not, Or, Pred, glob_to_regex, inline_flags
 from hostwarden.detect.matcher import NUMBER_RE
@@ -224,21 +225,7 @@ Needles = frozenset[Needle]
 
 def _glob_pieces(glob: str) -> list[str]:
     """The literal runs of a Sigma wildcard (between unescaped `*` and `?`)."""
-    pieces, cur, i = [], [], 0
-    while i < len(glob):
-        ch = glob[i]
-        if ch == "\\" and i + 1 < len(glob) and glob[i + 1] in "*?\\":
-            cur.append(glob[i + 1])
-            i += 2
-            continue
-        if ch in "*?":
-            pieces.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    pieces.append("".join(cur))
-    return [p for p in pieces if p]
+    return [p for p in split_glob(glob)[0] if p]
 
 
 MAX_OPTIONS = 16  # alternative needle sets kept per rule (an And offers one per child)
