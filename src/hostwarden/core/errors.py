@@ -281,6 +281,34 @@ SCAN_NOT_ASSESSED = _register(
     "Nothing is wrong if the input is absent on purpose; otherwise scan the live host (`--root /`) or a "
     "complete root. The message names the missing inputs and the checks that needed them.",
 )
+SCAN_PATH_REFUSED = _register(
+    "SCAN-9030",
+    "path under the scan root refused",
+    "A path under the scan root is a FIFO, socket or device, a kernel pseudo file (/proc, /sys) reached "
+    "through a link, or a symlink loop; it was not opened, so nothing outside the scanned system was read.",
+    "Nothing to do if the root is untrusted; otherwise replace the special file by a regular one.",
+)
+SCAN_INPUT_TOO_LARGE = _register(
+    "SCAN-9031",
+    "file under the scan root over its size limit",
+    "A file is larger than the limit for its kind (config, package database, lockfile …); only its first "
+    "bytes were read, or it was skipped when a cut document would be meaningless.",
+    "Check why the file is so large (a sparse or planted file is suspicious); raise the limit only for a real one.",
+)
+SCAN_WALK_BOUND = _register(
+    "SCAN-9032",
+    "folder walk bound reached",
+    "A folder tree under the scan root is deeper or larger than the walk bounds; entries beyond them were "
+    "not scanned, the rest was.",
+    "Look at the folder named in the message (thousands of nested folders are an attack or a mistake).",
+)
+SCAN_ARCHIVE_LIMIT = _register(
+    "SCAN-9033",
+    "archive over its expansion limits",
+    "A compressed or archived input (image layer, zip, jar, OSV export) would expand beyond the size, "
+    "ratio or member-count limits (a decompression bomb); it was not expanded further.",
+    "Check the archive's origin; a real archive this large can be scanned with higher limits in the config.",
+)
 
 # --- other families, reserved with their first codes ---------------------------------------
 AGENT_UNREACHABLE = _register(

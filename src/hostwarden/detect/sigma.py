@@ -57,6 +57,7 @@ from sigma.types import (
 
 from hostwarden.core.linear import RegexError, compile_regex
 from hostwarden.detect.ir import And, Correlation, Node, Not, Or, Pred, Rule, inline_flags, simplify
+from hostwarden.safeload import safe_yaml_load_all
 
 PROCESS_FIELDS = {
     "Image": "process.executable",
@@ -349,7 +350,7 @@ def load_sigma_text(text: str, source: str = "") -> tuple[list[Rule], list[tuple
     rules: list[Rule] = []
     errors: list[tuple[str, str]] = []
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in safe_yaml_load_all(text) if d is not None]  # aliases, foreign tags, size refused
     except yaml.YAMLError as exc:
         return [], [(source, f"YAML: {exc}")]
     for raw in docs:

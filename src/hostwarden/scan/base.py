@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hostwarden.core.records import Evidence, Finding, Grade
+from hostwarden.scan.rootfs import RootFS
 
 
 @dataclass
@@ -23,9 +24,20 @@ class ScanContext:
     options: dict[str, Any] = field(default_factory=dict)
     # Warnings and errors (with codes) a scanner wants the report to show, beside its findings.
     notices: list[dict[str, Any]] = field(default_factory=list)
+    _fs: RootFS | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def fs(self) -> RootFS:
+        """The resolver every read under `root` goes through (confined, typed, bounded: scan/rootfs.py).
+
+        One per context, so a file several scanners refuse is noticed once.
+        """
+        if self._fs is None:
+            self._fs = RootFS(Path(self.root), live=self.live, notify=self.notice)
+        return self._fs
 
     def path(self, relative: str) -> Path:
-        """Resolve a host path such as `/etc/passwd` under the scan root."""
+        """The path under the root as text, for display only: never open it (it follows links out); use `fs`."""
         return self.root / relative.lstrip("/")
 
     def notice(self, code: str, message: str, **context: Any) -> None:

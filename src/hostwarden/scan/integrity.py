@@ -10,25 +10,31 @@ Every scan, the first one included, also verifies package files against those MD
 that hides a miner) is reported at once, without waiting for a previous snapshot to differ from.
 Conffiles are left out (administrators edit them) and so are dpkg diversions;
 `options["fim_verify_packages"] = False` turns the check off.
+
+Every read goes through the root's resolver (scan/rootfs.py): the walk never follows a link,
+a FIFO or device is recorded by its metadata and never opened, and a file larger than
+`fim_max_bytes` is recorded by size without a hash (SCAN-9031) instead of being read for hours.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from hostwarden.core.errors import SCAN_INPUT_TOO_LARGE
 from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.baseline.host import usr_aliases
 from hostwarden.scan.integrity_state import state_store
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.runtime_pacer import Pacer
 
 DEFAULT_PATHS = ["/etc", "/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/lib/systemd", "/root/.ssh"]
 BINARY_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/systemd/")
 CHUNK = 1 << 20
+MAX_HASH_BYTES = 4 << 30  # a file larger than this is recorded by size only
 
 
 def hasher(name: str) -> Any:
@@ -55,39 +61,44 @@ def hasher(name: str) -> Any:
         return _Sm3()
 
 
-def digest(path: Path, algo: str, pacer: Pacer | None = None) -> str:
-    return digests(path, algo, pacer)[0]
+def digest(source: Path | IO[bytes], algo: str, pacer: Pacer | None = None) -> str:
+    return digests(source, algo, pacer)[0]
 
 
-def digests(path: Path, algo: str, pacer: Pacer | None = None, with_md5: bool = False) -> tuple[str, str | None]:
-    """The file's `algo` hash, and its MD5 too when asked (package verification), in one read."""
+def digests(source: Path | IO[bytes], algo: str, pacer: Pacer | None = None,
+            with_md5: bool = False) -> tuple[str, str | None]:
+    """The `algo` hash of an open file (or of a path outside any scan root), and its MD5 too when
+    asked (package verification), in one read."""
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            return digests(fh, algo, pacer, with_md5)
     h = hasher(algo)
     md5 = hashlib.md5(usedforsecurity=False) if with_md5 else None
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK):
-            h.update(block)
-            if md5 is not None:
-                md5.update(block)
-            if pacer:
-                pacer.tick()
+    while block := source.read(CHUNK):
+        h.update(block)
+        if md5 is not None:
+            md5.update(block)
+        if pacer:
+            pacer.tick()
     return h.hexdigest(), md5.hexdigest() if md5 is not None else None
 
 
-def package_md5s(root: Path) -> dict[str, tuple[str, str, bool]]:
+def package_md5s(root: Path | RootFS) -> dict[str, tuple[str, str, bool]]:
     """host path → (md5, package, is_conffile) from dpkg's md5sums files and the Conffiles in status."""
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
     table: dict[str, tuple[str, str, bool]] = {}
-    info = root / "var/lib/dpkg/info"
-    if info.is_dir():
-        for f in info.glob("*.md5sums"):
-            pkg = f.name[: -len(".md5sums")].split(":")[0]
-            for line in f.read_text(errors="replace").splitlines():
-                md5, _, rel = line.partition("  ")
-                if rel:
-                    table["/" + rel.lstrip("/")] = (md5.strip(), pkg, False)
-    status = root / "var/lib/dpkg/status"
-    if status.is_file():
+    for f in fs.entries("/var/lib/dpkg/info"):
+        if not f.name.endswith(".md5sums"):
+            continue
+        pkg = f.name[: -len(".md5sums")].split(":")[0]
+        for line in (fs.read_text(f.path, kind="package_db") or "").splitlines():
+            md5, _, rel = line.partition("  ")
+            if rel:
+                table["/" + rel.lstrip("/")] = (md5.strip(), pkg, False)
+    status = fs.read_text("/var/lib/dpkg/status", kind="package_db")
+    if status is not None:
         pkg, in_conf = "", False
-        for line in status.read_text(errors="replace").splitlines():
+        for line in status.splitlines():
             if line.startswith("Package:"):
                 pkg, in_conf = line.split(":", 1)[1].strip(), False
             elif line.startswith("Conffiles:"):
@@ -112,51 +123,82 @@ def owner_of(table: dict[str, PackageFile], path: str) -> PackageFile | None:
     return None
 
 
-def diversions(root: Path) -> set[str]:
+def diversions(root: Path | RootFS) -> set[str]:
     """Paths dpkg-divert moved aside: what lies there is not what the package's md5sums describe."""
-    path = root / "var/lib/dpkg/diversions"
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return set()
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
+    lines = (fs.read_text("/var/lib/dpkg/diversions", kind="package_db") or "").splitlines()
     return {line for i, line in enumerate(lines) if i % 3 in (0, 1) and line.startswith("/")}
 
 
-def snapshot(root: Path, paths: list[str], algo: str, pacer: Pacer,
-             md5_for: Callable[[str], bool] | None = None,
-             md5s: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+def _record(fs: RootFS, host: str, st: Any, algo: str, pacer: Pacer, max_bytes: int,
+            md5s: dict[str, str] | None) -> dict[str, Any] | None:
+    """What the baseline keeps of one file: metadata, and its hash or its link target.
+
+    With `md5s`, the file's MD5 is computed in the same read and stored there (package verification).
+    """
+    entry: dict[str, Any] = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid, "size": st.st_size}
+    if stat.S_ISLNK(st.st_mode):
+        entry["link"] = fs.readlink(host)
+        return entry if entry["link"] is not None else None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if st.st_size > max_bytes:
+        fs.notice(SCAN_INPUT_TOO_LARGE.code, host, f"{st.st_size} bytes, over the {max_bytes}-byte hashing limit; "
+                  "recorded by size and mode only")
+        entry["hash"] = f"unhashed:size={st.st_size}"
+        return entry
+    handle = fs.open(host, follow=False)
+    if handle is None:
+        return None
+    try:
+        with handle:
+            entry["hash"], md5 = digests(handle, algo, pacer, md5s is not None)
+    except OSError:
+        return None
+    if md5 is not None and md5s is not None:
+        md5s[host] = md5
+    return entry
+
+
+def snapshot(root: Path | RootFS, paths: list[str], algo: str, pacer: Pacer,
+             md5_for: Callable[[str], bool] | None = None, md5s: dict[str, str] | None = None,
+             max_bytes: int = MAX_HASH_BYTES) -> dict[str, dict[str, Any]]:
     """Mode, owner, size and hash of every file under `paths`; MD5s of the files `md5_for` picks go to `md5s`."""
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
+
+    def record(host: str, st: Any) -> dict[str, Any] | None:
+        want_md5 = md5_for is not None and md5s is not None and md5_for(host)
+        return _record(fs, host, st, algo, pacer, max_bytes, md5s if want_md5 else None)
+
     files: dict[str, dict[str, Any]] = {}
     for base in paths:
-        top = root / base.lstrip("/")
-        if top.is_symlink() or not top.exists():
+        top = fs.lstat(base)
+        if top is None or stat.S_ISLNK(top.st_mode):
             continue
-        walker = [(str(top.parent), [], [top.name])] if top.is_file() else os.walk(top)
-        for dirpath, _, names in walker:
-            for name in names:
-                p = Path(dirpath) / name
-                host = "/" + p.relative_to(root).as_posix()
-                try:
-                    st = p.lstat()
-                except OSError:
-                    continue
-                entry: dict[str, Any] = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
-                                         "size": st.st_size}
-                if stat.S_ISLNK(st.st_mode):
-                    entry["link"] = os.readlink(p)
-                elif stat.S_ISREG(st.st_mode):
-                    want_md5 = md5_for is not None and md5s is not None and md5_for(host)
-                    try:
-                        entry["hash"], md5 = digests(p, algo, pacer, want_md5)
-                    except OSError:
-                        continue
-                    if md5 is not None and md5s is not None:
-                        md5s[host] = md5
-                else:
-                    continue
-                files[host] = entry
-                pacer.tick()
+        if not stat.S_ISDIR(top.st_mode):
+            entry = record("/" + base.strip("/"), top)
+            if entry is not None:
+                files["/" + base.strip("/")] = entry
+            continue
+        for _folder, _dirs, others in fs.walk(base):
+            for e in others:
+                entry = record(e.path, e.st)
+                if entry is not None:
+                    files[e.path] = entry
+                    pacer.tick()
     return files
+
+
+def _md5(fs: RootFS, host: str) -> str | None:
+    """MD5 of a file as dpkg records it (streamed, through the resolver); None when unreadable."""
+    handle = fs.open(host, follow=False)
+    if handle is None:
+        return None
+    h = hashlib.md5(usedforsecurity=False)
+    with handle:
+        while block := handle.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()
 
 
 class IntegrityScanner:
@@ -166,12 +208,12 @@ class IntegrityScanner:
         self.summary: dict[str, Any] = {}
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
-        root = Path(ctx.root)
+        fs = ctx.fs
         algo = str(ctx.options.get("fim_hash", "sha256")).lower()
         paths = list(ctx.options.get("fim_paths", DEFAULT_PATHS))
         pacer = Pacer.from_options(ctx.options)
-        pkgs = package_md5s(root)
-        diverted = diversions(root)
+        pkgs = package_md5s(fs)
+        diverted = diversions(fs)
         md5s: dict[str, str] = {}
 
         def verifiable(path: str) -> bool:
@@ -180,13 +222,14 @@ class IntegrityScanner:
 
         verify = bool(ctx.options.get("fim_verify_packages", True)) and bool(pkgs)
         with pacer.part("hash"):
-            current = snapshot(root, paths, algo, pacer, verifiable if verify else None, md5s)
+            current = snapshot(fs, paths, algo, pacer, verifiable if verify else None, md5s,
+                               int(ctx.options.get("fim_max_bytes", MAX_HASH_BYTES)))
         store = state_store(ctx)
         previous = store.load(f"integrity-{algo}") if store else None
         out: list[dict[str, Any]] = []
         if previous is not None:
             with pacer.part("compare"):
-                out = self._drift(root, previous.get("files", {}), current, pkgs, md5s, diverted)
+                out = self._drift(fs, previous.get("files", {}), current, pkgs, md5s, diverted)
         reported = {f.fields.get("file.path") for f in out}
         mismatched = 0
         for path, md5 in sorted(md5s.items()):
@@ -204,7 +247,7 @@ class IntegrityScanner:
                         **pacer.report()}
         return out
 
-    def _drift(self, root: Path, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+    def _drift(self, fs: RootFS, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
                pkgs: dict[str, PackageFile], md5s: dict[str, str], diverted: set[str]) -> list[dict[str, Any]]:
         out = []
         for path in sorted(set(old) | set(new)):
@@ -226,7 +269,7 @@ class IntegrityScanner:
                 continue
             verdict, grade = "changed", "L2"
             if owner is not None and "hash" in after:
-                md5 = md5s.get(path) or hashlib.md5((root / path.lstrip("/")).read_bytes(), usedforsecurity=False).hexdigest()
+                md5 = md5s.get(path) or _md5(fs, path)
                 if md5 == owner[0]:
                     verdict, grade = "package-change", "L3"
                 elif not owner[2]:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden.scan.base import ScanContext, finding
-from hostwarden.scan.baseline.host import usr_aliases
+from hostwarden.scan.baseline.host import dpkg_owned_files, usr_aliases
 from hostwarden.scan.integrity_state import state_store
 from hostwarden.scan.persistence_heuristics import judge, worst
+from hostwarden.scan.rootfs import RootFS
 
 MAX_BYTES = 1024 * 1024
 
@@ -62,18 +63,10 @@ class Item:
         return hashlib.sha256(self.content.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _read(p: Path) -> str | None:
-    try:
-        with p.open("rb") as fh:
-            return fh.read(MAX_BYTES).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-def homes(root: Path) -> list[str]:
+def homes(fs: RootFS) -> list[str]:
     """Home folders of every account in the root's passwd, plus /root."""
     found = {"/root"}
-    passwd = _read(root / "etc/passwd") or ""
+    passwd = fs.read_text("/etc/passwd") or ""
     for line in passwd.splitlines():
         parts = line.split(":")
         if len(parts) >= 7 and parts[5].startswith("/") and parts[5] not in ("/", "/nonexistent"):
@@ -81,46 +74,30 @@ def homes(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _packaged(root: Path) -> set[str]:
-    owned: set[str] = set()
-    info = root / "var/lib/dpkg/info"
-    if info.is_dir():
-        for lst in info.glob("*.list"):
-            owned.update((_read(lst) or "").splitlines())
-    return owned
-
-
-def _files(root: Path, pattern: str) -> list[Path]:
-    base = root / pattern.lstrip("/")
+def _files(fs: RootFS, pattern: str) -> list[str]:
+    """Host paths of files (or links that are not folders) matching a pattern, resolved in the root."""
     if "*" not in pattern:
-        return [base] if base.is_file() else []
-    head = Path(pattern.lstrip("/"))
-    parts = head.parts
-    star = next(i for i, part in enumerate(parts) if "*" in part)
-    folder = root.joinpath(*parts[:star])
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("/".join(parts[star:])) if p.is_file() or (p.is_symlink() and not p.is_dir()))
+        return [pattern] if fs.is_file(pattern) else []
+    return [p for p in fs.glob(pattern, hidden=True) if fs.is_file(p) or (fs.is_symlink(p) and not fs.is_dir(p))]
 
 
-def inventory(root: Path) -> list[Item]:
+def inventory(root: Path | RootFS) -> list[Item]:
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
     items: list[Item] = []
     packaged: set[str] | None = None
     seen: set[str] = set()
 
-    def add(category: str, p: Path, host: str) -> None:
-        real = str(p.parent.resolve() / p.name)  # /lib and /usr/lib are one folder on merged-/usr hosts
+    def add(category: str, host: str) -> None:
+        parent, _, name = host.rpartition("/")
+        real_parent = fs.local(parent or "/")  # /lib and /usr/lib are one folder on merged-/usr hosts
+        real = f"{real_parent}/{name}" if real_parent is not None else host
         if real in seen:
             return
         seen.add(real)
-        if p.is_symlink():
-            try:
-                target = str(p.readlink())
-            except OSError:
-                target = "?"
-            items.append(Item(category, host, f"symlink -> {target}"))
+        if fs.is_symlink(host):
+            items.append(Item(category, host, f"symlink -> {fs.readlink(host) or '?'}"))
             return
-        text = _read(p)
+        text = fs.read_text(host, limit=MAX_BYTES)
         if text is None:
             return
         if category == "ssh_keys":
@@ -132,20 +109,19 @@ def inventory(root: Path) -> list[Item]:
 
     for category, patterns in LOCATIONS.items():
         for pattern in patterns:
-            for p in _files(root, pattern):
-                host = "/" + p.relative_to(root).as_posix()
+            for host in _files(fs, pattern):
                 if category == "systemd_packaged":
-                    packaged = _packaged(root) if packaged is None else packaged
+                    packaged = dpkg_owned_files(fs) if packaged is None else packaged
                     if not packaged or any(a in packaged for a in usr_aliases(host)):
                         continue
-                    add("systemd", p, host)
+                    add("systemd", host)
                     continue
-                add(category, p, host)
-    for home in homes(root):
+                add(category, host)
+    for home in homes(fs):
         for category, names in USER_FILES.items():
             for name in names:
-                for p in _files(root, f"{home}/{name}"):
-                    add(category, p, "/" + p.relative_to(root).as_posix())
+                for host in _files(fs, f"{home}/{name}"):
+                    add(category, host)
     for item in items:
         item.reasons = judge(item.category, item.content)
         if item.category == "systemd" and item.path.startswith(("/lib/", "/usr/lib/")):
@@ -168,7 +144,7 @@ class PersistenceScanner:
         self.summary: dict[str, Any] = {}
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
-        items = inventory(Path(ctx.root))
+        items = inventory(ctx.fs)
         store = state_store(ctx)
         previous = store.load("persistence") if store else None
         current = {i.key: {"fp": i.fingerprint, "category": i.category, "path": i.path} for i in items}

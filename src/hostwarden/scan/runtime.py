@@ -5,7 +5,9 @@ network socket (reverse shells); miner names, stratum URLs and pool ports; liste
 binary no package installed; and processes hidden from the /proc listing (a pid that answers
 kill(0) but is missing from readdir, the classic LD_PRELOAD/rootkit trick). Needs the live host:
 on a mounted disk or image there are no processes to look at, and the scan says so in a SCAN-9204
-notice rather than reporting an empty, apparently clean, process table.
+notice rather than reporting an empty, apparently clean, process table. It then reads nothing at
+all: the real /proc belongs to the scanning machine, not to the scanned root. Files under the
+root (dpkg lists) are read through its resolver.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 from hostwarden.core.errors import SCAN_NOT_ASSESSED
 from hostwarden.scan.base import ScanContext, finding
-from hostwarden.scan.baseline.host import usr_aliases
+from hostwarden.scan.baseline.host import dpkg_owned_files, usr_aliases
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.runtime_pacer import Pacer
 
 TMP_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/")
@@ -148,16 +151,8 @@ def hidden_pids(listed: set[int], proc: Path = Path("/proc")) -> list[int]:
     return [p for p in suspects if p not in again]
 
 
-def packaged_files(root: Path) -> set[str]:
-    owned: set[str] = set()
-    info = root / "var/lib/dpkg/info"
-    if info.is_dir():
-        for lst in info.glob("*.list"):
-            try:
-                owned.update(lst.read_text(errors="replace").splitlines())
-            except OSError:
-                continue
-    return owned
+def packaged_files(root: Path | RootFS) -> set[str]:
+    return dpkg_owned_files(root if isinstance(root, RootFS) else RootFS(Path(root)))
 
 
 def judge(p: Proc, socks: dict[int, Sock], packaged: set[str] | None) -> list[tuple[str, str, str]]:
@@ -201,6 +196,14 @@ def process_tree(procs: list[Proc], socks: dict[int, Sock]) -> list[dict[str, An
     return roots
 
 
+def is_live_root(ctx: ScanContext) -> bool:
+    """Live *and* rooted at /: only then is this machine's /proc the scanned system's."""
+    try:
+        return bool(ctx.live) and Path(ctx.root).resolve() == Path("/")
+    except OSError:
+        return False
+
+
 class RuntimeScanner:
     name = "runtime"
 
@@ -208,7 +211,7 @@ class RuntimeScanner:
         self.summary: dict[str, Any] = {}
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
-        if not ctx.live:
+        if not is_live_root(ctx):
             why = "processes and sockets exist only on the running system"
             self.summary = {"skipped": f"{why}; this root is not it", "live": False}
             ctx.notice(SCAN_NOT_ASSESSED.code,
@@ -220,7 +223,7 @@ class RuntimeScanner:
         with pacer.part("processes"):
             pids = listed_pids(proc)
             socks = sockets(proc)
-            packaged = packaged_files(Path(ctx.root)) or None
+            packaged = packaged_files(ctx.fs) or None
             procs = []
             for pid in sorted(pids):
                 p = read_proc(pid, proc)

@@ -1,7 +1,8 @@
 """Read-only access to a host's files under a scan root, with the small parsers checks share.
 
-Every path a policy names is a host path (`/etc/ssh/sshd_config`); this class maps it under the
-scan root, never follows it outside, and caches reads so a hundred checks on one file read it once.
+Every path a policy names is a host path (`/etc/ssh/sshd_config`); every access goes through the
+scan's RootFS (scan/rootfs.py), so links resolve inside the root, FIFOs and devices are refused
+and reads are capped. Reads are cached so a hundred checks on one file read it once.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from functools import cached_property
 from pathlib import Path
 
 from hostwarden.scan.base import ScanContext
+from hostwarden.scan.rootfs import Entry, RootFS
 
-MAX_READ = 4 * 1024 * 1024  # config files are small; a huge one is read up to this much
+PACKAGE_DB = ("/var/lib/dpkg/status",)  # read with the package-database limit, not the config one
 
 
 class Host:
@@ -23,50 +25,51 @@ class Host:
         self.ctx = ctx
         self.root = Path(ctx.root)
         self.live = bool(ctx.live)
+        self.fs: RootFS = ctx.fs
         self._text: dict[str, str | None] = {}
 
     def path(self, host_path: str) -> Path:
+        """The path under the root as text (for display and messages; never opened directly)."""
         return self.root / host_path.lstrip("/")
 
     def host_path(self, local: Path) -> str:
         return "/" + local.relative_to(self.root).as_posix()
 
     def read(self, host_path: str) -> str | None:
-        """File text, or None when it is absent or unreadable (a check then decides what that means).
+        """File text, or None when it is absent, refused or unreadable (a check then decides what that means).
 
-        Symlinks are followed as the host would follow them, inside the root (see `inside_root`):
-        a disk's `/etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf` is read, a planted
-        `/etc/shadow -> /etc/shadow` reads the disk's shadow, never this machine's.
+        Symlinks are followed as the host would follow them, inside the root (RootFS): a disk's
+        `/etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf` is read, an absolute `/etc/shadow ->
+        /etc/shadow` planted on a disk reads the disk's shadow, never this machine's.
         """
         if host_path not in self._text:
-            p = inside_root(self.root, host_path)
-            if p is None:
-                self._text[host_path] = None
-                return None
-            try:
-                # Small reads: the kernel allocates a buffer of the requested size for /proc/sys
-                # files and a 4 MiB read fails there with ENOMEM.
-                chunks: list[bytes] = []
-                with p.open("rb") as fh:
-                    while sum(map(len, chunks)) < MAX_READ and (chunk := fh.read(65536)):
-                        chunks.append(chunk)
-                self._text[host_path] = b"".join(chunks)[:MAX_READ].decode("utf-8", errors="replace")
-            except OSError:
-                self._text[host_path] = None
+            kind = "package_db" if host_path in PACKAGE_DB else "config"
+            self._text[host_path] = self.fs.read_text(host_path, kind=kind)
         return self._text[host_path]
 
     def expand(self, pattern: str) -> list[str]:
         """Host paths matching a glob (or the path itself), sorted, files only."""
         if not glob.has_magic(pattern):
-            return [pattern] if self.path(pattern).is_file() else []
-        local = sorted(glob.glob(str(self.path(pattern))))
-        return [self.host_path(Path(p)) for p in local if Path(p).is_file()]
+            return [pattern] if self.fs.is_file(pattern) else []
+        return [p for p in self.fs.glob(pattern) if self.fs.is_file(p)]
 
     def lstat(self, host_path: str) -> os.stat_result | None:
-        try:
-            return self.path(host_path).lstat()
-        except OSError:
-            return None
+        return self.fs.lstat(host_path)
+
+    def is_file(self, host_path: str) -> bool:
+        return self.fs.is_file(host_path)
+
+    def is_dir(self, host_path: str) -> bool:
+        return self.fs.is_dir(host_path)
+
+    def is_symlink(self, host_path: str) -> bool:
+        return self.fs.is_symlink(host_path)
+
+    def readlink(self, host_path: str) -> str | None:
+        return self.fs.readlink(host_path)
+
+    def entries(self, host_path: str) -> list[Entry]:
+        return self.fs.entries(host_path)
 
     def _table(self, host_path: str) -> dict[int, str]:
         table: dict[int, str] = {}
@@ -87,12 +90,8 @@ class Host:
         uid = os.geteuid()
         if self.live or uid == 0:
             return True
-        top = self.path("/etc")
-        try:
-            st = top.stat() if top.is_dir() else self.root.stat()
-        except OSError:
-            return True
-        return st.st_uid != uid
+        st = self.fs.stat("/etc") if self.fs.is_dir("/etc") else self.fs.stat("/")
+        return st is None or st.st_uid != uid
 
     @property
     def ownership_note(self) -> str:
@@ -131,50 +130,16 @@ class Host:
     @cached_property
     def package_files(self) -> set[str]:
         """Every path a dpkg package owns (from var/lib/dpkg/info/*.list)."""
-        owned: set[str] = set()
-        info = self.path("/var/lib/dpkg/info")
-        if info.is_dir():
-            for lst in info.glob("*.list"):
-                try:
-                    owned.update(x for x in lst.read_text(errors="replace").splitlines() if x)
-                except OSError:
-                    continue
-        return owned
+        return dpkg_owned_files(self.fs)
 
 
-MAX_LINKS = 40  # as the kernel's limit on symlinks in one lookup
-
-
-def inside_root(root: Path, host_path: str) -> Path | None:
-    """The local path of `host_path` with every symlink resolved as if `root` were `/`.
-
-    An absolute link target starts again at the root and `..` stops at it, so no lookup leaves
-    the scanned tree. None for a loop (more than MAX_LINKS links).
-    """
-    pending = [p for p in host_path.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = root.joinpath(*done, part)
-        if candidate.is_symlink():
-            links += 1
-            if links > MAX_LINKS:
-                return None
-            try:
-                target = os.readlink(candidate)
-            except OSError:
-                return None
-            if target.startswith("/"):
-                done = []
-            pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-            continue
-        done.append(part)
-    return root.joinpath(*done)
+def dpkg_owned_files(fs: RootFS) -> set[str]:
+    """Every path listed in var/lib/dpkg/info/*.list under the root (read through the resolver)."""
+    owned: set[str] = set()
+    for entry in fs.entries("/var/lib/dpkg/info"):
+        if entry.name.endswith(".list"):
+            owned.update(x for x in (fs.read_text(entry.path, kind="package_db") or "").splitlines() if x)
+    return owned
 
 
 def usr_aliases(path: str) -> list[str]:

@@ -161,11 +161,10 @@ def file_exists(host: Host, spec: dict[str, Any]) -> Outcome:
 
 def dir_list(host: Host, spec: dict[str, Any]) -> Outcome:
     """Entries of `dir` whose names match `names` (globs): `expect: present` needs one, `absent` none."""
-    folder = host.path(spec["dir"])
-    if not folder.is_dir():
+    if not host.is_dir(spec["dir"]):
         return _missing(spec, [spec["dir"]])
     pats = spec.get("names", ["*"])
-    entries = sorted(e.name for e in folder.iterdir() if any(fnmatch.fnmatch(e.name, p) for p in pats))
+    entries = sorted(e.name for e in host.entries(spec["dir"]) if any(fnmatch.fnmatch(e.name, p) for p in pats))
     where = spec["dir"].rstrip("/")
     if spec.get("expect", "present") == "absent":
         if entries:

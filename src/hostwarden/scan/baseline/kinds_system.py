@@ -9,7 +9,6 @@ not-applicable with the missing input named, never a pass or a failure about wha
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -95,19 +94,16 @@ def sysctl(host: Host, spec: dict[str, Any]) -> Outcome:
 def _unit_state(host: Host, unit: str) -> tuple[str, list[Evidence]]:
     """enabled / masked / disabled from the unit symlinks systemctl itself reads."""
     for base in ("/etc/systemd/system", "/run/systemd/system"):
-        link = host.path(f"{base}/{unit}")
-        if link.is_symlink() and os.readlink(link) == "/dev/null":
+        if host.readlink(f"{base}/{unit}") == "/dev/null":
             return "masked", [Evidence(file=f"{base}/{unit}", value="-> /dev/null")]
     wants: list[Evidence] = []
     for base in ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"):
-        folder = host.path(base)
-        if folder.is_dir():
-            for sub in folder.glob("*.wants"):
-                if (sub / unit).is_symlink() or (sub / unit).exists():
-                    wants.append(Evidence(file=f"{base}/{sub.name}/{unit}", note="enabled"))
+        for sub in host.entries(base):
+            if sub.name.endswith(".wants") and host.fs.lexists(f"{sub.path}/{unit}"):
+                wants.append(Evidence(file=f"{base}/{sub.name}/{unit}", note="enabled"))
     name = unit.rsplit(".", 1)[0]
-    for rc in host.path("/etc").glob("rc[2-5].d/S*" + name):
-        wants.append(Evidence(file=host.host_path(rc), note="enabled (SysV)"))
+    for rc in host.fs.glob("/etc/rc[2-5].d/S*" + name):
+        wants.append(Evidence(file=rc, note="enabled (SysV)"))
     return ("enabled", wants) if wants else ("disabled", [])
 
 
@@ -120,7 +116,7 @@ def service(host: Host, spec: dict[str, Any]) -> Outcome:
     want = spec.get("expect", "enabled")
     if want in ("running", "not_running") and not host.live:
         return Outcome(NA, [], "service state needs the live host")
-    if not any(host.path(d).is_dir() for d in INIT_DIRS):
+    if not any(host.is_dir(d) for d in INIT_DIRS):
         return Outcome(NA, [Evidence(file="/etc/systemd/system", note="absent")],
                        "cannot assess: no systemd or SysV init configuration under this root",
                        missing=["/etc/systemd/system"])
@@ -208,7 +204,7 @@ SWEEP_CONDITIONS = ("world_writable", "unowned", "suid_unpackaged")
 
 
 def sweep(host: Host, paths: list[str], limit: int) -> tuple[dict[str, list[Evidence]], int, bool]:
-    """One walk of `paths` (os.scandir, symlinks not followed) judging every entry for all sweep conditions.
+    """One walk of `paths` (the root's bounded walk, symlinks not followed) judging every entry for all sweep conditions.
 
     The result is cached on the Host, so the three sweep checks of a policy cost one walk; only
     offenders are kept, never the whole tree.
@@ -224,39 +220,27 @@ def sweep(host: Host, paths: list[str], limit: int) -> tuple[dict[str, list[Evid
     found: dict[str, list[Evidence]] = {c: [] for c in SWEEP_CONDITIONS}
     users, groups = set(host.users), set(host.groups)
     count, truncated = 0, False
-    root_len = len(str(host.root).rstrip("/"))
-    stack = [str(host.path(b)) for b in paths if not host.path(b).is_symlink() and host.path(b).is_dir()]
     special = stat.S_ISUID | stat.S_ISGID
-    while stack and not truncated:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    count += 1
-                    mode, fmt = st.st_mode, stat.S_IFMT(st.st_mode)
-                    if fmt == stat.S_IFDIR:
-                        stack.append(entry.path)
-                    elif fmt == stat.S_IFLNK:
-                        continue
-                    if mode & stat.S_IWOTH and not (fmt == stat.S_IFDIR and mode & stat.S_ISVTX):
-                        found["world_writable"].append(Evidence(file=entry.path[root_len:], value=f"mode {stat.S_IMODE(mode):04o}"))
-                    if (users and st.st_uid not in users) or (groups and st.st_gid not in groups):
-                        found["unowned"].append(Evidence(file=entry.path[root_len:],
-                                                         value=f"uid {st.st_uid} gid {st.st_gid} not in passwd/group"))
-                    if fmt == stat.S_IFREG and mode & special:
-                        path = entry.path[root_len:]
-                        if not any(a in host.package_files for a in usr_aliases(path)):
-                            found["suid_unpackaged"].append(
-                                Evidence(file=path, value=f"mode {stat.S_IMODE(mode):04o}, not owned by any package"))
-                    if count >= limit:
-                        truncated = True
-                        break
-        except OSError:
-            continue
+    for top in [b for b in paths if not host.is_symlink(b) and host.is_dir(b)]:
+        for _folder, dirs, others in host.fs.walk(top, max_entries=limit - count):
+            for entry in dirs + others:
+                st = entry.st
+                count += 1
+                mode, fmt = st.st_mode, stat.S_IFMT(st.st_mode)
+                if fmt == stat.S_IFLNK:
+                    continue
+                if mode & stat.S_IWOTH and not (fmt == stat.S_IFDIR and mode & stat.S_ISVTX):
+                    found["world_writable"].append(Evidence(file=entry.path, value=f"mode {stat.S_IMODE(mode):04o}"))
+                if (users and st.st_uid not in users) or (groups and st.st_gid not in groups):
+                    found["unowned"].append(Evidence(file=entry.path,
+                                                     value=f"uid {st.st_uid} gid {st.st_gid} not in passwd/group"))
+                if fmt == stat.S_IFREG and mode & special and not any(
+                        a in host.package_files for a in usr_aliases(entry.path)):
+                    found["suid_unpackaged"].append(
+                        Evidence(file=entry.path, value=f"mode {stat.S_IMODE(mode):04o}, not owned by any package"))
+        if count >= limit:
+            truncated = True
+            break
     cache[key] = (found, count, truncated)
     return cache[key]
 
@@ -268,7 +252,10 @@ def _sweep_with_find(host: Host, paths: list[str]) -> tuple[dict[str, list[Evide
     name service, so a mounted disk is judged by its own accounts. None when find is unusable.
     """
     find = shutil.which("find")
-    tops = [str(host.path(b)) for b in paths if not host.path(b).is_symlink() and host.path(b).is_dir()]
+    # find gets the real folder each path resolves to inside the root (no symlink left in it), so
+    # it cannot be walked out of the root; below it, find never follows links (-P).
+    local = [host.fs.local(b) for b in paths if not host.is_symlink(b) and host.is_dir(b)]
+    tops = sorted({str(p) for p in local if p is not None})
     if not find or not tops or len(host.users) > 500 or len(host.groups) > 500:
         return None
     def any_of(flag: str, ids: set[int]) -> list[str]:
@@ -310,7 +297,7 @@ def file_scan(host: Host, spec: dict[str, Any]) -> Outcome:
     if cond not in SWEEP_CONDITIONS:
         raise ValueError(f"unknown sweep condition {cond!r}")
     paths = spec.get("paths", SWEEP_DEFAULT)
-    if not any(host.path(p).is_dir() for p in paths):
+    if not any(host.is_dir(p) for p in paths):
         return Outcome(NA, [Evidence(file=", ".join(paths), note="absent")],
                        f"cannot assess: none of {', '.join(paths)} exists under this root", missing=list(paths))
     if cond == "unowned" and not host.ownership_preserved:

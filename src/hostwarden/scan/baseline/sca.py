@@ -117,25 +117,24 @@ def _eval(host: Host, body: str, pcre: bool) -> tuple[bool | None, list[Evidence
     target = pieces[0]
     if kind == "f":
         if len(pieces) == 1:
-            exists = host.path(target).is_file()
+            exists = host.is_file(target)
             return exists, [Evidence(file=target, note="present" if exists else "absent")]
         return _lines_match(host, target, Matcher(pieces[1], pcre))
     if kind == "d":
-        folder = host.path(target)
-        if not folder.is_dir():
+        if not host.is_dir(target):
             return (False, [Evidence(file=target, note="absent")]) if len(pieces) == 1 else (INVALID, [Evidence(file=target, note="absent")])
         if len(pieces) == 1:
             return True, [Evidence(file=target, note="present")]
         name_expr = pieces[1]
         name_re = re.compile(_regex_body(name_expr, pcre)) if name_expr.startswith("r:") else None
-        names = sorted(p.name for p in folder.rglob("*") if p.is_file())
-        chosen = [n for n in names if (name_re.search(n) if name_re else n == name_expr)]
+        files = sorted(host.fs.files(target), key=lambda e: e.path)
+        chosen = {e.name for e in files if (name_re.search(e.name) if name_re else e.name == name_expr)}
         if len(pieces) == 2:
-            return bool(chosen), [Evidence(file=f"{target.rstrip('/')}/{n}") for n in chosen[:5]] or [Evidence(file=target, note="no matching file")]
+            return bool(chosen), [Evidence(file=f"{target.rstrip('/')}/{n}") for n in sorted(chosen)[:5]] or [Evidence(file=target, note="no matching file")]
         matcher = Matcher(pieces[2], pcre)
-        for p in sorted(folder.rglob("*")):
-            if p.is_file() and p.name in chosen:
-                hit, ev = _lines_match(host, host.host_path(p), matcher)
+        for entry in files:
+            if entry.name in chosen:
+                hit, ev = _lines_match(host, entry.path, matcher)
                 if hit:
                     return True, ev
         return False, [Evidence(file=target, note="no file content matches")]

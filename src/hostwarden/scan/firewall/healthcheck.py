@@ -16,25 +16,27 @@ the finding names one such probe and the rule that denies it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
+from hostwarden.safeload import safe_json_loads, safe_yaml_load
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.anomalies import nice_sample
 from hostwarden.scan.firewall.intervals import Product
+from hostwarden.scan.firewall.loader import MAX_RULES_BYTES
 from hostwarden.scan.firewall.model import V4_SPACE, V6_SPACE, Packet, Ruleset, cidr_set, proto_number
 from hostwarden.scan.firewall.regions import accepted
 from hostwarden.scan.firewall.simulate import simulate
+from hostwarden.scan.rootfs import read_regular_file
 
 
 def load_health_checks(path: Path) -> list[dict[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        text = read_regular_file(path, MAX_RULES_BYTES).decode("utf-8")
+        doc = safe_json_loads(text) if text.lstrip().startswith("{") else safe_yaml_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise HostwardenError(FW_PARSE_FAILED, f"{path}: health-check file unreadable: {exc}") from None
     checks = doc.get("health_checks") if isinstance(doc, dict) else None

@@ -1,17 +1,24 @@
-"""Read a rule file of any supported kind, recognised by content rather than by name."""
+"""Read a rule file of any supported kind, recognised by content rather than by name.
+
+A file named by the user is read only if it is a regular file, at most MAX_RULES_BYTES, and
+opened without blocking: `fw analyze /dev/zero` or a FIFO ends at once with FW-3001 instead of
+reading forever. Files under a scan root come through the root's resolver (`load_from_root`).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
+from hostwarden.safeload import DocumentRefused, safe_json_loads
 from hostwarden.scan.firewall.cloud import detect_cloud, parse_alibaba, parse_aws
 from hostwarden.scan.firewall.iptables import parse_iptables_save
 from hostwarden.scan.firewall.model import Ruleset, parse_error
 from hostwarden.scan.firewall.nftables import parse_nft_json
+from hostwarden.scan.rootfs import LIMITS, RootFS, read_regular_file
 
 FORMATS = ("auto", "iptables", "ip6tables", "nft", "alibaba", "aws")
+MAX_RULES_BYTES = LIMITS["ruleset"]
 
 
 def load_text(text: str, source: str = "<rules>", fmt: str = "auto") -> Ruleset:
@@ -32,10 +39,13 @@ def _load_text(text: str, source: str, fmt: str) -> Ruleset:
     if fmt == "auto" and not stripped.startswith(("{", "[")):
         return parse_iptables_save(text, source)
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise parse_error(f"{source}: not JSON (line {exc.lineno} column {exc.colno}): {exc.msg}",
-                          line=exc.lineno) from None
+        doc = safe_json_loads(text)
+    except DocumentRefused as exc:
+        raise parse_error(f"{source}: {exc}") from None
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line} column {getattr(exc, 'colno', '?')})" if line else ""
+        raise parse_error(f"{source}: not JSON{where}: {getattr(exc, 'msg', exc)}", line=line) from None
     kind = fmt if fmt != "auto" else ("nft" if isinstance(doc, dict) and "nftables" in doc else detect_cloud(doc))
     if kind == "nft":
         return parse_nft_json(text, source)
@@ -49,9 +59,23 @@ def _load_text(text: str, source: str, fmt: str) -> Ruleset:
 
 def load_file(path: Path, fmt: str = "auto") -> Ruleset:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular_file(path, MAX_RULES_BYTES).decode("utf-8", errors="replace")
     except OSError as exc:
         raise HostwardenError(FW_PARSE_FAILED, f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise HostwardenError(FW_PARSE_FAILED, f"cannot read {path}: {exc}") from None
+    return _parse_named(text, path, fmt)
+
+
+def load_from_root(fs: RootFS, host_path: str, fmt: str = "auto") -> Ruleset | None:
+    """A rule file under a scan root, through its resolver; None when it is absent or was refused (noticed)."""
+    text = fs.read_text(host_path, kind="ruleset", truncate=False)
+    if text is None:
+        return None
+    return _parse_named(text, Path(host_path), fmt)
+
+
+def _parse_named(text: str, path: Path, fmt: str) -> Ruleset:
     try:
         return load_text(text, str(path), fmt)
     except HostwardenError as exc:

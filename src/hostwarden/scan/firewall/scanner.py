@@ -7,24 +7,23 @@ other files are still analysed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from hostwarden.core.errors import HostwardenError
 from hostwarden.scan.base import ScanContext, finding
-from hostwarden.scan.firewall.loader import load_file
+from hostwarden.scan.firewall.loader import load_from_root
 from hostwarden.scan.firewall.report import full_analysis
+from hostwarden.scan.rootfs import RootFS
 
 CANDIDATES = (("etc/iptables/rules.v4", "iptables"), ("etc/iptables/rules.v6", "ip6tables"),
               ("etc/nftables.json", "nft"))
 CATEGORY = {"anomaly": "configuration", "exposure": "network", "health-check": "network"}
 
 
-def rule_files(root: Path) -> list[tuple[Path, str]]:
-    found = [(root / rel, fmt) for rel, fmt in CANDIDATES if (root / rel).is_file()]
-    nft_dir = root / "etc" / "nftables"
-    if nft_dir.is_dir():
-        found += [(p, "nft") for p in sorted(nft_dir.glob("*.json")) if p.is_file()]
+def rule_files(fs: RootFS) -> list[tuple[str, str]]:
+    """(host path, format) of the saved rule files under the root, resolved inside it."""
+    found = [("/" + rel, fmt) for rel, fmt in CANDIDATES if fs.is_file("/" + rel)]
+    found += [(p, "nft") for p in fs.glob("/etc/nftables/*.json") if fs.is_file(p)]
     return found
 
 
@@ -36,15 +35,17 @@ class FirewallScanner:
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        files = rule_files(ctx.root)
+        files = rule_files(ctx.fs)
         self.summary = {"files": len(files)}
-        for path, fmt in files:
+        for rel, fmt in files:
             try:
-                report = full_analysis(load_file(path, fmt))
+                rules = load_from_root(ctx.fs, rel, fmt)
+                if rules is None:
+                    continue
+                report = full_analysis(rules)
             except HostwardenError as exc:
-                ctx.notice(exc.code.code, exc.message, path=str(path))
+                ctx.notice(exc.code.code, exc.message, path=rel)
                 continue
-            rel = "/" + str(path.relative_to(ctx.root))
             for note in report["notices"]:
                 if "code" in note:
                     ctx.notice(note["code"], note["message"], path=rel)

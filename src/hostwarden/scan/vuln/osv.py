@@ -102,6 +102,8 @@ def _ordered_events(events: Iterable[Any], key_of: Callable[[str], Any],
             kinds = _EVENT_KINDS
         for kind in kinds:
             if kind in event:
+                if event[kind] is None or event[kind] == "":
+                    continue  # `fixed: null` names no version: no fix is known (never the version "None")
                 value = str(event[kind])
                 if kind == "introduced" and value == "0" or kind == "limit" and value == "*":
                     out.append((kind, value, None))
@@ -131,6 +133,8 @@ def evaluate_range(scheme: str, installed: Any, events: list[dict[str, Any]], pr
     """Apply one range's events to an already-parsed installed version."""
     if not presorted:
         events = [{kind: text} for kind, text, _ in _sorted_events(scheme, events)]
+    else:
+        events = [e for e in events if all(v is not None and v != "" for v in e.values())]
     limits = [str(e["limit"]) for e in events if "limit" in e]
     if limits and not any(v == "*" or installed < versions.parse(scheme, v) for v in limits):
         return Hit(Verdict.NOT_AFFECTED)

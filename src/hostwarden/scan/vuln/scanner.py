@@ -8,7 +8,6 @@ unreadable inventories become notices with SCAN- codes, never silent gaps.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,11 @@ from hostwarden.core.errors import (
     HostwardenError,
 )
 from hostwarden.scan.base import ScanContext, finding
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln import digest, supply
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
-from hostwarden.scan.vuln.image import unpack
+from hostwarden.scan.vuln.image import image_workdir, unpack
 from hostwarden.scan.vuln.inventory.files import Inventory, collect
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.loader import LoadError, iter_records
@@ -61,11 +61,22 @@ def _default_data_dir() -> Path:
     return load_config().data_dir
 
 
+# What a finding's title says when no fixed version is known, per match status.
+NO_FIX_TEXT = {"unfixed": "no fix yet", "will-not-fix": "the distribution will not fix it",
+               "end-of-life": "release end-of-life: no fix will come", "fixed": "fixed version not stated"}
+
+
+def fix_text(m: Match) -> str:
+    """`fixed in X`, or what the status says when no version is known (never "fixed in None")."""
+    if m.fixed and str(m.fixed) not in ("None", "null"):
+        return f"fixed in {m.fixed}"
+    return NO_FIX_TEXT.get(m.status, m.status or "no fix yet")
+
+
 def to_finding(m: Match) -> dict[str, Any]:
     pkg = m.package
     cves = [a for a in [m.advisory_id, *m.aliases] if a.startswith("CVE-")]
-    title = (f"{'malicious package' if m.malicious else m.advisory_id} in {pkg.name} {pkg.version}"
-             + (f" (fixed in {m.fixed})" if m.fixed else f" ({m.status})"))
+    title = f"{'malicious package' if m.malicious else m.advisory_id} in {pkg.name} {pkg.version} ({fix_text(m)})"
     evidence: dict[str, Any] = {
         "package": pkg.to_dict(), "advisory": m.advisory_id, "aliases": m.aliases, "status": m.status,
         "fixed_version": m.fixed, "last_affected": m.last_affected, "matched_by": m.reason,
@@ -122,10 +133,11 @@ class VulnScanner:
         """The root's inventory, or an image's final filesystem when `options["image"]` is set."""
         image = ctx.options.get("image")
         if not image:
-            return collect(ctx.root)
-        with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
-            info = unpack(Path(image), Path(tmp) / "rootfs")
-            inv = collect(Path(tmp) / "rootfs")
+            return collect(ctx.fs)
+        with image_workdir() as tmp:
+            info = unpack(Path(image), tmp / "rootfs")
+            # the extracted tree is read through the same resolver: its absolute links stay inside it
+            inv = collect(RootFS(tmp / "rootfs", notify=ctx.notice))
         self.image = {"source": info.source, "format": info.format, "tags": info.tags,
                       "config_digest": info.config_digest, "layers": len(info.layers)}
         return inv
@@ -181,7 +193,7 @@ class VulnScanner:
             result = match_packages(db, [p for p in inv.packages if matchable(p)])
         findings = image_findings + [to_finding(m) for m in result.matches]
         if ctx.options.get("supply_chain", True) and not ctx.options.get("image"):
-            findings += [hook_finding(r) for r in supply.scan_root(ctx.root)]
+            findings += [hook_finding(r) for r in supply.scan_root(ctx.fs)]
         self.summary = {
             "os": inv.os.pretty_name if inv.os else None,
             "ecosystem": inv.os.ecosystem() if inv.os else None,

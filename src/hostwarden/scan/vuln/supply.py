@@ -16,19 +16,26 @@ and `setup.py` with Python's `ast`. Each file yields *capabilities* seen in real
 A hook is flagged when capabilities combine into a known attack shape: download-and-execute,
 decode-and-execute, or credentials-plus-network (exfiltration). One capability alone (a hook
 that only downloads a prebuilt binary, say) is common and legitimate, so it is not flagged.
+
+Files are found by the root's bounded, iterative walk and read through its resolver: a hook
+script named `../../../../etc/shadow` or linked out of the root is read inside the root or not
+at all, and manifests are parsed with the depth-limited JSON loader.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import os
+import posixpath
 import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hostwarden.safeload import safe_json_loads
+from hostwarden.scan.rootfs import RootFS
 
 HOOKS = ("preinstall", "install", "postinstall")
 _NET_MODULES = {"http", "https", "net", "dgram", "tls", "axios", "node-fetch", "request", "got", "undici"}
@@ -150,15 +157,20 @@ def _shell_words(command: str) -> list[list[str]]:
     return [w for w in out if w]
 
 
-def analyse_npm_package(pkg_dir: Path, manifest: dict[str, Any], location: str) -> list[HookReport]:
+def analyse_npm_package(pkg_dir: Path | str, manifest: dict[str, Any], location: str,
+                        fs: RootFS | None = None) -> list[HookReport]:
+    """Hook reports of one package.json; `pkg_dir` is a host path under `fs` (or a real folder without one)."""
+    if fs is None:
+        fs, pkg_dir = RootFS(Path(pkg_dir)), "/"
+    pkg_host = "/" + str(pkg_dir).strip("/")
     reports = []
     scripts = manifest.get("scripts") if isinstance(manifest.get("scripts"), dict) else {}
     for hook in HOOKS:
         command = scripts.get(hook)
         if not isinstance(command, str) or not command.strip():
             continue
-        report = HookReport(str(manifest.get("name") or pkg_dir.name), str(manifest.get("version") or ""), "npm",
-                            location, f"{hook}: {command[:200]}")
+        report = HookReport(str(manifest.get("name") or posixpath.basename(pkg_host)),
+                            str(manifest.get("version") or ""), "npm", location, f"{hook}: {command[:200]}")
         for words in _shell_words(command):
             prog = os.path.basename(words[0])
             if prog in ("curl", "wget"):
@@ -173,9 +185,11 @@ def analyse_npm_package(pkg_dir: Path, manifest: dict[str, Any], location: str) 
                     if len(words) > 2:
                         scan_javascript(words[2].encode(), report)
                 else:
-                    script = (pkg_dir / words[1]).resolve()
-                    if script.is_file() and pkg_dir.resolve() in script.parents:
-                        scan_javascript(script.read_bytes()[:2_000_000], report)
+                    script = posixpath.normpath(posixpath.join(pkg_host, words[1]))
+                    if script.startswith(pkg_host.rstrip("/") + "/"):
+                        source = fs.read_bytes(script, kind="source")
+                        if source is not None:
+                            scan_javascript(source, report)
         reports.append(report)
     return reports
 
@@ -200,7 +214,7 @@ def _dotted(node: ast.AST) -> str:
 def scan_python(source: str, report: HookReport) -> None:
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # deeply nested code: not judged
         return
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -232,34 +246,35 @@ def scan_python(source: str, report: HookReport) -> None:
 
 
 # --- discovery ----------------------------------------------------------------------------
-def _npm_manifests(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = os.path.relpath(dirpath, root)
-        if rel.split(os.sep)[0] in ("proc", "sys", "dev", "run"):
-            dirnames[:] = []
-            continue
-        dirnames[:] = [d for d in dirnames if d not in (".git", "__pycache__")]
-        if "package.json" in filenames and "node_modules" in Path(dirpath).parts:
-            yield Path(dirpath) / "package.json"
-        if "setup.py" in filenames:
-            yield Path(dirpath) / "setup.py"
+def _npm_manifests(fs: RootFS) -> Iterator[str]:
+    for folder, dirs, others in fs.walk("/"):
+        if folder == "/":
+            dirs[:] = [d for d in dirs if d.name not in ("proc", "sys", "dev", "run")]
+        dirs[:] = [d for d in dirs if d.name not in (".git", "__pycache__")]
+        names = {e.name for e in others if e.is_file}
+        if "package.json" in names and "node_modules" in folder.split("/"):
+            yield f"{folder.rstrip('/')}/package.json"
+        if "setup.py" in names:
+            yield f"{folder.rstrip('/')}/setup.py"
 
 
-def scan_root(root: Path) -> list[HookReport]:
+def scan_root(root: Path | RootFS) -> list[HookReport]:
     """Every flagged install hook under `root` (packages in node_modules, setup.py files)."""
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
     flagged: list[HookReport] = []
-    for path in _npm_manifests(Path(root)):
-        location = "/" + str(path.relative_to(root)).replace(os.sep, "/")
+    for location in _npm_manifests(fs):
+        folder = posixpath.dirname(location)
         try:
-            if path.name == "setup.py":
-                report = HookReport(path.parent.name, "", "PyPI", location, "setup.py")
-                scan_python(path.read_text(encoding="utf-8", errors="replace")[:2_000_000], report)
+            if location.endswith("/setup.py"):
+                report = HookReport(posixpath.basename(folder), "", "PyPI", location, "setup.py")
+                scan_python(fs.read_text(location, kind="source") or "", report)
                 reports = [report]
             else:
-                manifest = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+                text = fs.read_text(location, kind="lockfile", truncate=False)
+                manifest = safe_json_loads(text) if text is not None else None
                 if not isinstance(manifest, dict):
                     continue
-                reports = analyse_npm_package(path.parent, manifest, location)
+                reports = analyse_npm_package(folder, manifest, location, fs)
         except (OSError, ValueError):
             continue
         flagged.extend(r for r in reports if r.verdicts)

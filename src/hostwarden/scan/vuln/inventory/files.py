@@ -3,21 +3,26 @@
 Every reader takes the file's text and its location (the path shown in findings) and returns
 packages or raises `InventoryError`; `collect()` turns such errors into SCAN-9013 notices so
 one damaged lockfile never hides the packages in the others.
+
+Everything is read through the root's resolver (scan/rootfs.py): the walk is iterative and
+bounded, never enters a symlinked folder, and only regular files are read (a symlinked lockfile
+is read where it lives, if that is inside the root); a lockfile over its size limit is skipped
+with SCAN-9031 rather than parsed cut short.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hostwarden.scan.rootfs import Entry, RootFS
 from hostwarden.scan.vuln.inventory import gobinary, java, npm, other, python, rpm
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package
 from hostwarden.scan.vuln.inventory.ospkg import OsInfo, read_apk, read_dpkg, read_os_release
 
 Reader = Callable[[str, str], list[Package]]
-PathReader = Callable[[Path, str], list[Package]]
+PathReader = Callable[[RootFS, str, str], list[Package]]
 
 READERS: dict[str, Reader] = {
     "package-lock": npm.parse_package_lock,
@@ -35,9 +40,9 @@ READERS: dict[str, Reader] = {
 
 # Binary inputs are read from the file itself (bounded reads), not from its decoded text.
 PATH_READERS: dict[str, PathReader] = {
-    "requirements": python.parse_requirements,
+    "requirements": python.read_requirements,
     "java-archive": java.read_archive,
-    "go-binary": gobinary.read_binary,
+    "go-binary": gobinary.read_binary_in,
 }
 
 _BY_NAME = {
@@ -56,33 +61,42 @@ _SKIP_DIRS = {"proc", "sys", "dev", "run", ".git", "__pycache__", ".cache"}
 _SKIP_TOP = {"proc", "sys", "dev", "run", "tmp", "var/cache", "var/lib/docker", "var/lib/containerd"}
 
 
-def kind_for(path: Path) -> str | None:
-    name = path.name
+def kind_for(entry: Entry, parent: str) -> str | None:
+    """The reader for a regular file, from its name, its folder's name and its lstat."""
+    name = entry.name
     if name in _BY_NAME:
         return _BY_NAME[name]
     if name.endswith(".txt") and "requirements" in name:
         return "requirements"
-    if name == "METADATA" and path.parent.name.endswith(".dist-info"):
+    if name == "METADATA" and parent.endswith(".dist-info"):
         return "python-metadata"
-    if name == "PKG-INFO" and path.parent.name.endswith(".egg-info"):
+    if name == "PKG-INFO" and parent.endswith(".egg-info"):
         return "python-metadata"
-    if name.endswith(".egg-info") and path.is_file():
+    if name.endswith(".egg-info"):
         return "python-metadata"
-    if java.is_archive(path):
+    if name.lower().endswith(java.SUFFIXES):
         return "java-archive"
     suffix = name.rpartition(".")[2].lower() if "." in name else ""
-    if suffix not in _NOT_BINARY and gobinary.is_candidate(path):
+    if suffix not in _NOT_BINARY and gobinary.is_candidate_stat(entry.st):
         return "go-binary"
     return None
 
 
 def read_file(path: Path, kind: str, location: str | None = None) -> list[Package]:
-    """Parse one file of a known kind; raises InventoryError on damaged input, never anything else."""
-    where = location or str(path)
+    """Parse one file of a known kind outside any scan (its folder is the root it may read in)."""
+    path = Path(path)
+    return read_entry(RootFS(path.parent), "/" + path.name, kind, location or str(path))
+
+
+def read_entry(fs: RootFS, host: str, kind: str, location: str | None = None) -> list[Package]:
+    """Parse one file under a root; raises InventoryError on damaged input, never anything else."""
+    where = location or host
     try:
         if kind in PATH_READERS:
-            return PATH_READERS[kind](path, where)
-        text = path.read_text(encoding="utf-8", errors="replace")
+            return PATH_READERS[kind](fs, host, where)
+        text = fs.read_text(host, kind="lockfile", truncate=False)
+        if text is None:
+            return []  # absent, refused or too large: the resolver has said so
         if kind == "python-metadata":
             pkg = python.parse_metadata(text, where)
             return [pkg] if pkg else []
@@ -102,42 +116,36 @@ class Inventory:
     errors: list[InventoryError] = field(default_factory=list)
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str]]:
-    root_s = str(root)
-    for dirpath, dirnames, filenames in os.walk(root_s):
-        rel = os.path.relpath(dirpath, root_s)
-        rel = "" if rel == "." else rel.replace(os.sep, "/")
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if d not in _SKIP_DIRS and (f"{rel}/{d}" if rel else d) not in _SKIP_TOP and d != "node_modules"
-        )
-        for fname in sorted(filenames):
-            path = Path(dirpath) / fname
-            kind = kind_for(path)
+def _walk(fs: RootFS) -> Iterator[tuple[str, str]]:
+    for folder, dirs, others in fs.walk("/"):
+        dirs[:] = [d for d in dirs if d.name not in _SKIP_DIRS and d.path.lstrip("/") not in _SKIP_TOP
+                   and d.name != "node_modules"]
+        parent = folder.rpartition("/")[2]
+        for entry in others:
+            kind = kind_for(entry, parent) if entry.is_file else None
             if kind:
-                yield path, kind
+                yield entry.path, kind
 
 
-def collect(root: Path) -> Inventory:
+def collect(root: Path | RootFS) -> Inventory:
     """OS packages of the release under `root`, plus every lockfile and Python distribution found."""
-    root = Path(root)
-    inv = Inventory(os=read_os_release(root))
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
+    inv = Inventory(os=read_os_release(fs))
     eco = inv.os.ecosystem() if inv.os else None
     family = inv.os.family if inv.os else ""
     try:
-        if family in ("debian", "ubuntu") or (root / "var/lib/dpkg").is_dir():
-            inv.packages += read_dpkg(root, eco or "Debian")
-        if family == "alpine" or (root / "lib/apk/db/installed").is_file():
-            inv.packages += read_apk(root, eco or "Alpine")
+        if family in ("debian", "ubuntu") or fs.is_dir("/var/lib/dpkg"):
+            inv.packages += read_dpkg(fs, eco or "Debian")
+        if family == "alpine" or fs.is_file("/lib/apk/db/installed"):
+            inv.packages += read_apk(fs, eco or "Alpine")
     except InventoryError as exc:
         inv.errors.append(exc)
-    rpm_packages, rpm_errors = rpm.read_rpmdb(root, inv.os)
+    rpm_packages, rpm_errors = rpm.read_rpmdb(fs, inv.os)
     inv.packages += rpm_packages
     inv.errors += rpm_errors
-    for path, kind in _walk(root):
-        location = "/" + str(path.relative_to(root)).replace(os.sep, "/")
+    for host, kind in _walk(fs):
         try:
-            inv.packages += read_file(path, kind, location)
+            inv.packages += read_entry(fs, host, kind, host)
         except InventoryError as exc:
             inv.errors.append(exc)
     return inv

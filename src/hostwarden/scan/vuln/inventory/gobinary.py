@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package
 
 MAGIC = b"\xff Go buildinf:"
@@ -54,6 +55,10 @@ def is_candidate(path: Path) -> bool:
         st = os.lstat(path)
     except OSError:
         return False
+    return is_candidate_stat(st)
+
+
+def is_candidate_stat(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111) and 64 <= st.st_size <= MAX_BINARY_BYTES
 
 
@@ -254,10 +259,19 @@ def to_packages(info: BuildInfo, location: str) -> list[Package]:
 
 
 def read_binary(path: Path, location: str) -> list[Package]:
-    """Entry point for the walk: packages of one executable, [] when it is not a Go ELF binary."""
+    """Packages of one executable outside any scan, [] when it is not a Go ELF binary."""
+    path = Path(path)
+    return read_binary_in(RootFS(path.parent), "/" + path.name, location)
+
+
+def read_binary_in(fs: RootFS, host: str, location: str) -> list[Package]:
+    """Entry point for the walk: one regular executable under a root (opened through its resolver)."""
+    handle = fs.open(host, follow=False)
+    if handle is None:
+        return []
     try:
-        with open(path, "rb") as fh:
-            info = read_buildinfo(fh, location)
+        with handle:
+            info = read_buildinfo(handle, location)
     except InventoryError:
         raise
     except (OSError, struct.error, ValueError) as exc:

@@ -19,12 +19,14 @@ becomes an InventoryError (SCAN-9013), and only small text members and nested ja
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package
 
 SUFFIXES = (".jar", ".war", ".ear")
@@ -146,15 +148,19 @@ def read_archive_stream(handle: IO[bytes], filename: str, location: str, *, dept
         raise InventoryError(location, f"unreadable archive: {exc}") from exc
 
 
-def read_archive(path: Path, location: str) -> list[Package]:
-    """Entry point for the walk: one .jar/.war/.ear file on disk."""
-    if path.is_symlink():
-        return []  # the target is read where it lives; a link in an image could point out of its root
+def read_archive(fs: RootFS | Path, host: str | None = None, location: str = "") -> list[Package]:
+    """Entry point for the walk: one .jar/.war/.ear regular file under a root (never through a link)."""
+    if isinstance(fs, Path):  # a file outside any scan
+        fs, host = RootFS(fs.parent), "/" + fs.name
+    assert host is not None
+    handle = fs.open(host, follow=False)
+    if handle is None:
+        return []  # absent, a symlink (its target is read where it lives) or refused (noticed)
     try:
-        size = path.stat().st_size
-        if size > MAX_ARCHIVE_BYTES:
-            raise InventoryError(location, f"{size} bytes (limit {MAX_ARCHIVE_BYTES}); not read")
-        with open(path, "rb") as handle:
-            return read_archive_stream(handle, path.name, location)
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_ARCHIVE_BYTES:
+                raise InventoryError(location, f"{size} bytes (limit {MAX_ARCHIVE_BYTES}); not read")
+            return read_archive_stream(handle, PurePosixPath(host).name, location or host)
     except OSError as exc:
         raise InventoryError(location, f"unreadable: {exc.strerror or exc}") from exc

@@ -56,10 +56,14 @@ def load_json_object(text: str, location: str = "") -> dict[str, Any]:
     """A lockfile's top-level JSON object, or an InventoryError naming the file and the line."""
     import json
 
+    from hostwarden.safeload import DocumentRefused, safe_json_loads
+
     try:
-        data = json.loads(text)
+        data = safe_json_loads(text)
     except json.JSONDecodeError as exc:
         raise InventoryError(location, f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    except DocumentRefused as exc:
+        raise InventoryError(location, str(exc)) from exc
     if not isinstance(data, dict):
         raise InventoryError(location, "top level is not an object")
     return data

@@ -7,9 +7,8 @@ from typing import Any
 
 import yaml
 
+from hostwarden.safeload import safe_yaml_load
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package, load_json_object
-
-_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load_json(text: str, location: str) -> dict[str, Any]:
@@ -18,8 +17,8 @@ def _load_json(text: str, location: str) -> dict[str, Any]:
 
 def _load_yaml(text: str, location: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_YAML)
-    except yaml.YAMLError as exc:
+        data = safe_yaml_load(text)
+    except yaml.YAMLError as exc:  # DocumentRefused (aliases, foreign tags, size) is one too
         raise InventoryError(location, f"invalid YAML: {str(exc).splitlines()[0]}") from exc
     if data is None:
         return {}

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostwarden.scan.vuln.inventory.model import InventoryError, Package
+from hostwarden.scan.rootfs import RootFS
+from hostwarden.scan.vuln.inventory.model import Package
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +70,16 @@ def parse_os_release(text: str) -> OsInfo:
     )
 
 
-def read_os_release(root: Path) -> OsInfo | None:
-    for rel in ("etc/os-release", "usr/lib/os-release"):
-        path = root / rel
-        if path.is_file():
-            return parse_os_release(path.read_text(encoding="utf-8", errors="replace"))
+def _fs(root: Path | RootFS) -> RootFS:
+    return root if isinstance(root, RootFS) else RootFS(Path(root))
+
+
+def read_os_release(root: Path | RootFS) -> OsInfo | None:
+    fs = _fs(root)
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        text = fs.read_text(path, kind="id")
+        if text is not None:
+            return parse_os_release(text)
     return None
 
 
@@ -134,19 +140,21 @@ def parse_dpkg_status(text: str, *, ecosystem: str = "Debian", location: str = "
     return packages
 
 
-def read_dpkg(root: Path, ecosystem: str = "Debian", *, strict: bool = False) -> list[Package]:
+def read_dpkg(root: Path | RootFS, ecosystem: str = "Debian", *, strict: bool = False) -> list[Package]:
+    """Packages of dpkg's status file and status.d (read capped, SCAN-9031 past the package-database limit)."""
+    fs = _fs(root)
     packages: list[Package] = []
-    status = root / "var/lib/dpkg/status"
-    if status.is_file():
-        packages += parse_dpkg_status(_read(status), ecosystem=ecosystem, location="/var/lib/dpkg/status",
-                                      strict=strict)
-    status_d = root / "var/lib/dpkg/status.d"
-    if status_d.is_dir():
-        for path in sorted(status_d.iterdir()):
-            if path.is_file() and "." not in path.name:  # skip foo.md5sums companions
-                packages += parse_dpkg_status(_read(path), ecosystem=ecosystem, strict=strict,
-                                              location=f"/var/lib/dpkg/status.d/{path.name}",
-                                              missing_status_installed=True)
+    status = fs.read_text("/var/lib/dpkg/status", kind="package_db")
+    if status is not None:
+        packages += parse_dpkg_status(status, ecosystem=ecosystem, location="/var/lib/dpkg/status", strict=strict)
+    for entry in fs.entries("/var/lib/dpkg/status.d"):
+        if "." in entry.name:  # skip foo.md5sums companions
+            continue
+        text = fs.read_text(entry.path, kind="package_db")
+        if text is not None:
+            packages += parse_dpkg_status(text, ecosystem=ecosystem, strict=strict,
+                                          location=f"/var/lib/dpkg/status.d/{entry.name}",
+                                          missing_status_installed=True)
     return packages
 
 
@@ -171,15 +179,8 @@ def parse_apk_installed(text: str, *, ecosystem: str = "Alpine", location: str =
     return packages
 
 
-def read_apk(root: Path, ecosystem: str = "Alpine") -> list[Package]:
-    path = root / "lib/apk/db/installed"
-    if not path.is_file():
+def read_apk(root: Path | RootFS, ecosystem: str = "Alpine") -> list[Package]:
+    text = _fs(root).read_text("/lib/apk/db/installed", kind="package_db")
+    if text is None:
         return []
-    return parse_apk_installed(_read(path), ecosystem=ecosystem, location="/lib/apk/db/installed")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InventoryError(str(path), f"unreadable: {exc.strerror}") from exc
+    return parse_apk_installed(text, ecosystem=ecosystem, location="/lib/apk/db/installed")

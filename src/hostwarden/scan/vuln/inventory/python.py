@@ -3,13 +3,17 @@ installed distributions (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO`)."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package, load_json_object
+
+MAX_INCLUDES = 64  # `-r` files followed from one requirements file
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{[A-Z0-9_]+\}")
@@ -41,19 +45,30 @@ def _requirement(line: str) -> tuple[str, str, str] | None:
     return (name, "", "") if _NAME.match(name) and name == line else None
 
 
-def parse_requirements(path: Path, location: str = "", _seen: set[Path] | None = None) -> list[Package]:
-    """requirements.txt the way pip reads it: comments, `\\` continuations, markers, extras, -r."""
+def parse_requirements(path: Path, location: str = "") -> list[Package]:
+    """A requirements file outside any scan; its folder is the root its `-r` includes stay in."""
+    path = Path(path)
+    return read_requirements(RootFS(path.parent), "/" + path.name, location or str(path))
+
+
+def read_requirements(fs: RootFS, host: str, location: str = "", _seen: set[str] | None = None) -> list[Package]:
+    """requirements.txt the way pip reads it: comments, `\\` continuations, markers, extras, -r.
+
+    `-r` includes are host paths resolved in the same root (an absolute or `../` include never
+    leaves it), at most MAX_INCLUDES of them, each file once (loops end).
+    """
     seen = _seen if _seen is not None else set()
-    resolved = path.resolve()
-    if resolved in seen:  # -r loops end here
+    real = str(fs.local(host) or host)
+    if real in seen or len(seen) > MAX_INCLUDES:  # -r loops end here
         return []
-    seen.add(resolved)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InventoryError(location or str(path), f"unreadable: {exc.strerror}") from exc
+    seen.add(real)
+    text = fs.read_text(host, kind="lockfile", truncate=False)
+    if text is None:
+        if not fs.exists(host):
+            raise InventoryError(location or host, "unreadable: no such file")
+        return []
     out: list[Package] = []
-    includes: list[Path] = []
+    includes: list[str] = []
     logical: list[str] = []
     buffer = ""
     for raw in text.splitlines():  # pip joins continuations first, then strips comments
@@ -75,17 +90,18 @@ def parse_requirements(path: Path, location: str = "", _seen: set[Path] | None =
             continue
         if line.startswith("-r") or line.startswith("--requirement"):
             target = line.removeprefix("--requirement").removeprefix("-r").lstrip("=")
-            includes.append(path.parent / target)
+            includes.append(target if target.startswith("/") else posixpath.join(posixpath.dirname(host), target))
             continue
         if line.startswith("-"):
             continue
         req = _requirement(line)
         if req:
             name, version, op = req
-            out.append(Package(name, version, "PyPI", location or str(path), extra={"operator": op}))
+            out.append(Package(name, version, "PyPI", location or host, extra={"operator": op}))
     for inc in includes:
-        if inc.is_file():
-            out += parse_requirements(inc, str(inc) if not location else f"{location} -> {inc.name}", seen)
+        if fs.is_file(inc):
+            name = posixpath.basename(inc)
+            out += read_requirements(fs, inc, f"{location} -> {name}" if location else inc, seen)
     return out
 
 

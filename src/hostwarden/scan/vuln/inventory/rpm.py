@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln.inventory import bdb
 from hostwarden.scan.vuln.inventory import rpmheader as rh
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package
@@ -148,7 +149,7 @@ def read_sqlite(path: Path, location: str) -> tuple[list[RpmRecord], list[str]]:
             copy = Path(tmp) / "rpmdb.sqlite"
             shutil.copyfile(path, copy)
             wal = path.with_name(path.name + "-wal")
-            if wal.is_file():
+            if wal.is_file() and not wal.is_symlink():
                 shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
             conn = sqlite3.connect(copy)
             try:
@@ -264,17 +265,27 @@ def _read_one(root: Path, dbdir: str, kind: str, path: Path, location: str,
     return records, errors
 
 
-def read_rpmdb(root: Path, os_info: OsInfo | None, *, cross_check: bool = True) -> tuple[list[Package],
-                                                                                             list[InventoryError]]:
-    """Every installed rpm package under root, with notices for what could not be read or disagrees."""
-    root = Path(root)
+def read_rpmdb(root: Path | RootFS, os_info: OsInfo | None, *,
+               cross_check: bool = True) -> tuple[list[Package], list[InventoryError]]:
+    """Every installed rpm package under root, with notices for what could not be read or disagrees.
+
+    The database folder is resolved inside the root (scan/rootfs.py) and its real path, which
+    has no symlink left in it, is what the decoder opens and what `rpm --dbpath` is given.
+    """
+    fs = root if isinstance(root, RootFS) else RootFS(Path(root))
+    root = fs.root
     ecosystem = rpm_ecosystem(os_info)
     packages: list[Package] = []
     errors: list[InventoryError] = []
+    done: set[str] = set()
     for dbdir in DB_DIRS:
-        folder = root / dbdir
-        if not folder.is_dir() or folder.is_symlink():
+        if fs.is_symlink("/" + dbdir) or not fs.is_dir("/" + dbdir):
             continue  # /var/lib/rpm is a symlink to /usr/lib/sysimage/rpm on Fedora: read it once
+        folder = fs.local("/" + dbdir)
+        if folder is None or str(folder) in done:
+            continue
+        done.add(str(folder))
+        dbdir = folder.relative_to(root).as_posix()
         found = _database(folder)
         if found is None:
             continue
