@@ -8,7 +8,10 @@ nothing leaked.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 CANARY = "hw-canary-7f3a9c1e5b"
 DEEP = 1500
@@ -65,16 +68,18 @@ def build(base: Path, *, sparse: bool = True, deep: int = DEEP) -> Path:
             fh.truncate(SPARSE_BYTES)
         with open(root / "var/lib/dpkg/status.d/giant", "wb") as fh:
             fh.truncate(SPARSE_BYTES)
-    # deep folders, with a lockfile and a webshell at the bottom
-    for top in ("opt", "var/www", "etc", "usr/bin", "root"):
-        make_deep(root / top / "deep", deep)
-    bottom = os.open(str(root / "opt" / "deep") + "/d" * deep, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fd = os.open("requirements.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=bottom)
-        os.write(fd, b"flask==0.1\n")
-        os.close(fd)
-    finally:
-        os.close(bottom)
+    # deep folders: one under /etc (walked by inventory, supply, integrity, persistence, baseline
+    # sweeps) and one in a web root (malware); a requirements file at the bottom of the first
+    if deep:
+        for top in ("etc/systemd/system", "var/www"):
+            make_deep(root / top / "deep", deep)
+        bottom = os.open(str(root / "etc/systemd/system/deep") + "/d" * deep, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fd = os.open("requirements.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=bottom)
+            os.write(fd, b"flask==0.1\n")
+            os.close(fd)
+        finally:
+            os.close(bottom)
     return root
 
 
@@ -90,3 +95,22 @@ def make_deep(top: Path, depth: int) -> None:
             fd = child
     finally:
         os.close(fd)
+
+
+def ends(fn: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Run fn in a thread; fail (instead of hanging the run) when it does not return in time."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "call did not end"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

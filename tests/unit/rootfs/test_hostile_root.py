@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from rootfs_hostile import CANARY, build
 
+from hostwarden.scan.rootfs import remove_tree
+
 HERE = Path(__file__).resolve().parent
 ADVISORY = {"id": "PYSEC-0000-1", "modified": "2024-01-01T00:00:00Z",
             "affected": [{"package": {"ecosystem": "PyPI", "name": "flask"},
@@ -35,7 +37,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     out["raw"] = proc.stdout
-    return out
+    yield out
+    remove_tree(base)
 
 
 def test_no_scanner_failed(report: dict) -> None:
@@ -52,8 +55,8 @@ def test_every_scanner_reported(report: dict) -> None:
         assert summary is not None or name == "detections", name
 
 
-def test_the_deep_lockfile_is_still_found(report: dict) -> None:
-    """1,500 levels down is past the walk's depth bound: a notice says so, nothing crashes."""
+def test_deep_folders_end_with_a_walk_bound_notice(report: dict) -> None:
+    """1,500 levels down is past the walk depth bound: a notice says so, nothing crashes."""
     codes = {n["code"] for n in report["notices"]}
     assert "SCAN-9032" in codes, codes
 

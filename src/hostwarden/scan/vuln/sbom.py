@@ -8,14 +8,13 @@ document as a dict; `json.dumps` it. Components carry package URLs (purl) so oth
 from __future__ import annotations
 
 import datetime as _dt
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from hostwarden import __version__
-from hostwarden.scan.vuln.image import unpack
+from hostwarden.scan.vuln.image import image_workdir, unpack
 from hostwarden.scan.vuln.inventory.files import Inventory, collect
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.osv import package_key
@@ -105,7 +104,7 @@ def document(inv: Inventory, subject: str) -> dict[str, Any]:
 def build_sbom(root: Path | None = None, image: Path | None = None) -> dict[str, Any]:
     """CycloneDX 1.5 for a root folder or an image tarball/OCI layout (exactly one of them)."""
     if image is not None:
-        with tempfile.TemporaryDirectory(prefix="hostwarden-sbom-") as tmp:
-            unpack(Path(image), Path(tmp) / "rootfs")
-            return document(collect(Path(tmp) / "rootfs"), str(image))
+        with image_workdir(prefix="hostwarden-sbom-") as tmp:
+            unpack(Path(image), tmp / "rootfs")
+            return document(collect(tmp / "rootfs"), str(image))
     return document(collect(Path(root or "/")), str(root or "/"))

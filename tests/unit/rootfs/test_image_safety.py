@@ -1,0 +1,135 @@
+"""Image extraction stays inside its folder, and the folder never outlives the scan."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from hostwarden.scan.vuln.image import image_workdir, remove_stale_workdirs, unpack
+
+
+def _layer(files: dict[str, str], links: dict[str, str] | None = None, empty: list[str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+        for name in empty or []:
+            tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def _image(path: Path, layers: list[bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        names = []
+        for i, data in enumerate(layers):
+            info = tarfile.TarInfo(f"l{i}/layer.tar")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            names.append(info.name)
+        manifest = json.dumps([{"Config": "c.json", "Layers": names}]).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+    return path
+
+
+@pytest.mark.parametrize("whiteout", [".wh..", ".wh...", "etc/.wh..", "etc/.wh...", ".wh.", "self/.wh.etc",
+                                      "abs/.wh.etc", "up/.wh.rootfs", "self/.wh..wh..opq", "abs/.wh..wh..opq",
+                                      ".wh.self/x"])
+def test_whiteouts_never_remove_the_extracted_root(tmp_path: Path, whiteout: str) -> None:
+    lower = _layer({"etc/passwd": "root:x:0:0::/root:/bin/sh\n", "usr/bin/tool": "x"},
+                   links={"self": ".", "abs": "/", "up": ".."})
+    image = _image(tmp_path / "img.tar", [lower, _layer({}, empty=[whiteout])])
+    dest = tmp_path / "out" / "rootfs"
+    unpack(image, dest)
+    assert dest.is_dir()
+    assert (dest / "etc/passwd").read_text().startswith("root:")
+    assert (dest / "usr/bin/tool").exists()
+
+
+def test_whiteouts_still_delete_what_they_name(tmp_path: Path) -> None:
+    lower = _layer({"etc/a": "1", "etc/b": "2", "opt/x/y": "3"})
+    upper = _layer({}, empty=["etc/.wh.a", "opt/.wh..wh..opq"])
+    dest = tmp_path / "rootfs"
+    unpack(_image(tmp_path / "img.tar", [lower, upper]), dest)
+    assert not (dest / "etc/a").exists() and (dest / "etc/b").exists()
+    assert (dest / "opt").is_dir() and not any((dest / "opt").iterdir())
+
+
+def test_absolute_links_of_an_image_stay_inside_it(tmp_path: Path) -> None:
+    """Writes through `lib -> /usr/lib` land in the image's /usr/lib, never the scanning host's."""
+    lower = _layer({"usr/lib/keep": "k"}, links={"lib": "/usr/lib", "etcl": "/etc"})
+    upper = _layer({"lib/added": "a", "etcl/hostwarden-planted": "p"})
+    dest = tmp_path / "rootfs"
+    unpack(_image(tmp_path / "img.tar", [lower, upper]), dest)
+    assert (dest / "usr/lib/added").read_text() == "a"
+    assert (dest / "etc/hostwarden-planted").read_text() == "p"
+    assert not Path("/etc/hostwarden-planted").exists()
+
+
+def test_workdir_is_removed_when_the_scan_fails(tmp_path: Path) -> None:
+    seen = []
+    with pytest.raises(RuntimeError), image_workdir(base=tmp_path) as work:
+        seen.append(work)
+        (work / "rootfs").mkdir()
+        raise RuntimeError("scan failed")
+    assert seen and not seen[0].exists()
+
+
+PROGRAM = """
+import sys, time
+from pathlib import Path
+from hostwarden.scan.vuln.image import image_workdir, install_cleanup_handlers
+install_cleanup_handlers()
+with image_workdir(base=Path(sys.argv[1])) as work:
+    (work / "rootfs").mkdir()
+    print(work, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_workdir_is_removed_when_the_scan_is_stopped(tmp_path: Path, signum: int) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", PROGRAM, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    work = Path(proc.stdout.readline().strip())
+    assert work.is_dir()
+    proc.send_signal(signum)
+    proc.wait(timeout=60)
+    assert not work.exists()
+
+
+def test_stale_workdirs_of_dead_scans_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    old = time.time() - 48 * 3600
+
+    def folder(name: str, pid: int, age: float) -> Path:
+        path = tmp_path / name
+        (path / "rootfs/deep").mkdir(parents=True)
+        (path / ".hostwarden-owner").write_text(str(pid))
+        os.utime(path, (age, age))
+        return path
+
+    stale = folder("hostwarden-image-stale", int(dead.stdout), old)
+    running = folder("hostwarden-image-running", os.getppid(), old)
+    fresh = folder("hostwarden-image-fresh", int(dead.stdout), time.time())
+    other = folder("someone-else-old", int(dead.stdout), old)
+    removed = remove_stale_workdirs(max_age_hours=24, base=tmp_path)
+    assert removed == [stale] and not stale.exists()
+    assert running.exists() and fresh.exists() and other.exists()
