@@ -7,7 +7,10 @@ nothing leaked.
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import tarfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -114,3 +117,35 @@ def ends(fn: Callable[[], Any], timeout: float = 60.0) -> Any:
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def tar_bytes(entries: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> bytes:
+    """A tar of the given members; `data` holds the contents of regular files by name."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for info in entries:
+            payload = (data or {}).get(info.name)
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return buf.getvalue()
+
+
+def member(name: str, size: int = 0, *, link: str | None = None, hard: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    if link is not None:
+        info.type = tarfile.LNKTYPE if hard else tarfile.SYMTYPE
+        info.linkname = link
+    return info
+
+
+def docker_save(path: Path, layers: list[bytes]) -> Path:
+    """A `docker save` archive of the given layer tars."""
+    with tarfile.open(path, "w") as tar:
+        names = []
+        for i, data in enumerate(layers):
+            info = member(f"l{i}/layer.tar", len(data))
+            tar.addfile(info, io.BytesIO(data))
+            names.append(info.name)
+        manifest = json.dumps([{"Config": "c.json", "RepoTags": ["t:1"], "Layers": names}]).encode()
+        tar.addfile(member("manifest.json", len(manifest)), io.BytesIO(manifest))
+    return path

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
-import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
-from rootfs_hostile import ends
+from rootfs_hostile import docker_save, ends, member, tar_bytes
 
-from hostwarden.errors import HostwardenError
+from hostwarden.core.errors import HostwardenError
 from hostwarden.safeload import DocumentRefused, safe_json_loads, safe_yaml_load
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import run_policy
@@ -136,7 +134,7 @@ def test_import_of_a_folder_with_bad_files_imports_the_good_ones(tmp_path: Path)
 def test_vulndb_import_cli_reports_the_bad_file_and_exits_0(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from hostwarden.scan.vuln.cli import app
+    from hostwarden.commands.vulndb import app
 
     (tmp_path / "good.json").write_text(json.dumps(GOOD))
     (tmp_path / "deep.json").write_text(DEEP_JSON)
@@ -175,33 +173,6 @@ def test_a_null_fixed_event_reads_no_fix_yet(tmp_path: Path, eco: str, name: str
 
 
 # --- images: bombs, member counts, hard links ---------------------------------------------
-def _tar(entries: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for info in entries:
-            payload = (data or {}).get(info.name)
-            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
-    return buf.getvalue()
-
-
-def _file(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    return info
-
-
-def _docker_save(path: Path, layers: list[bytes]) -> Path:
-    with tarfile.open(path, "w") as tar:
-        names = []
-        for i, data in enumerate(layers):
-            info = _file(f"l{i}/layer.tar", len(data))
-            tar.addfile(info, io.BytesIO(data))
-            names.append(info.name)
-        manifest = json.dumps([{"Config": "c.json", "RepoTags": ["t:1"], "Layers": names}]).encode()
-        tar.addfile(_file("manifest.json", len(manifest)), io.BytesIO(manifest))
-    return path
-
-
 def _tree_bytes(folder: Path) -> int:
     """Disk blocks the tree uses (each inode once: hard links share theirs)."""
     seen: dict[tuple[int, int], int] = {}
@@ -216,9 +187,9 @@ def test_a_small_gzip_layer_cannot_write_a_giant_tree(tmp_path: Path) -> None:
     from hostwarden.scan.vuln.image import Limits, unpack
 
     zeros = 64 << 20
-    layer = gzip.compress(_tar([_file("big.bin", zeros)], {"big.bin": b"\0" * zeros}), 1)
+    layer = gzip.compress(tar_bytes([member("big.bin", zeros)], {"big.bin": b"\0" * zeros}), 1)
     assert len(layer) < 1 << 20
-    image = _docker_save(tmp_path / "bomb.tar", [layer])
+    image = docker_save(tmp_path / "bomb.tar", [layer])
     with pytest.raises(HostwardenError) as info:
         unpack(image, tmp_path / "out", Limits(min_layer_bytes=1 << 20, layer_ratio=10))
     assert info.value.code.code == "SCAN-9033"
@@ -228,8 +199,8 @@ def test_a_small_gzip_layer_cannot_write_a_giant_tree(tmp_path: Path) -> None:
 def test_member_count_is_capped(tmp_path: Path) -> None:
     from hostwarden.scan.vuln.image import Limits, unpack
 
-    layer = _tar([_file(f"f{i}", 0) for i in range(300)])
-    image = _docker_save(tmp_path / "many.tar", [layer])
+    layer = tar_bytes([member(f"f{i}", 0) for i in range(300)])
+    image = docker_save(tmp_path / "many.tar", [layer])
     with pytest.raises(HostwardenError, match="SCAN-9033"):
         unpack(image, tmp_path / "out", Limits(members=100))
 
@@ -237,13 +208,10 @@ def test_member_count_is_capped(tmp_path: Path) -> None:
 def test_hard_links_are_links_not_copies(tmp_path: Path) -> None:
     from hostwarden.scan.vuln.image import unpack
 
-    entries = [_file("data.bin", 1 << 20)]
+    entries = [member("data.bin", 1 << 20)]
     for i in range(200):
-        link = tarfile.TarInfo(f"copy{i}")
-        link.type = tarfile.LNKTYPE
-        link.linkname = "data.bin"
-        entries.append(link)
-    image = _docker_save(tmp_path / "links.tar", [_tar(entries, {"data.bin": os.urandom(1 << 20)})])
+        entries.append(member(f"copy{i}", link="data.bin", hard=True))
+    image = docker_save(tmp_path / "links.tar", [tar_bytes(entries, {"data.bin": os.urandom(1 << 20)})])
     unpack(image, tmp_path / "out")
     assert os.stat(tmp_path / "out/copy7").st_nlink == 201
     assert _tree_bytes(tmp_path / "out") < 8 << 20

@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
+from rootfs_hostile import docker_save, member, tar_bytes
 
 from hostwarden.scan.vuln.image import image_workdir, remove_stale_workdirs, unpack
 
 
 def _layer(files: dict[str, str], links: dict[str, str] | None = None, empty: list[str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, text in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(text.encode())
-            tar.addfile(info, io.BytesIO(text.encode()))
-        for name in empty or []:
-            tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
-    return buf.getvalue()
-
-
-def _image(path: Path, layers: list[bytes]) -> Path:
-    with tarfile.open(path, "w") as tar:
-        names = []
-        for i, data in enumerate(layers):
-            info = tarfile.TarInfo(f"l{i}/layer.tar")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-            names.append(info.name)
-        manifest = json.dumps([{"Config": "c.json", "Layers": names}]).encode()
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(manifest)
-        tar.addfile(info, io.BytesIO(manifest))
-    return path
+    entries = [member(name, len(text.encode())) for name, text in files.items()]
+    entries += [member(name) for name in empty or []]
+    entries += [member(name, link=target) for name, target in (links or {}).items()]
+    return tar_bytes(entries, {name: text.encode() for name, text in files.items()})
 
 
 @pytest.mark.parametrize("whiteout", [".wh..", ".wh...", "etc/.wh..", "etc/.wh...", ".wh.", "self/.wh.etc",
@@ -55,7 +28,7 @@ def _image(path: Path, layers: list[bytes]) -> Path:
 def test_whiteouts_never_remove_the_extracted_root(tmp_path: Path, whiteout: str) -> None:
     lower = _layer({"etc/passwd": "root:x:0:0::/root:/bin/sh\n", "usr/bin/tool": "x"},
                    links={"self": ".", "abs": "/", "up": ".."})
-    image = _image(tmp_path / "img.tar", [lower, _layer({}, empty=[whiteout])])
+    image = docker_save(tmp_path / "img.tar", [lower, _layer({}, empty=[whiteout])])
     dest = tmp_path / "out" / "rootfs"
     unpack(image, dest)
     assert dest.is_dir()
@@ -67,7 +40,7 @@ def test_whiteouts_still_delete_what_they_name(tmp_path: Path) -> None:
     lower = _layer({"etc/a": "1", "etc/b": "2", "opt/x/y": "3"})
     upper = _layer({}, empty=["etc/.wh.a", "opt/.wh..wh..opq"])
     dest = tmp_path / "rootfs"
-    unpack(_image(tmp_path / "img.tar", [lower, upper]), dest)
+    unpack(docker_save(tmp_path / "img.tar", [lower, upper]), dest)
     assert not (dest / "etc/a").exists() and (dest / "etc/b").exists()
     assert (dest / "opt").is_dir() and not any((dest / "opt").iterdir())
 
@@ -77,7 +50,7 @@ def test_absolute_links_of_an_image_stay_inside_it(tmp_path: Path) -> None:
     lower = _layer({"usr/lib/keep": "k"}, links={"lib": "/usr/lib", "etcl": "/etc"})
     upper = _layer({"lib/added": "a", "etcl/hostwarden-planted": "p"})
     dest = tmp_path / "rootfs"
-    unpack(_image(tmp_path / "img.tar", [lower, upper]), dest)
+    unpack(docker_save(tmp_path / "img.tar", [lower, upper]), dest)
     assert (dest / "usr/lib/added").read_text() == "a"
     assert (dest / "etc/hostwarden-planted").read_text() == "p"
     assert not Path("/etc/hostwarden-planted").exists()

@@ -20,7 +20,6 @@ no check. An unreadable allowlist fails closed: the image is reported as not ver
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tarfile
 import zlib
@@ -29,7 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden.core.errors import CSA_CONFIG_INVALID, SCAN_IMAGE_INVALID, HostwardenError
+from hostwarden.safeload import safe_json_loads
 from hostwarden.scan.base import finding
+from hostwarden.scan.rootfs import read_regular_file
+from hostwarden.scan.vuln.image import blob_name as _blob_name
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_JSON_BYTES = 16 << 20
@@ -51,11 +53,6 @@ def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _blob_name(digest: str) -> str:
-    algo, _, value = digest.partition(":")
-    return f"blobs/{algo}/{value}"
-
-
 class _Source:
     """Member bytes of a tar or an OCI layout folder, size-capped (metadata is small; layers are not read)."""
 
@@ -70,8 +67,7 @@ class _Source:
 
     def read(self, name: str) -> bytes:
         if self.tar is None:
-            with open(self.path / name, "rb") as handle:
-                data = handle.read(MAX_JSON_BYTES + 1)
+            data = read_regular_file(self.path / name, MAX_JSON_BYTES + 1)
         else:
             handle = self.tar.extractfile(self.members[name])
             if handle is None:
@@ -104,17 +100,17 @@ def image_digests(image: Path) -> ImageDigests:
     out = ImageDigests()
     try:
         if src.has("index.json"):
-            index = json.loads(src.read("index.json"))
+            index = safe_json_loads(src.read("index.json"))
             claimed = str(index["manifests"][0]["digest"])
             out.manifest_digest, manifest_bytes = _verified(src, claimed, out, "manifest")
-            manifest = json.loads(manifest_bytes)
+            manifest = safe_json_loads(manifest_bytes)
             if "manifests" in manifest:  # an image index (multi-platform): its first image manifest
                 out.manifest_digest, manifest_bytes = _verified(src, str(manifest["manifests"][0]["digest"]), out,
                                                                 "manifest")
-                manifest = json.loads(manifest_bytes)
+                manifest = safe_json_loads(manifest_bytes)
             out.config_digest, _ = _verified(src, str(manifest["config"]["digest"]), out, "config")
         if src.has("manifest.json"):
-            entry = json.loads(src.read("manifest.json"))[0]
+            entry = safe_json_loads(src.read("manifest.json"))[0]
             config_name = str(entry["Config"])
             config = _sha(src.read(config_name))
             stem = Path(config_name).name.removesuffix(".json")

@@ -313,7 +313,7 @@ def _read_json(tar: tarfile.TarFile, name: str, label: str) -> Any:
         raise _fail(label, f"missing or unreadable {name} ({exc})") from exc
 
 
-def _blob_name(digest: str) -> str:
+def blob_name(digest: str) -> str:
     """`blobs/<algo>/<hex>` of a digest; anything else (`sha256:../../etc/passwd`) is SCAN-9015."""
     if not _DIGEST.match(str(digest)):
         raise _fail("image", f"digest {str(digest)[:80]!r} is not <algorithm>:<hex>")
@@ -364,10 +364,10 @@ def _unpack(image: Path, dest: Path, budget: _Budget) -> ImageInfo:
             return info
         if "index.json" in names and "oci-layout" in names:
             index = _read_json(tar, "index.json", str(image))
-            manifest = _read_json(tar, _blob_name(_first_manifest(index, image)), str(image))
+            manifest = _read_json(tar, blob_name(_first_manifest(index, image)), str(image))
             info = ImageInfo(str(image), "oci", _oci_tags(index), _config_digest(manifest), _layer_digests(manifest))
             for digest in info.layers:
-                _apply_member(tar, _blob_name(digest), dest, str(image), budget)
+                _apply_member(tar, blob_name(digest), dest, str(image), budget)
             return info
     raise _fail(image, "neither a `docker save` archive (manifest.json) nor an OCI layout (index.json)")
 
@@ -429,12 +429,12 @@ def _layout_json(layout: Path, name: str) -> Any:
 def _unpack_oci_dir(layout: Path, dest: Path, budget: _Budget) -> ImageInfo:
     try:
         index = _layout_json(layout, "index.json")
-        manifest = _layout_json(layout, _blob_name(_first_manifest(index, layout)))
+        manifest = _layout_json(layout, blob_name(_first_manifest(index, layout)))
     except (OSError, ValueError) as exc:
         raise _fail(layout, f"not an OCI layout ({exc})") from exc
     info = ImageInfo(str(layout), "oci", _oci_tags(index), _config_digest(manifest), _layer_digests(manifest))
     for layer_digest in info.layers:
-        path = layout / _blob_name(layer_digest)
+        path = layout / blob_name(layer_digest)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
             with os.fdopen(fd, "rb") as handle:
