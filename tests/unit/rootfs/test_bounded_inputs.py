@@ -121,14 +121,15 @@ def test_import_of_a_folder_with_bad_files_imports_the_good_ones(tmp_path: Path)
     (folder / "good.json").write_text(json.dumps(GOOD))
     (folder / "deep.json").write_text(DEEP_JSON)
     (folder / "laughs.yaml").write_text("id: LAUGH-1\n" + LAUGHS)
+    (folder / "shape.json").write_text(json.dumps({**GOOD, "id": "GHSA-bad-shape", "aliases": 5}))
     _bomb_zip(folder / "export.zip")
     errors: list[LoadError] = []
     records = ends(lambda: list(iter_records([folder], errors)), timeout=300)
     assert sorted(r["id"] for r in records) == ["GHSA-good-0001", "GHSA-good-0002"]
     named = {Path(e.source.split("!")[-1]).name: e.reason for e in errors}
-    assert set(named) == {"deep.json", "laughs.yaml", "bomb.json"}, named
+    assert set(named) == {"deep.json", "laughs.yaml", "bomb.json", "shape.json"}, named
     assert "nested" in named["deep.json"] and "alias" in named["laughs.yaml"]
-    assert "SCAN-9033" in named["bomb.json"]
+    assert "SCAN-9033" in named["bomb.json"] and "aliases" in named["shape.json"]
 
 
 def test_vulndb_import_cli_reports_the_bad_file_and_exits_0(tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ from hostwarden.scan.baseline.kinds import KINDS, evaluate
 from hostwarden.scan.baseline.kinds_files import INPUT_MODES, MISSING_MODES
 from hostwarden.scan.baseline.model import MLPS_CLAUSES, SEVERITY_GRADE, Check, Policy
 from hostwarden.scan.baseline.rules_dir import rules_dir
+from hostwarden.scan.rootfs import read_regular_file
+
+MAX_POLICY_BYTES = 16 << 20
 
 CHECK_KEYS = {"id", "title", "problem", "severity", "rationale", "remediation", "cis", "mlps", "check"}
 
@@ -41,8 +44,10 @@ def builtin_policy_files() -> list[Path]:
 def load_policy(path: Path) -> Policy:
     """Read one policy file, ours or Wazuh SCA (recognised by its `requirements`/`rules` shape)."""
     try:
-        doc = safe_yaml_load(Path(path).read_text(encoding="utf-8"))  # libyaml, aliases and foreign tags refused
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        # a regular file of bounded size (a FIFO named by --policy must not hang `baseline run`),
+        # parsed by libyaml with aliases and foreign tags refused
+        doc = safe_yaml_load(read_regular_file(Path(path), MAX_POLICY_BYTES).decode("utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise HostwardenError(SCAN_POLICY_INVALID, f"{path}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("checks"), list):
         raise HostwardenError(SCAN_POLICY_INVALID, f"{path}: expected a mapping with a `checks` list")

@@ -48,9 +48,23 @@ def _decode(name: str, data: bytes) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             raise ValueError("not an OSV record (no string `id`)")
-        if not isinstance(item.get("affected", []), list):
-            raise ValueError(f"{item['id']}: `affected` is not a list")
+        _check_shape(item)
     return items
+
+
+# Fields the database reads, with the type each must have when present: a record that breaks
+# one is refused here, by name, instead of failing the batch it would be written in.
+_SHAPE = {"affected": list, "aliases": list, "upstream": list, "references": list, "severity": list,
+          "summary": str, "details": str}
+
+
+def _check_shape(item: dict[str, Any]) -> None:
+    for key, kind in _SHAPE.items():
+        value = item.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise ValueError(f"{item['id']}: `{key}` is not a {kind.__name__}")
+    if not all(isinstance(entry, dict) for entry in item.get("affected") or []):
+        raise ValueError(f"{item['id']}: an `affected` entry is not an object")
 
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra lengths
