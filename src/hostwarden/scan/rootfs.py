@@ -486,6 +486,7 @@ class RootFS:
             return
         real_top = [*found.names, *([found.name] if found.name else [])]
         host_top = "/" + "/".join(_parts(top))
+        pseudo_ok = self._pseudo_allowed(host_top + "/")  # a walk of "/" never wanders into /proc
         cache: OrderedDict[tuple[str, ...], int] = OrderedDict()
         stack: list[tuple[list[str], str, int]] = [(real_top, host_top, 0)]
         seen = 0
@@ -495,7 +496,7 @@ class RootFS:
                 fd = self._dir_fd(cache, names)
                 if fd is None:
                     continue
-                if is_pseudo_fd(fd) and not self._pseudo_allowed(host + "/"):
+                if not pseudo_ok and is_pseudo_fd(fd):
                     if not self.live:
                         self.notice(SCAN_PATH_REFUSED.code, host, "a kernel pseudo file system; not walked")
                     continue
