@@ -106,3 +106,35 @@ def test_stale_workdirs_of_dead_scans_are_removed(tmp_path: Path) -> None:
     removed = remove_stale_workdirs(max_age_hours=24, base=tmp_path)
     assert removed == [stale] and not stale.exists()
     assert running.exists() and fresh.exists() and other.exists()
+
+
+def test_an_image_link_to_a_host_file_is_read_inside_the_image(tmp_path: Path) -> None:
+    """A malicious image must not pull the scanning host's files into the report (CI secrets)."""
+    import json as _json
+
+    from hostwarden.scan.base import ScanContext
+    from hostwarden.scan.vuln.scanner import VulnScanner
+
+    host_file = tmp_path / "host-requirements.txt"
+    host_file.write_text("hostonly==0.1\n")
+    lower = _layer({"etc/os-release": "ID=alpine\nVERSION_ID=3.18.4\n"},
+                   links={"app/requirements.txt": str(host_file), "app2/requirements.txt": "../../../../../" +
+                          str(host_file).lstrip("/")})
+    image = docker_save(tmp_path / "img.tar", [lower])
+    record = {"id": "PYSEC-HOST-1", "modified": "2024-01-01T00:00:00Z",
+              "affected": [{"package": {"ecosystem": "PyPI", "name": "hostonly"},
+                            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]}]}]}
+    adv = tmp_path / "adv.json"
+    adv.write_text(_json.dumps(record))
+    scanner = VulnScanner()
+    findings = scanner.scan(ScanContext(root=tmp_path / "unused", options={"image": str(image), "advisories": str(adv)}))
+    assert findings == [] and scanner.summary["packages"] == 0
+
+
+def test_runtime_reads_nothing_for_a_root_that_is_not_slash(tmp_path: Path) -> None:
+    from hostwarden.scan.base import ScanContext
+    from hostwarden.scan.runtime import RuntimeScanner
+
+    scanner = RuntimeScanner()
+    assert scanner.scan(ScanContext(root=tmp_path, live=True)) == []
+    assert "skipped" in scanner.summary
