@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hostwarden.core.records import Evidence, Finding, Grade
-from hostwarden.scan.rootfs import RootFS
+from hostwarden.scan.rootfs import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES, RootFS
 
 
 @dataclass
@@ -33,7 +33,9 @@ class ScanContext:
         One per context, so a file several scanners refuse is noticed once.
         """
         if self._fs is None:
-            self._fs = RootFS(Path(self.root), live=self.live, notify=self.notice)
+            self._fs = RootFS(Path(self.root), live=self.live, notify=self.notice,
+                              max_depth=int(self.options.get("walk_max_depth", DEFAULT_MAX_DEPTH)),
+                              max_entries=int(self.options.get("walk_max_entries", DEFAULT_MAX_ENTRIES)))
         return self._fs
 
     def path(self, relative: str) -> Path:

@@ -168,6 +168,8 @@ class RootFS:
     root: Path
     live: bool = False
     notify: Notify | None = None
+    max_depth: int = DEFAULT_MAX_DEPTH  # the walks' bounds when a caller gives none
+    max_entries: int = DEFAULT_MAX_ENTRIES
     _noticed: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
@@ -440,7 +442,7 @@ class RootFS:
     def listdir(self, path: str) -> list[str]:
         return [e.name for e in self.entries(path)]
 
-    def glob(self, pattern: str, *, hidden: bool = False, max_depth: int = DEFAULT_MAX_DEPTH) -> list[str]:
+    def glob(self, pattern: str, *, hidden: bool = False, max_depth: int | None = None) -> list[str]:
         """Host paths matching a glob (`*`, `?`, `[…]` per component, `**` any folders deep), sorted.
 
         As glob.glob: a wildcard does not match a leading dot unless the pattern has one (or
@@ -469,7 +471,7 @@ class RootFS:
             current = list(dict.fromkeys(nxt))
         return sorted(p for p in current if p != "/" and self.lexists(p))
 
-    def walk(self, top: str = "/", *, max_depth: int = DEFAULT_MAX_DEPTH, max_entries: int = DEFAULT_MAX_ENTRIES,
+    def walk(self, top: str = "/", *, max_depth: int | None = None, max_entries: int | None = None,
              ) -> Iterator[tuple[str, list[Entry], list[Entry]]]:
         """(folder, subfolders, other entries) top-down, like os.walk without following links.
 
@@ -478,6 +480,8 @@ class RootFS:
         `max_entries` entries, each with a SCAN-9032 notice. A symlink is an entry, never
         entered; `top` itself is resolved in the root. Kernel pseudo file systems are not entered.
         """
+        max_depth = self.max_depth if max_depth is None else max_depth
+        max_entries = self.max_entries if max_entries is None else max_entries
         found = self._found(top, follow=True)
         if found is None:
             return
@@ -556,7 +560,7 @@ class RootFS:
             os.close(old)
         return fd
 
-    def files(self, top: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_entries: int = DEFAULT_MAX_ENTRIES,
+    def files(self, top: str, *, max_depth: int | None = None, max_entries: int | None = None,
               skip_dirs: frozenset[str] | set[str] = frozenset()) -> list[Entry]:
         """Every regular file under `top` (sorted walk order), skipping folders named in `skip_dirs`."""
         out: list[Entry] = []

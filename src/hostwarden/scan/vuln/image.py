@@ -66,6 +66,15 @@ class Limits:
     image_bytes: int = 16 << 30
     members: int = 1_000_000
 
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Limits:
+        """Limits from scan options `image_layer_ratio`, `image_max_bytes`, `image_max_members`."""
+        base = cls()
+        return cls(layer_ratio=int(options.get("image_layer_ratio", base.layer_ratio)),
+                   min_layer_bytes=base.min_layer_bytes,
+                   image_bytes=int(options.get("image_max_bytes", base.image_bytes)),
+                   members=int(options.get("image_max_members", base.members)))
+
 
 @dataclass
 class ImageInfo:

@@ -22,7 +22,7 @@ from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln import digest, supply
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
-from hostwarden.scan.vuln.image import image_workdir, unpack
+from hostwarden.scan.vuln.image import Limits, image_workdir, unpack
 from hostwarden.scan.vuln.inventory.files import Inventory, collect
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.loader import LoadError, iter_records
@@ -135,7 +135,7 @@ class VulnScanner:
         if not image:
             return collect(ctx.fs)
         with image_workdir() as tmp:
-            info = unpack(Path(image), tmp / "rootfs")
+            info = unpack(Path(image), tmp / "rootfs", Limits.from_options(ctx.options))
             # the extracted tree is read through the same resolver: its absolute links stay inside it
             inv = collect(RootFS(tmp / "rootfs", notify=ctx.notice))
         self.image = {"source": info.source, "format": info.format, "tags": info.tags,
