@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hostwarden.scan.rootfs import remove_tree  # noqa: E402
+from hostwarden.scan.safefiles import remove_tree  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from rootfs_hostile import CANARY, build
 
-from hostwarden.scan.rootfs import remove_tree
+from hostwarden.scan.safefiles import remove_tree
 
 HERE = Path(__file__).resolve().parent
 ADVISORY = {"id": "PYSEC-0000-1", "modified": "2024-01-01T00:00:00Z",

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rootfs_hostile import docker_save, member, tar_bytes
 
-from hostwarden.scan.vuln.image import image_workdir, remove_stale_workdirs, unpack
+from hostwarden.scan.vuln.image import unpack
+from hostwarden.scan.vuln.workdir import image_workdir, remove_stale_workdirs
 
 
 def _layer(files: dict[str, str], links: dict[str, str] | None = None, empty: list[str] | None = None) -> bytes:
@@ -68,7 +69,7 @@ def test_workdir_is_removed_when_the_scan_fails(tmp_path: Path) -> None:
 PROGRAM = """
 import sys, time
 from pathlib import Path
-from hostwarden.scan.vuln.image import image_workdir, install_cleanup_handlers
+from hostwarden.scan.vuln.workdir import image_workdir, install_cleanup_handlers
 install_cleanup_handlers()
 with image_workdir(base=Path(sys.argv[1])) as work:
     (work / "rootfs").mkdir()

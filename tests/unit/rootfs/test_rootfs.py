@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rootfs_hostile import CANARY, build, ends, make_deep
 
-from hostwarden.scan.rootfs import RootFS, read_regular_file, read_text, remove_tree
+from hostwarden.scan.rootfs import RootFS, read_text
+from hostwarden.scan.safefiles import read_regular_file, remove_tree
 
 IS_ROOT = os.geteuid() == 0
 

@@ -23,7 +23,7 @@ from hostwarden.scan.baseline.kinds import KINDS, evaluate
 from hostwarden.scan.baseline.kinds_files import INPUT_MODES, MISSING_MODES
 from hostwarden.scan.baseline.model import MLPS_CLAUSES, SEVERITY_GRADE, Check, Policy
 from hostwarden.scan.baseline.rules_dir import rules_dir
-from hostwarden.scan.rootfs import read_regular_file
+from hostwarden.scan.safefiles import read_regular_file
 
 MAX_POLICY_BYTES = 16 << 20
 

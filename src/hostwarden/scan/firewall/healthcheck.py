@@ -30,7 +30,7 @@ from hostwarden.scan.firewall.loader import MAX_RULES_BYTES
 from hostwarden.scan.firewall.model import V4_SPACE, V6_SPACE, Packet, Ruleset, cidr_set, proto_number
 from hostwarden.scan.firewall.regions import accepted
 from hostwarden.scan.firewall.simulate import simulate
-from hostwarden.scan.rootfs import read_regular_file
+from hostwarden.scan.safefiles import read_regular_file
 
 
 def load_health_checks(path: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from hostwarden.scan.firewall.cloud import detect_cloud, parse_alibaba, parse_aw
 from hostwarden.scan.firewall.iptables import parse_iptables_save
 from hostwarden.scan.firewall.model import Ruleset, parse_error
 from hostwarden.scan.firewall.nftables import parse_nft_json
-from hostwarden.scan.rootfs import LIMITS, RootFS, read_regular_file
+from hostwarden.scan.rootfs import LIMITS, RootFS
+from hostwarden.scan.safefiles import read_regular_file
 
 FORMATS = ("auto", "iptables", "ip6tables", "nft", "alibaba", "aws")
 MAX_RULES_BYTES = LIMITS["ruleset"]

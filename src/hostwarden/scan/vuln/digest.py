@@ -30,7 +30,7 @@ from typing import Any
 from hostwarden.core.errors import CSA_CONFIG_INVALID, SCAN_IMAGE_INVALID, HostwardenError
 from hostwarden.safeload import safe_json_loads
 from hostwarden.scan.base import finding
-from hostwarden.scan.rootfs import read_regular_file
+from hostwarden.scan.safefiles import read_regular_file
 from hostwarden.scan.vuln.image import blob_name as _blob_name
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -19,39 +19,31 @@ Extraction is defensive, because an image is attacker-shaped input:
 * device nodes and FIFOs are skipped, and ownership/permissions of the host are never touched
   beyond plain file modes. Damaged archives raise SCAN-9015.
 
-The extraction folder comes from `image_workdir()`, which removes it however the scan ends:
-normally, by an exception, or by SIGTERM/SIGINT once `install_cleanup_handlers()` ran; folders
-left by a SIGKILL are removed by `remove_stale_workdirs()` on a later start.
+The extraction folder comes from `workdir.image_workdir()`, which removes it however the scan
+ends (normally, by an exception, or by SIGTERM/SIGINT); see workdir.py.
 """
 
 from __future__ import annotations
 
-import atexit
 import gzip
 import hashlib
 import os
 import posixpath
 import re
-import signal
 import stat
 import tarfile
-import tempfile
-import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from hostwarden.core.errors import SCAN_ARCHIVE_LIMIT, SCAN_IMAGE_INVALID, HostwardenError
 from hostwarden.safeload import safe_json_loads
-from hostwarden.scan.rootfs import RootFS, remove_tree
+from hostwarden.scan.rootfs import RootFS
+from hostwarden.scan.safefiles import remove_tree
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
-WORKDIR_PREFIX = "hostwarden-image-"
-STALE_PREFIXES = ("hostwarden-image-", "hostwarden-sbom-", "hostwarden-rpmdb-")
 MAX_JSON_BYTES = 16 << 20
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,256}$")
 _COPY_BLOCK = 1 << 20
@@ -430,7 +422,7 @@ def _oci_tags(index: dict[str, Any]) -> list[str]:
 
 
 def _layout_json(layout: Path, name: str) -> Any:
-    from hostwarden.scan.rootfs import read_regular_file
+    from hostwarden.scan.safefiles import read_regular_file
 
     return safe_json_loads(read_regular_file(layout / name, MAX_JSON_BYTES), max_bytes=MAX_JSON_BYTES)
 
@@ -454,99 +446,6 @@ def _unpack_oci_dir(layout: Path, dest: Path, budget: _Budget) -> ImageInfo:
         except OSError as exc:
             raise _fail(path, f"layer unreadable: {exc}") from exc
     return info
-
-
-# --- the extraction folder: removed however the scan ends ----------------------------------
-_LIVE: set[Path] = set()
-_OWNER_FILE = ".hostwarden-owner"
-
-
-def _remove_live() -> None:
-    for path in list(_LIVE):
-        remove_tree(path)
-        _LIVE.discard(path)
-
-
-atexit.register(_remove_live)
-
-
-@contextmanager
-def image_workdir(prefix: str = WORKDIR_PREFIX, base: Path | None = None) -> Iterator[Path]:
-    """A private temporary folder for unpacking an image, removed on exit, exception or SIGTERM/SIGINT.
-
-    The folder records its owner's pid, so `remove_stale_workdirs` never removes the folder of
-    a scan that is still running.
-    """
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
-    (path / _OWNER_FILE).write_text(str(os.getpid()))
-    _LIVE.add(path)
-    try:
-        yield path
-    finally:
-        _LIVE.discard(path)
-        remove_tree(path)
-
-
-def install_cleanup_handlers() -> None:
-    """Remove live extraction folders on SIGTERM and SIGINT, then let the signal do what it did before.
-
-    Call once from the main thread of a command that unpacks images (signal handlers can only
-    be set there). SIGKILL cannot be caught: `remove_stale_workdirs` handles what it leaves.
-    """
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(signum)
-
-        def handler(num: int, frame: Any, previous: Any = previous) -> None:
-            _remove_live()
-            if callable(previous):
-                previous(num, frame)
-                return
-            signal.signal(num, signal.SIG_DFL if previous in (None, signal.SIG_DFL) else previous)
-            os.kill(os.getpid(), num)
-
-        signal.signal(signum, handler)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_workdirs(max_age_hours: float = 24.0, base: Path | None = None,
-                          prefixes: tuple[str, ...] = STALE_PREFIXES) -> list[Path]:
-    """Remove our temporary folders that a killed scan left behind; returns what was removed.
-
-    A folder is stale when it is older than `max_age_hours` (by modification time), belongs to
-    this user, is a real folder (not a link), and its recorded owner process is gone.
-    """
-    folder = Path(base or tempfile.gettempdir())
-    cutoff = time.time() - max_age_hours * 3600
-    removed: list[Path] = []
-    try:
-        candidates = [e for e in os.scandir(folder) if e.name.startswith(prefixes)]
-    except OSError:
-        return removed
-    for entry in candidates:
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mtime > cutoff:
-            continue
-        try:
-            owner = int((Path(entry.path) / _OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            owner = None
-        if owner is not None and owner != os.getpid() and _alive(owner):
-            continue
-        remove_tree(entry.path)
-        removed.append(Path(entry.path))
-    return removed
 
 
 def sha256_file(path: Path) -> str:

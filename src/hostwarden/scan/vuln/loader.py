@@ -24,7 +24,8 @@ import yaml
 
 from hostwarden.core.errors import SCAN_ADVISORY_INVALID, SCAN_ARCHIVE_LIMIT, HostwardenError
 from hostwarden.safeload import safe_json_loads, safe_yaml_load
-from hostwarden.scan.rootfs import RootFS, read_regular_file
+from hostwarden.scan.rootfs import RootFS
+from hostwarden.scan.safefiles import read_regular_file
 
 _SUFFIXES = (".json", ".yaml", ".yml")
 MAX_RECORD_BYTES = 16 << 20  # the largest real OSV records are well under 2 MiB

@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 from hostwarden import __version__
-from hostwarden.scan.vuln.image import image_workdir, unpack
+from hostwarden.scan.vuln.image import unpack
 from hostwarden.scan.vuln.inventory.files import Inventory, collect
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.osv import package_key
+from hostwarden.scan.vuln.workdir import image_workdir
 
 _PURL_TYPES = {"debian": "deb", "ubuntu": "deb", "alpine": "apk", "pypi": "pypi", "npm": "npm", "go": "golang",
                "crates.io": "cargo", "rubygems": "gem", "packagist": "composer", "maven": "maven",

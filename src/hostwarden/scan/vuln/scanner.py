@@ -22,11 +22,12 @@ from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.vuln import digest, supply
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
-from hostwarden.scan.vuln.image import Limits, image_workdir, unpack
+from hostwarden.scan.vuln.image import Limits, unpack
 from hostwarden.scan.vuln.inventory.files import Inventory, collect
 from hostwarden.scan.vuln.inventory.model import Package
 from hostwarden.scan.vuln.loader import LoadError, iter_records
 from hostwarden.scan.vuln.match import Match, match_packages
+from hostwarden.scan.vuln.workdir import image_workdir
 
 
 def matchable(pkg: Package) -> bool:
