@@ -216,3 +216,15 @@ def test_hard_links_are_links_not_copies(tmp_path: Path) -> None:
     unpack(image, tmp_path / "out")
     assert os.stat(tmp_path / "out/copy7").st_nlink == 201
     assert _tree_bytes(tmp_path / "out") < 8 << 20
+
+
+def test_all_layers_together_are_capped(tmp_path: Path) -> None:
+    from hostwarden.scan.vuln.image import Limits, unpack
+
+    one = 3 << 20
+    layers = [tar_bytes([member(f"f{i}.bin", one)], {f"f{i}.bin": os.urandom(one)}) for i in range(4)]
+    image = docker_save(tmp_path / "wide.tar", layers)
+    with pytest.raises(HostwardenError, match="SCAN-9033"):
+        unpack(image, tmp_path / "out", Limits(image_bytes=8 << 20))
+    unpack(image, tmp_path / "ok")  # the same image within the default limits
+    assert len(list((tmp_path / "ok").iterdir())) == 4
