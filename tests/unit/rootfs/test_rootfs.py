@@ -122,3 +122,15 @@ def test_remove_tree_never_follows_links(tmp_path: Path) -> None:
     ends(lambda: remove_tree(doomed))
     assert not doomed.exists()
     assert (keep / "file").read_text() == CANARY
+
+
+def test_host_facts_never_read_through_links_out_of_the_root(tmp_path: Path) -> None:
+    from hostwarden.scan.hostfacts import host_facts
+
+    root = build(tmp_path, sparse=False, deep=0)
+    facts = host_facts(root, False)
+    assert CANARY not in repr(facts) and "id" not in facts and "name" not in facts
+    (root / "etc/hostname").unlink()
+    (root / "etc/hostname").write_text("web-1\n")
+    assert host_facts(root, False)["name"] == "web-1"
+    assert host_facts(Path("/"), True)["live"] is True
