@@ -56,8 +56,8 @@ from sigma.types import (
 )
 
 from hostwarden.core.linear import RegexError, compile_regex
+from hostwarden.core.safeload import safe_yaml_load_all
 from hostwarden.detect.ir import And, Correlation, Node, Not, Or, Pred, Rule, inline_flags, simplify
-from hostwarden.safeload import safe_yaml_load_all
 
 PROCESS_FIELDS = {
     "Image": "process.executable",

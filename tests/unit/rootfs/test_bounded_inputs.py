@@ -12,7 +12,7 @@ import pytest
 from rootfs_hostile import docker_save, ends, member, tar_bytes
 
 from hostwarden.core.errors import HostwardenError
-from hostwarden.safeload import DocumentRefused, safe_json_loads, safe_yaml_load
+from hostwarden.core.safeload import DocumentRefused, safe_json_loads, safe_yaml_load
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import run_policy
 from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from hostwarden.core.errors import SCAN_POLICY_INVALID, HostwardenError
-from hostwarden.safeload import safe_yaml_load
+from hostwarden.core.safeload import safe_yaml_load
 from hostwarden.scan.baseline.compare import OPS
 from hostwarden.scan.baseline.kinds import KINDS, evaluate
 from hostwarden.scan.baseline.kinds_files import INPUT_MODES, MISSING_MODES

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
-from hostwarden.safeload import safe_json_loads, safe_yaml_load
+from hostwarden.core.safeload import safe_json_loads, safe_yaml_load
 from hostwarden.scan.firewall import intervals as iv
 from hostwarden.scan.firewall.anomalies import nice_sample
 from hostwarden.scan.firewall.intervals import Product

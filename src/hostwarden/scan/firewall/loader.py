@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hostwarden.core.errors import FW_PARSE_FAILED, HostwardenError
-from hostwarden.safeload import DocumentRefused, safe_json_loads
+from hostwarden.core.safeload import DocumentRefused, safe_json_loads
 from hostwarden.scan.firewall.cloud import detect_cloud, parse_alibaba, parse_aws
 from hostwarden.scan.firewall.iptables import parse_iptables_save
 from hostwarden.scan.firewall.model import Ruleset, parse_error

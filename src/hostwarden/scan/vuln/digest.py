@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden.core.errors import CSA_CONFIG_INVALID, SCAN_IMAGE_INVALID, HostwardenError
-from hostwarden.safeload import safe_json_loads
+from hostwarden.core.safeload import safe_json_loads
 from hostwarden.scan.base import finding
 from hostwarden.scan.safefiles import read_regular_file
 from hostwarden.scan.vuln.image import blob_name as _blob_name

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hostwarden.core.errors import SCAN_ARCHIVE_LIMIT, SCAN_IMAGE_INVALID, HostwardenError
-from hostwarden.safeload import safe_json_loads
+from hostwarden.core.safeload import safe_json_loads
 from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.safefiles import remove_tree
 

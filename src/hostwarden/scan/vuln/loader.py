@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from hostwarden.core.errors import SCAN_ADVISORY_INVALID, SCAN_ARCHIVE_LIMIT, HostwardenError
-from hostwarden.safeload import safe_json_loads, safe_yaml_load
+from hostwarden.core.safeload import safe_json_loads, safe_yaml_load
 from hostwarden.scan.rootfs import RootFS
 from hostwarden.scan.safefiles import read_regular_file
 

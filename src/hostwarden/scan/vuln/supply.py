@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostwarden.safeload import safe_json_loads
+from hostwarden.core.safeload import safe_json_loads
 from hostwarden.scan.rootfs import RootFS
 
 HOOKS = ("preinstall", "install", "postinstall")

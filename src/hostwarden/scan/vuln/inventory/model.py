@@ -56,7 +56,7 @@ def load_json_object(text: str, location: str = "") -> dict[str, Any]:
     """A lockfile's top-level JSON object, or an InventoryError naming the file and the line."""
     import json
 
-    from hostwarden.safeload import DocumentRefused, safe_json_loads
+    from hostwarden.core.safeload import DocumentRefused, safe_json_loads
 
     try:
         data = safe_json_loads(text)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from hostwarden.safeload import safe_yaml_load
+from hostwarden.core.safeload import safe_yaml_load
 from hostwarden.scan.vuln.inventory.model import InventoryError, Package, load_json_object
 
 

@@ -11,7 +11,13 @@ existing `except ValueError` / `except yaml.YAMLError` around a loader still cat
   outside the YAML core schema are refused, documents are capped in bytes and nodes; libyaml
   itself caps nesting at 1,000 levels. Parsing and composing stay in libyaml (fast), only the
   node graph is walked here, iteratively.
+* YAML, `plain=True`: for small hand-written data (response playbooks) anchors and every
+  explicit tag, core ones such as `!!set` and `!!binary` included, are refused too, before
+  anything is composed (`UnsafeYaml`, which names the construct and its line).
 * JSON: documents are capped in bytes and nesting depth, checked before parsing.
+
+This is the one YAML loader for outside text in the project (scan policies, Sigma rules,
+firewall health checks, advisories, playbooks); it lives in core so every layer can use it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,20 @@ class DocumentRefused(ValueError, yaml.YAMLError):
     """A document refused before or instead of being expanded (too big, too deep, aliases, tags)."""
 
 
+class UnsafeYaml(DocumentRefused):
+    """A YAML construct that is refused whatever the document's size: an alias, anchor or tag."""
+
+    def __init__(self, what: str, line: int | None) -> None:
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{where}{what} is not allowed")
+        self.what = what
+        self.line = line
+
+
+def _line(mark: Any) -> int | None:
+    return mark.line + 1 if mark is not None else None
+
+
 def _check_size(text: str | bytes, max_bytes: int, what: str) -> None:
     if len(text) > max_bytes:
         raise DocumentRefused(f"{what} document of {len(text)} bytes is over the {max_bytes}-byte limit")
@@ -53,12 +73,12 @@ def _check_nodes(root: yaml.Node, max_nodes: int) -> None:
     while stack:
         node = stack.pop()
         if id(node) in seen:
-            raise DocumentRefused(f"YAML aliases are not accepted (line {node.start_mark.line + 1})")
+            raise UnsafeYaml("a YAML alias", _line(node.start_mark))
         seen.add(id(node))
         if len(seen) > max_nodes:
             raise DocumentRefused(f"YAML document has more than {max_nodes} nodes")
         if node.tag not in _CORE_TAGS:
-            raise DocumentRefused(f"YAML tag {node.tag!r} is not accepted (line {node.start_mark.line + 1})")
+            raise UnsafeYaml(f"YAML tag {node.tag!r}", _line(node.start_mark))
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 stack += (key, value)
@@ -66,10 +86,25 @@ def _check_nodes(root: yaml.Node, max_nodes: int) -> None:
             stack += node.value
 
 
+def _check_plain(text: str | bytes) -> None:
+    """Refuse any alias, anchor or explicit tag, from the event stream (nothing is composed yet)."""
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise UnsafeYaml(f"alias *{event.anchor}", _line(event.start_mark))
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise UnsafeYaml(f"anchor &{anchor}", _line(event.start_mark))
+        tag = getattr(event, "tag", None)
+        if tag is not None and isinstance(event, yaml.NodeEvent):
+            raise UnsafeYaml(f"tag {tag}", _line(event.start_mark))
+
+
 def safe_yaml_load_all(text: str | bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES,
-                       max_nodes: int = MAX_NODES) -> Iterator[Any]:
+                       max_nodes: int = MAX_NODES, plain: bool = False) -> Iterator[Any]:
     """Every document of a YAML stream, each checked before it is built (see module docstring)."""
     _check_size(text, max_bytes, "YAML")
+    if plain:
+        _check_plain(text)
     loader = _LOADER(text)
     try:
         while loader.check_node():
