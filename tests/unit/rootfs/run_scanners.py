@@ -11,8 +11,9 @@ import resource
 import sys
 from pathlib import Path
 
-from hostwarden.scan.base import ScanContext
+from hostwarden.core.records import ecs_records
 from hostwarden.pipelines.scan.registry import load_scanners
+from hostwarden.scan.base import ScanContext
 
 
 def main(root: str, data_dir: str) -> None:
@@ -20,7 +21,7 @@ def main(root: str, data_dir: str) -> None:
     report: dict[str, object] = {"findings": [], "summaries": {}, "failed": []}
     for scanner in load_scanners():
         try:
-            report["findings"] += list(scanner.scan(ctx))  # type: ignore[operator]
+            report["findings"] += ecs_records(scanner.scan(ctx))  # type: ignore[operator]
         except Exception as exc:  # noqa: BLE001 - the test wants to see which scanner failed and how
             report["failed"].append(f"{scanner.name}: {type(exc).__name__}: {exc}")  # type: ignore[union-attr]
         report["summaries"][scanner.name] = getattr(scanner, "summary", None)  # type: ignore[index]

@@ -12,6 +12,7 @@ import pytest
 from rootfs_hostile import docker_save, ends, member, tar_bytes
 
 from hostwarden.core.errors import HostwardenError
+from hostwarden.core.records import ecs_records
 from hostwarden.core.safeload import DocumentRefused, safe_json_loads, safe_yaml_load
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.baseline.engine import run_policy
@@ -168,8 +169,8 @@ def test_a_null_fixed_event_reads_no_fix_yet(tmp_path: Path, eco: str, name: str
                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": None}]}]}]}
     adv = tmp_path / "adv.json"
     adv.write_text(json.dumps(record))
-    findings = VulnScanner().scan(ScanContext(root=root, options={"advisories": str(adv), "supply_chain": False}))
-    titles = [f["message"] for f in findings]
+    ctx = ScanContext(root=root, options={"advisories": str(adv), "supply_chain": False})
+    titles = [f["message"] for f in ecs_records(VulnScanner().scan(ctx))]
     assert titles == [f"NULL-1 in {name} {version} (no fix yet)"], titles
 
 
