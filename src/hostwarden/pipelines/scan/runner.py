@@ -12,8 +12,6 @@ stored scan of the same target (new, still open, fixed).
 
 from __future__ import annotations
 
-import platform
-import socket
 import tempfile
 import threading
 import time
@@ -30,26 +28,7 @@ from hostwarden.core.sink import AlertPath
 from hostwarden.pipelines.scan.compare import Reader, compare_with_previous
 from hostwarden.pipelines.scan.registry import load_scanners
 from hostwarden.scan.base import ScanContext, Scanner
-
-
-def host_facts(root: Path, live: bool) -> dict[str, Any]:
-    facts: dict[str, Any] = {"root": str(root), "live": live}
-    os_release = root / "etc" / "os-release"
-    if os_release.is_file():
-        for line in os_release.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition("=")
-            if key in ("ID", "VERSION_ID", "PRETTY_NAME", "VERSION_CODENAME"):
-                facts[f"os.{key.lower()}"] = value.strip().strip('"')
-    hostname_file = root / "etc" / "hostname"
-    if live:
-        facts["name"] = socket.gethostname()
-        facts["os.kernel"] = platform.release()
-    elif hostname_file.is_file():
-        facts["name"] = hostname_file.read_text(encoding="utf-8", errors="replace").strip() or None
-    machine_id = root / "etc" / "machine-id"
-    if machine_id.is_file():
-        facts["id"] = machine_id.read_text(encoding="utf-8", errors="replace").strip() or None
-    return facts
+from hostwarden.scan.hostfacts import host_facts
 
 
 def run_scan(
@@ -79,7 +58,9 @@ def run_scan(
         # Without a data folder, the log-reading scanners share one throw-away store.
         ctx.options.setdefault("scratch_dir", scratch)
         findings, alerts, summary, completed = _run_all(ctx, scanners, timeout)
-    host = host_facts(root, live)
+    # Through the scan's resolver, like every scanner read: `etc/machine-id -> /proc/self/environ`
+    # must not put this process's environment in host.id, and its refusals join the notices.
+    host = host_facts(root, live, ctx.fs)
     stamp = {"hostwarden.scan.target": target or str(root.resolve()), "host.name": host.get("name"),
              "host.id": host.get("id"), "organization.id": tenant}
     stamp = {k: v for k, v in stamp.items() if v}
