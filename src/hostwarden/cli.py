@@ -299,6 +299,7 @@ def scan(
     if output is not None and not output.parent.is_dir():
         raise typer.BadParameter(f"folder {output.parent} does not exist", param_hint="--output")
     cfg = _config(config, data_dir)
+    _image_cleanup(image)
     sinks = SinkContext(mode="scan", tenant=cfg.tenant, data_dir=data_dir, sections=cfg.extra)
     report = scan_target(cfg, root=root, image=image, only=[n.strip() for n in only.split(",")] if only else None,
                          advisories=advisories, store=data_dir is not None,
@@ -315,6 +316,15 @@ def scan(
     gate_hit = gate is not None and (worst := report.worst()) is not None and worst.at_least(gate)
     if code := exit_code(report.notices, gate_hit=gate_hit):
         raise typer.Exit(code)
+
+
+def _image_cleanup(image: Path | None) -> None:
+    """With an image, its work folder is removed on SIGTERM/SIGINT too (signal handlers can only
+    be set here, in the main thread; the work folder itself is scan/vuln/workdir.py's)."""
+    if image is not None:
+        from hostwarden.scan.vuln.workdir import install_cleanup_handlers
+
+        install_cleanup_handlers()
 
 
 def _table_text(report: Any) -> str:
@@ -334,7 +344,10 @@ def sbom(
 ) -> None:
     """CycloneDX 1.5 JSON of every package found (OS packages and language lockfiles)."""
     from hostwarden.scan.vuln.sbom import build_sbom
+    from hostwarden.scan.vuln.workdir import remove_stale_workdirs
 
+    remove_stale_workdirs()  # what killed runs left in the temp folder
+    _image_cleanup(image)
     doc = json.dumps(build_sbom(root=None if image else root, image=image), indent=2, default=str)
     if output is not None:
         output.write_text(doc, encoding="utf-8")

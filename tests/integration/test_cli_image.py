@@ -2,9 +2,11 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
+import time
 from datetime import UTC, datetime
 
 
@@ -76,3 +78,38 @@ def test_damaged_image_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a tar" * 10)
     proc = hw("scan", "--image", str(bad))
     assert proc.returncode == 2 and "SCAN-" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _workdirs(tmp):
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith(("hostwarden-image-", "hostwarden-sbom-")))
+
+
+def test_image_commands_leave_no_work_folder_and_remove_stale_ones(tmp_path):
+    """A killed scan's folder (owner gone, a day old) goes at the next start; a running scan's stays."""
+    image = tmp_path / "img.tar"
+    docker_save(image, [layer({"etc/os-release": "ID=debian\nVERSION_ID=12\n"})])
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    old = time.time() - 3 * 86400
+    for name, owner in (("hostwarden-image-killed", int(dead.stdout)), ("hostwarden-image-running", os.getpid())):
+        (tmp / name).mkdir()
+        (tmp / name / ".hostwarden-owner").write_text(str(owner))
+        os.utime(tmp / name, (old, old))
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    for args in (["scan", "--image", str(image), "--only", "vuln", "--format", "json"], ["sbom", "--image", str(image)]):
+        proc = subprocess.run([sys.executable, "-m", "hostwarden.cli", *args], capture_output=True, text=True,
+                              timeout=600, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert _workdirs(tmp) == ["hostwarden-image-running"], args
+
+
+def test_image_limits_from_the_config_apply_to_scan_image(tmp_path):
+    """`[scan.options] image_max_bytes` reaches the unpack: a layer past it is SCAN-9033, not a full disk."""
+    image = tmp_path / "img.tar"
+    docker_save(image, [layer({"etc/os-release": "ID=debian\nVERSION_ID=12\n", "big": "x" * 100_000})])
+    cfg = tmp_path / "hw.toml"
+    cfg.write_text("[scan.options]\nimage_max_bytes = 50000\n")
+    proc = hw("scan", "--image", str(image), "--config", str(cfg), "--only", "vuln", "--format", "json")
+    assert proc.returncode == 2 and "SCAN-9033" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

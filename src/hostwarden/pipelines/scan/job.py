@@ -4,7 +4,6 @@ alert path (stored when there is a data dir)."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from hostwarden.core.config import Config
 from hostwarden.core.records import ScanReport
 from hostwarden.core.sink import AlertPath, SinkContext
 from hostwarden.pipelines.scan.runner import run_scan
+from hostwarden.scan.vuln.workdir import image_workdir, remove_stale_workdirs
 from hostwarden.store.eventstore import EventStore
 from hostwarden.store.sink import appender, reader, replacer
 
@@ -35,6 +35,7 @@ def scan_target(
     sink_context: SinkContext | None = None,
 ) -> ScanReport:
     """Scan `root` (or `image`); with `store`, results go into the store at `cfg.data_dir`."""
+    remove_stale_workdirs()  # image folders a killed scan (SIGKILL) left in the temp folder
     options = scanner_options(cfg, advisories)
     data_dir = cfg.data_dir if store else None
     ctx = sink_context or SinkContext(mode="scan")
@@ -57,12 +58,14 @@ def scan_target(
     try:
         if image is None:
             return run_scan(root, options=options, **run)
-        from hostwarden.scan.vuln.image import unpack
+        from hostwarden.scan.vuln.image import Limits, unpack
 
         options["image_source"] = str(image)  # the vuln scanner checks its digest against the allowlist
-        with tempfile.TemporaryDirectory(prefix="hostwarden-image-") as tmp:
-            unpack(image, Path(tmp) / "rootfs")  # layers applied in order, whiteouts honoured
-            report = run_scan(Path(tmp) / "rootfs", options=options, target=str(image.resolve()), **run)
+        # Removed however the scan ends (exception, SIGTERM/SIGINT with the command's handlers),
+        # never recursively; the unpack stops at the image limits (a layer bomb is SCAN-9033).
+        with image_workdir() as tmp:
+            unpack(image, tmp / "rootfs", Limits.from_options(options))  # layers in order, whiteouts honoured
+            report = run_scan(tmp / "rootfs", options=options, target=str(image.resolve()), **run)
         report.host["root"] = str(image)
         report.host["image"] = str(image)
         return report
