@@ -33,7 +33,7 @@ class DetectionScanner:
         self.alerts: list[Alert] = []
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
-        files = [str(p) for p in log_files(ctx.root)]
+        files = [str(p) for p in log_files(ctx.fs)]
         if not files:
             self.summary = {"files": 0}
             return []

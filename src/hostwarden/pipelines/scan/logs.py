@@ -10,39 +10,64 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hostwarden.collect.discover import expand_inputs
+from hostwarden.collect.discover import Skipped, classify
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
-from hostwarden.core.errors import LOG_UNKNOWN_FORMAT
+from hostwarden.core.errors import LOG_INPUT_BINARY, LOG_INPUT_UNREADABLE, LOG_UNKNOWN_FORMAT
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.scan.base import ScanContext
+from hostwarden.scan.rootfs import RootFS
 from hostwarden.store.eventstore import EventStore
 
 # Binary or non-line files that live under /var/log.
 SKIP_NAMES = {"wtmp", "btmp", "lastlog", "faillog", "utmp"}
-SKIP_DIRS = {"journal", "private"}
+SKIP_DIRS = frozenset({"journal", "private"})
 
 
-def log_files(root: Path) -> list[Path]:
-    return walk_logs(root)[0]
+def log_files(fs: RootFS) -> list[Path]:
+    return walk_logs(fs)[0]
 
 
-def walk_logs(root: Path) -> tuple[list[Path], list[tuple[str, str, str]]]:
-    """The text logs under <root>/var/log (collect/discover.py): walked with a depth bound, no
-    symlink followed (nothing outside the root); binaries and undecoded compression left out,
-    returned beside them as (path, code, reason)."""
-    base = root / "var" / "log"
-    try:
-        inside = base.resolve().is_relative_to(root.resolve())
-    except OSError:
-        return [], []
-    if not inside or base.is_symlink() or not base.is_dir():
-        return [], []
-    files, skipped = expand_inputs([str(base)], follow_named_links=False, allow_streams=False,
-                                   skip_dir_names=frozenset(SKIP_DIRS))
-    return [Path(f) for f in files if Path(f).name.split(".")[0] not in SKIP_NAMES], skipped
+def walk_logs(fs: RootFS) -> tuple[list[Path], list[Skipped]]:
+    """The text logs under /var/log as the real local paths FileReader opens, sorted, and beside
+    them what was left out as (path, code, reason).
+
+    Walked through the root's resolver (scan/rootfs.py): a /var/log that is a link resolves
+    inside the root (an image's `/var/log -> /data/log` is the image's), no link below it is
+    followed, FIFOs and devices are never opened, pseudo file systems are not entered and the
+    walk is bounded (SCAN-9032). Each file is then classified as ingest classifies it
+    (collect/discover.py): binaries and undecoded compression are skipped with LOG-4107, and a
+    file under two names (a hard link) is read once.
+    """
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    seen: set[tuple[int, int]] = set()
+    for _folder, dirs, others in fs.walk("/var/log"):
+        dirs[:] = [d for d in dirs if d.name not in SKIP_DIRS]
+        for entry in others:
+            if entry.name.split(".")[0] in SKIP_NAMES:
+                continue
+            local = fs.local(entry.path, follow=False)
+            if local is None:
+                continue
+            if entry.is_link:
+                skipped.append((str(local), LOG_INPUT_UNREADABLE.code, "symlink, not followed"))
+            elif not entry.is_file:
+                skipped.append((str(local), LOG_INPUT_UNREADABLE.code, "not a regular file (FIFO, socket or device)"))
+            elif (entry.st.st_dev, entry.st.st_ino) not in seen:
+                seen.add((entry.st.st_dev, entry.st.st_ino))
+                try:
+                    why = classify(local)
+                except OSError as exc:
+                    skipped.append((str(local), LOG_INPUT_UNREADABLE.code, f"cannot read it: {exc.strerror or exc}"))
+                    continue
+                if why is None:
+                    files.append(local)
+                else:
+                    skipped.append((str(local), LOG_INPUT_BINARY.code, why))
+    return sorted(files), skipped
 
 
 class LogScanner:
@@ -52,7 +77,7 @@ class LogScanner:
         self.summary: dict[str, Any] = {}
 
     def scan(self, ctx: ScanContext) -> list[dict[str, Any]]:
-        files, walk_skipped = walk_logs(ctx.root)
+        files, walk_skipped = walk_logs(ctx.fs)
         if not files:
             self.summary = {"files": 0}
             return []

@@ -1,0 +1,56 @@
+"""The log scanner lists /var/log through the resolver: only the root's own regular files are ingested."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rootfs_hostile import CANARY, ends
+
+from hostwarden.pipelines.scan.logs import LogScanner, log_files, walk_logs
+from hostwarden.scan.base import ScanContext
+
+SSHD = "Jan  1 00:00:01 web sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2\n"
+
+
+def _outside(base: Path) -> Path:
+    outside = base / "outside"
+    (outside / "logs").mkdir(parents=True)
+    (outside / "secret.log").write_text(SSHD.replace("root", CANARY))
+    (outside / "logs" / "auth.log").write_text(SSHD.replace("root", CANARY))
+    return outside
+
+
+def test_links_fifos_and_skipped_names_are_not_log_files(tmp_path: Path) -> None:
+    outside = _outside(tmp_path)
+    log = tmp_path / "root/var/log"
+    (log / "journal").mkdir(parents=True)
+    (log / "auth.log").write_text(SSHD)
+    (log / "journal" / "system.log").write_text(SSHD)  # binary journal folder: skipped
+    (log / "wtmp").write_bytes(b"\0" * 384)  # binary login records: skipped by name
+    (log / "evil.log").symlink_to(outside / "secret.log")
+    (log / "elsewhere").symlink_to(outside / "logs")
+    os.mkfifo(log / "pipe.log")
+    (log / "core.log").write_bytes(b"\0\x01\x02" * 4096)  # binary: classified as ingest does, not parsed
+    files, skipped = ends(lambda: walk_logs(ScanContext(root=tmp_path / "root").fs))
+    assert files == [log / "auth.log"]
+    assert {(Path(p).name, code) for p, code, _ in skipped} == {
+        ("evil.log", "LOG-4102"), ("elsewhere", "LOG-4102"), ("pipe.log", "LOG-4102"), ("core.log", "LOG-4107")}
+    scanner = LogScanner()
+    ctx = ScanContext(root=tmp_path / "root", data_dir=tmp_path / "data")
+    ends(lambda: scanner.scan(ctx))
+    assert scanner.summary["files"] == 1 and scanner.summary["events"] == 1
+    assert CANARY not in repr(scanner.summary) + repr(ctx.notices)
+
+
+def test_a_var_log_that_is_a_link_resolves_inside_the_root(tmp_path: Path) -> None:
+    outside = _outside(tmp_path)
+    root = tmp_path / "root"
+    (root / "persist/log").mkdir(parents=True)
+    (root / "persist/log/app.log").write_text(SSHD)
+    (root / "var").mkdir()
+    (root / "var/log").symlink_to("/persist/log")  # absolute: the root's /persist, not this machine's
+    assert log_files(ScanContext(root=root).fs) == [root / "persist/log/app.log"]
+    (root / "var/log").unlink()
+    (root / "var/log").symlink_to(outside / "logs")  # a folder outside the root: absent inside it
+    assert log_files(ScanContext(root=root).fs) == []
