@@ -57,19 +57,27 @@ def run(root: Annotated[Path, typer.Option(help="Folder to check: / for this mac
     report = []
     failed = False
     for p in _policies(policy):
+        seen = len(ctx.notices)
         results = ordered(run_policy(p, ctx))
         failed = failed or any(r.status == "fail" for r in results)
-        report.append({"policy": p.id, "name": p.name, "score": score(results), "results": [r.to_dict() for r in results]})
+        # What the root's resolver refused or capped while this policy read it (SCAN-9030..9032):
+        # a check it left unread is not-applicable, and the notice says why.
+        report.append({"policy": p.id, "name": p.name, "score": score(results), "results": [r.to_dict() for r in results],
+                       "notices": ctx.notices[seen:]})
     if fmt == "json":
         typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
     else:
         for rep in report:
             _print(rep)
+        for notice in ctx.notices:  # paths and messages come from the scanned root: inert, escaped
+            console.print(f"[yellow]{markup(notice.get('code'))}[/yellow] {markup(notice.get('message'))}",
+                          soft_wrap=True, highlight=False)
     raise typer.Exit(1 if failed else 0)
 
 
 def _print(rep: dict) -> None:  # type: ignore[type-arg]
-    table = Table("status", "id", "severity", "title", "evidence", "fix", title=rep["name"])
+    # Evidence quotes the scanned files and policies may come from anywhere: every cell is inert text.
+    table = Table("status", "id", "severity", "title", "evidence", "fix", title=cell(rep["name"]))
     style = {"fail": "red", "pass": "green", "not_applicable": "dim"}
     for r in rep["results"]:
         ev = "; ".join(":".join(str(e[k]) for k in ("file", "line", "value", "note") if k in e) for e in r["evidence"][:3])
