@@ -14,11 +14,13 @@ from rich.table import Table
 
 from hostwarden.commands.common import user_errors
 from hostwarden.core.errors import FW_FLOW_INVALID, FW_PARSE_FAILED, HostwardenError
+from hostwarden.core.safeload import DocumentRefused, safe_json_loads
 from hostwarden.scan.firewall.drift import drift
 from hostwarden.scan.firewall.healthcheck import load_health_checks
 from hostwarden.scan.firewall.loader import FORMATS, load_file
 from hostwarden.scan.firewall.report import full_analysis
 from hostwarden.scan.firewall.simulate import packet_for, parse_flow, simulate
+from hostwarden.scan.safefiles import read_capped, read_regular_file
 
 app = typer.Typer(help="Firewall and security-group analysis.", no_args_is_help=True)
 console = Console()
@@ -126,25 +128,42 @@ def drift_cmd(
         raise typer.Exit(1)
 
 
+MAX_EVENTS_BYTES = 256 << 20  # flow events are read whole; a larger export is split or stored first
+
+
 def _events(path: Path) -> Iterator[dict[str, Any]]:
+    """Flow events from a JSON array or JSON lines: a regular file (or stdin), bounded in size and nesting.
+
+    `--events /dev/zero` or a FIFO nobody writes to would otherwise never end; a document nested
+    thousands deep would raise RecursionError instead of a clear FW- error.
+    """
     try:
-        fh = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+        if str(path) == "-":
+            raw = read_capped(sys.stdin.buffer, MAX_EVENTS_BYTES + 1)
+        else:
+            raw = read_regular_file(path, MAX_EVENTS_BYTES)
+        if len(raw) > MAX_EVENTS_BYTES:
+            raise ValueError(f"larger than the {MAX_EVENTS_BYTES}-byte limit")
+        text = raw.decode("utf-8")
     except OSError as exc:
-        raise HostwardenError(FW_FLOW_INVALID, f"cannot read {path}: {exc.strerror}") from None
-    with fh:
-        text = fh.read()
+        raise HostwardenError(FW_FLOW_INVALID, f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # over the size limit, not UTF-8
+        raise HostwardenError(FW_FLOW_INVALID, f"cannot read {path}: {str(exc).removeprefix(f'{path}: ')}") from None
     if text.lstrip().startswith("["):
-        try:
-            yield from json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise HostwardenError(FW_FLOW_INVALID, f"{path}: not JSON: {exc.msg}") from None
+        yield from _loads(text, str(path))
         return
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise HostwardenError(FW_FLOW_INVALID, f"{path} line {n}: not JSON: {exc.msg}") from None
+            yield _loads(line, f"{path} line {n}")
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return safe_json_loads(text, max_bytes=MAX_EVENTS_BYTES)
+    except json.JSONDecodeError as exc:
+        raise HostwardenError(FW_FLOW_INVALID, f"{where}: not JSON: {exc.msg}") from None
+    except DocumentRefused as exc:
+        raise HostwardenError(FW_FLOW_INVALID, f"{where}: {exc}") from None
 
 
 def _stored_flows(data_dir: Path, since: str) -> list[dict[str, Any]]:

@@ -21,6 +21,8 @@ from rich.table import Table
 
 from hostwarden.commands.common import user_errors
 from hostwarden.core.errors import SCAN_ADVISORY_DOWNLOAD, SCAN_ADVISORY_INVALID, HostwardenError
+from hostwarden.core.safeload import safe_json_loads
+from hostwarden.scan.safefiles import read_capped, read_regular_file
 from hostwarden.scan.vuln.db import AdvisoryDB
 from hostwarden.scan.vuln.freshness import assess
 from hostwarden.scan.vuln.loader import LoadError, iter_records, iter_zip_bytes
@@ -33,6 +35,8 @@ OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default from config).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
+MAX_KEV_BYTES = 64 << 20  # the KEV catalog is ~1.5 MB
+MAX_DOWNLOAD_BYTES = 1 << 30  # the largest OSV export (all.zip of one ecosystem) is a few hundred MB
 
 
 def _settings(config: Path | None, data_dir: Path | None) -> tuple[Path, float]:
@@ -91,7 +95,8 @@ def import_kev(
 ) -> None:
     """Import the CISA Known Exploited Vulnerabilities catalog (replaces the previous one)."""
     try:
-        catalog = json.loads(path.read_text(encoding="utf-8"))
+        # a regular file of bounded size and nesting: a FIFO or /dev/zero named here must not hang the import
+        catalog = safe_json_loads(read_regular_file(path, MAX_KEV_BYTES))
     except (OSError, ValueError) as exc:
         raise HostwardenError(SCAN_ADVISORY_INVALID, f"{path}: not a readable KEV JSON file ({exc})") from exc
     if not isinstance(catalog, dict) or not isinstance(catalog.get("vulnerabilities"), list):
@@ -134,15 +139,23 @@ def status(
         raise typer.Exit(1)
 
 
-def download(url: str, timeout: float = 60.0) -> bytes:
-    """GET one URL; any failure becomes SCAN-9012 and leaves the database untouched."""
+def download(url: str, timeout: float = 60.0, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    """GET one URL, at most `limit` bytes; any failure becomes SCAN-9012 and leaves the database untouched.
+
+    Capped because the body is held in memory until every URL is fetched: a server (or a
+    file:///dev/zero) that never stops sending would otherwise exhaust it.
+    """
     if not url.startswith(("http://", "https://", "file://")):
         raise HostwardenError(SCAN_ADVISORY_DOWNLOAD, f"{url}: only http(s) and file URLs are supported")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-            return bytes(response.read())
+            data = read_capped(response, limit + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise HostwardenError(SCAN_ADVISORY_DOWNLOAD, f"{url}: {exc}") from exc
+    if len(data) > limit:
+        raise HostwardenError(SCAN_ADVISORY_DOWNLOAD, f"{url}: larger than the {limit}-byte download limit; "
+                                                      "nothing was imported")
+    return data
 
 
 @app.command()
