@@ -77,3 +77,21 @@ def test_download_reads_at_most_its_limit(served: str) -> None:
     assert exc.value.code.code == "SCAN-9012"
     with pytest.raises(HostwardenError, match="download limit"):
         ends(lambda: vulndb.download("file:///dev/zero", limit=1 << 20))  # an endless body stops at the cap
+
+
+def test_fw_suggest_root_reads_its_socket_tables_inside_the_root(tmp_path: Path) -> None:
+    from hostwarden.scan.firewall.suggest import listening_sockets
+
+    root = tmp_path / "root"
+    (root / "proc/net").mkdir(parents=True)
+    os.mkfifo(root / "proc/net/tcp")  # would block a plain open
+    (root / "proc/net/udp").symlink_to("/proc/net/udp")  # this machine's table, were the link followed out
+    (root / "proc/net/tcp6").write_text("  sl  local_address remote_address st\n"
+                                        "   0: 00000000000000000000000000000000:1F90 "
+                                        "00000000000000000000000000000000:0000 0A 00000000:00000000\n")
+    socks = ends(lambda: listening_sockets(root))
+    assert [(s.transport, s.port) for s in socks] == [("tcp", 8080)]
+    from hostwarden.scan.rootfs import RootFS
+
+    live = RootFS(Path("/"), live=True).read_text("/proc/net/tcp")  # /proc/net -> self/net, resolved live
+    assert live is not None and live.startswith("  sl")

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from hostwarden.core.errors import FW_FLOW_INVALID, HostwardenError
+from hostwarden.scan.rootfs import RootFS
 
 TCP_LISTEN = "0A"
+SOCKET_TABLE_BYTES = 64 << 20  # ~150 bytes a socket: room for a few hundred thousand
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,18 @@ def _hex_addr(text: str) -> str:
 
 
 def listening_sockets(root: Path) -> list[Listener]:
-    """Listening TCP sockets and bound UDP sockets from /proc/net under root; bad lines are skipped."""
+    """Listening TCP sockets and bound UDP sockets from /proc/net under root; bad lines are skipped.
+
+    Read through the root's resolver: a copied root's `proc/net/tcp` that is a link or a FIFO is
+    not followed out of it nor waited on; the running /proc is read only when root is `/`.
+    """
+    fs = RootFS(Path(root), live=Path(root).resolve() == Path("/"))
     out: set[Listener] = set()
     for name in ("tcp", "tcp6", "udp", "udp6"):
-        path = root / "proc" / "net" / name
-        try:
-            lines = path.read_text(errors="replace").splitlines()[1:]
-        except OSError:
+        text = fs.read_text(f"/proc/net/{name}", limit=SOCKET_TABLE_BYTES)
+        if text is None:
             continue
-        for line in lines:
+        for line in text.splitlines()[1:]:
             f = line.split()
             if len(f) < 4 or ":" not in f[1]:
                 continue
