@@ -28,17 +28,19 @@ ADVISORY = {"id": "PYSEC-0000-1", "modified": "2024-01-01T00:00:00Z",
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("hostile")
-    root = build(base)
-    advisories = base / "adv.json"
-    advisories.write_text(json.dumps(ADVISORY))
-    env = {**os.environ, "HW_SECRET_TOKEN": CANARY, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, str(HERE / "run_scanners.py"), str(root), str(base / "data"),
-                           str(advisories)], capture_output=True, text=True, timeout=900, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout)
-    out["raw"] = proc.stdout
-    yield out
-    remove_tree(base)
+    try:
+        root = build(base)
+        advisories = base / "adv.json"
+        advisories.write_text(json.dumps(ADVISORY))
+        env = {**os.environ, "HW_SECRET_TOKEN": CANARY, "PYTHONPATH": os.pathsep.join(sys.path)}
+        proc = subprocess.run([sys.executable, str(HERE / "run_scanners.py"), str(root), str(base / "data"),
+                               str(advisories)], capture_output=True, text=True, timeout=900, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = json.loads(proc.stdout)
+        out["raw"] = proc.stdout
+        yield out
+    finally:  # the 1,500-deep trees: pytest's own (recursive) tmp cleanup would hit RecursionError on them
+        remove_tree(base)
 
 
 def test_no_scanner_failed(report: dict) -> None:

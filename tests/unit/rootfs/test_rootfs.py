@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,13 @@ IS_ROOT = os.geteuid() == 0
 
 
 @pytest.fixture
-def hostile(tmp_path: Path) -> tuple[RootFS, list[tuple[str, str]]]:
+def hostile(tmp_path: Path) -> Iterator[tuple[RootFS, list[tuple[str, str]]]]:
     notes: list[tuple[str, str]] = []
     root = build(tmp_path, sparse=True, deep=0)
-    return RootFS(root, notify=lambda code, message, **_: notes.append((code, message))), notes
+    try:
+        yield RootFS(root, notify=lambda code, message, **_: notes.append((code, message))), notes
+    finally:  # a test may have made a 1,500-deep tree: pytest's own (recursive) cleanup would fail on it
+        remove_tree(tmp_path)
 
 
 def test_links_out_of_the_root_resolve_inside_it(hostile) -> None:
