@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hostwarden.collect import decode
-from hostwarden.core.errors import LOG_INPUT_BINARY, LOG_INPUT_UNREADABLE
+from hostwarden.core.errors import LOG_INPUT_BINARY, LOG_INPUT_NOT_FOLLOWED, LOG_INPUT_UNREADABLE
 
 MAX_DEPTH = 32  # folder levels below a named folder that are walked
 MAX_FILES = 100_000  # files taken from one call; the rest are reported, not read
@@ -68,7 +68,7 @@ def expand_inputs(paths: Iterable[str], *, follow_named_links: bool = True, allo
             walk.skip(raw, LOG_INPUT_UNREADABLE.code, f"cannot read it: {exc.strerror or exc}")
             continue
         if stat.S_ISLNK(st.st_mode):
-            walk.skip(raw, LOG_INPUT_UNREADABLE.code, "symlink, not followed")
+            walk.skip(raw, LOG_INPUT_NOT_FOLLOWED.code, "symlink, not followed")
         elif stat.S_ISDIR(st.st_mode):
             walk.folder(raw)
         elif stat.S_ISREG(st.st_mode):
@@ -76,7 +76,7 @@ def expand_inputs(paths: Iterable[str], *, follow_named_links: bool = True, allo
         elif allow_streams:  # a pipe or device named on purpose; FileReader reads it as a stream
             walk.files.append(raw)
         else:
-            walk.skip(raw, LOG_INPUT_UNREADABLE.code, "not a regular file")
+            walk.skip(raw, LOG_INPUT_NOT_FOLLOWED.code, "not a regular file")
     return walk.files, walk.skipped
 
 
@@ -102,18 +102,18 @@ class _Walk:
             entry = entries.pop()
             try:
                 if entry.is_symlink():
-                    self.skip(entry.path, LOG_INPUT_UNREADABLE.code, "symlink, not followed (name it to read it)")
+                    self.skip(entry.path, LOG_INPUT_NOT_FOLLOWED.code, "symlink, not followed (name it to read it)")
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name in self.skip_dir_names:
                         continue
                     if depth + 1 > self.max_depth:
-                        self.skip(entry.path, LOG_INPUT_UNREADABLE.code, f"folder deeper than {self.max_depth} levels")
+                        self.skip(entry.path, LOG_INPUT_NOT_FOLLOWED.code, f"folder deeper than {self.max_depth} levels")
                     else:
                         stack.append((depth + 1, self._entries(entry.path)))
                 elif entry.is_file(follow_symlinks=False):
                     self.file(entry.path, entry.stat(follow_symlinks=False))
                 else:
-                    self.skip(entry.path, LOG_INPUT_UNREADABLE.code, "not a regular file (FIFO, socket or device)")
+                    self.skip(entry.path, LOG_INPUT_NOT_FOLLOWED.code, "not a regular file (FIFO, socket or device)")
             except OSError as exc:
                 self.skip(entry.path, LOG_INPUT_UNREADABLE.code, f"cannot read it: {exc.strerror or exc}")
 

@@ -128,6 +128,13 @@ LOG_UNKNOWN_FORMAT = _register(
     "Nothing to do if the file is not a log; to keep its lines anyway, name it on `hostwarden ingest` "
     "(they are stored raw, tagged parse_failure).",
 )
+LOG_INPUT_NOT_FOLLOWED = _register(
+    "LOG-4109",
+    "input passed over on purpose",
+    "A folder walk met a symlink, a FIFO, socket or device, or a folder past the depth bound; it was not read "
+    "(a link could loop or lead outside what was named; opening a FIFO waits for a writer).",
+    "Name the file itself on the command line to read it; nothing else was skipped.",
+)
 LOG_STORE_BUSY = _register(
     "LOG-5030",
     "store busy",

@@ -35,7 +35,7 @@ def test_links_fifos_and_skipped_names_are_not_log_files(tmp_path: Path) -> None
     files, skipped = ends(lambda: walk_logs(ScanContext(root=tmp_path / "root").fs))
     assert files == [log / "auth.log"]
     assert {(Path(p).name, code) for p, code, _ in skipped} == {
-        ("evil.log", "LOG-4102"), ("elsewhere", "LOG-4102"), ("pipe.log", "LOG-4102"), ("core.log", "LOG-4107")}
+        ("evil.log", "LOG-4109"), ("elsewhere", "LOG-4109"), ("pipe.log", "LOG-4109"), ("core.log", "LOG-4107")}
     scanner = LogScanner()
     ctx = ScanContext(root=tmp_path / "root", data_dir=tmp_path / "data")
     ends(lambda: scanner.scan(ctx))

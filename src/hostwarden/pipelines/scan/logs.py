@@ -13,7 +13,7 @@ from typing import Any
 from hostwarden.collect.discover import Skipped, classify
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
-from hostwarden.core.errors import LOG_INPUT_BINARY, LOG_INPUT_UNREADABLE, LOG_UNKNOWN_FORMAT
+from hostwarden.core.errors import LOG_INPUT_BINARY, LOG_INPUT_NOT_FOLLOWED, LOG_INPUT_UNREADABLE, LOG_UNKNOWN_FORMAT
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
@@ -53,9 +53,9 @@ def walk_logs(fs: RootFS) -> tuple[list[Path], list[Skipped]]:
             if local is None:
                 continue
             if entry.is_link:
-                skipped.append((str(local), LOG_INPUT_UNREADABLE.code, "symlink, not followed"))
+                skipped.append((str(local), LOG_INPUT_NOT_FOLLOWED.code, "symlink, not followed"))
             elif not entry.is_file:
-                skipped.append((str(local), LOG_INPUT_UNREADABLE.code, "not a regular file (FIFO, socket or device)"))
+                skipped.append((str(local), LOG_INPUT_NOT_FOLLOWED.code, "not a regular file (FIFO, socket or device)"))
             elif (entry.st.st_dev, entry.st.st_ino) not in seen:
                 seen.add((entry.st.st_dev, entry.st.st_ino))
                 try:
@@ -104,7 +104,7 @@ class LogScanner:
                             ingest_chunks(store, chunks, ctx=context_for(str(path), _mtime(path)), stats=stats,
                                           hint=verdict.parser, overlap=True)
                     except OSError as exc:
-                        ctx.notice("LOG-4102", f"cannot read {path}: {exc}")
+                        ctx.notice(LOG_INPUT_UNREADABLE.code, f"cannot read {path}: {exc}")
                     ctx.notices.extend(getattr(reader, "notices", []))
                 self.summary = {**_summary(store, files, stats), "skipped": skipped}
                 return []  # what the logs mean is the detection scanner's job (scan/detections.py)
