@@ -13,7 +13,12 @@ from typing import Any
 from hostwarden.collect.discover import Skipped, classify
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
-from hostwarden.core.errors import LOG_INPUT_BINARY, LOG_INPUT_NOT_FOLLOWED, LOG_INPUT_UNREADABLE, LOG_UNKNOWN_FORMAT
+from hostwarden.core.errors import (
+    LOG_INPUT_BINARY,
+    LOG_INPUT_NOT_FOLLOWED,
+    LOG_INPUT_UNREADABLE,
+    LOG_UNKNOWN_FORMAT,
+)
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
