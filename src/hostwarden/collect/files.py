@@ -19,6 +19,7 @@ with notice LOG-4107 after one block.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import stat
 import time
@@ -75,8 +76,9 @@ class FileReader:
 
     def __init__(self, path: str | Path, checkpoints: CheckpointStore, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
                  following: bool = False, max_line_bytes: int = MAX_LINE_BYTES, skip_binary: bool = True,
-                 max_empty_run: int = MAX_EMPTY_RUN) -> None:
+                 max_empty_run: int = MAX_EMPTY_RUN, allow_streams: bool = True) -> None:
         self.path = Path(path)
+        self.allow_streams = allow_streams  # a named pipe (`ingest <(zcat x.gz)`); off for files a walk found
         self.checkpoints = checkpoints
         self.chunk_bytes = max(chunk_bytes, 4096)
         self.following = following
@@ -94,12 +96,26 @@ class FileReader:
         self._fingerprint_len = 0
         self._tails: dict[int, str] = {}  # end offset of a chunk handed out → tail_hash before it
 
+    def _open(self) -> BinaryIO:
+        """Open without blocking (a FIFO swapped in after a walk chose the file would wait for a
+        writer for ever); a FIFO is read only where streams are allowed, then as a blocking pipe."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            self._stat = os.fstat(fd)
+            if not stat.S_ISREG(self._stat.st_mode) and not stat.S_ISDIR(self._stat.st_mode):
+                if not self.allow_streams:
+                    raise OSError(errno.EINVAL, "not a regular file")
+                os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
     # -- public ----------------------------------------------------------------------------
     def read_chunks(self) -> Iterator[Chunk]:
         """Chunks of whole lines from the saved position; never raises on damaged content."""
         try:
-            fh: BinaryIO = self.path.open("rb")
-            self._stat = os.fstat(fh.fileno())
+            fh: BinaryIO = self._open()
         except OSError as exc:
             raise HostwardenError(LOG_INPUT_UNREADABLE, f"cannot read {self.path}: {exc.strerror or exc}") from exc
         with fh:

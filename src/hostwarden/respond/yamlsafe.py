@@ -15,6 +15,7 @@ import yaml
 
 from hostwarden.core.errors import RESP_PLAYBOOK_INVALID, RESP_PLAYBOOK_UNSAFE_YAML, HostwardenError
 from hostwarden.core.safeload import DocumentRefused, UnsafeYaml, safe_yaml_load_all
+from hostwarden.scan.safefiles import read_regular_file
 
 MAX_BYTES = 1 << 20
 
@@ -35,11 +36,10 @@ def load_documents(text: str, source: str) -> list[Any]:
 
 
 def load_file(path: Path) -> list[Any]:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise HostwardenError(RESP_PLAYBOOK_INVALID, f"{path}: cannot read: {exc.strerror}") from exc
+    try:  # regular files only, never blocking (a FIFO named as a playbook would wait for ever)
+        raw = read_regular_file(path, MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise HostwardenError(RESP_PLAYBOOK_INVALID, f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

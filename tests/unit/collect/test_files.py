@@ -311,3 +311,16 @@ def test_plain_file_starting_with_gzip_magic_is_read_as_plain(tmp_path):
     reader = FileReader(path, MemoryCheckpoints(), chunk_bytes=4096)
     assert [t for _, t in lines_of(reader)] == ["\x1f\ufffd not gzip at all", "second line"]
     assert not reader.is_damaged
+
+
+def test_a_fifo_swapped_in_after_the_walk_is_refused_not_waited_on(tmp_path) -> None:
+    """A walk chose a regular file; if a FIFO stands there by the time it is opened (a race an
+    attacker on the host can win), the open must not wait for a writer."""
+    import os
+
+    pipe = tmp_path / "auth.log"
+    os.mkfifo(pipe)
+    reader = FileReader(pipe, MemoryCheckpoints(), allow_streams=False)
+    with pytest.raises(HostwardenError) as info:
+        list(reader.read_chunks())
+    assert info.value.code.code == "LOG-4102" and "not a regular file" in info.value.message

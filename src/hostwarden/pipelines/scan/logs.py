@@ -98,7 +98,7 @@ class LogScanner:
                 for p, code, reason in walk_skipped:
                     ctx.notice(code, f"skipped {p}: {reason}")
                 for path in files:
-                    reader = FileReader(path, MemoryCheckpoints())
+                    reader = FileReader(path, MemoryCheckpoints(), allow_streams=False)
                     try:
                         # A file no parser understands is skipped with the reason, not stored as failures.
                         verdict, chunks = sniff_chunks(reader.read_chunks(), hint_for_path(str(path)))
