@@ -29,7 +29,7 @@ apt:
 
 run: install
 	@grep -v '^#' examples/demo-host.modes | while read -r mode path; do chmod "$$mode" "examples/demo-host/$$path"; done
-	$(BIN)/hostwarden scan --root examples/demo-host --advisories examples/advisories
+	$(BIN)/hostwarden scan --root examples/demo-host --advisories examples/advisories,examples/kev/known_exploited_vulnerabilities.json
 	$(BIN)/hostwarden scan --root / --format table
 
 test: install lint test-unit test-integration

@@ -27,6 +27,7 @@ from hostwarden.scan.baseline.loader import builtin_policy_files, load_policy
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo-host"
 ADVISORIES = REPO / "examples" / "advisories"
+KEV = REPO / "examples" / "kev" / "known_exploited_vulnerabilities.json"
 MODES = REPO / "examples" / "demo-host.modes"
 RULE = "6b1f4f6e-1d0e-4c53-9a57-0f3d7c0a"  # built-in detection rule ids: RULE + number
 
@@ -84,7 +85,7 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path
     shutil.copytree(DEMO, root, symlinks=True)
     apply_modes(root)
     proc = subprocess.run([sys.executable, "-m", "hostwarden.cli", "scan", "--root", str(root),
-                           "--advisories", str(ADVISORIES), "--format", "json"],
+                           "--advisories", f"{ADVISORIES},{KEV}", "--format", "json"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), root
@@ -113,6 +114,15 @@ def test_every_scanner_section_reports(scan: tuple[dict[str, Any], Path]) -> Non
     logs = sections["logs"]  # the log scanner reports what the logs are; detection says what they mean
     assert logs["files"] == 4 and logs["events"] > 0 and logs["parse_failures"] == 0
     assert {"sshd", "auditd", "cron", "nginx.access", "accounts", "sudo"} <= set(logs["by_dataset"])
+
+
+def test_the_kev_listed_glibc_flaw_is_marked_and_urgent(scan: tuple[dict[str, Any], Path]) -> None:
+    """CVE-2023-4911 is in CISA's KEV catalog (examples/kev); Debian's record names it as upstream."""
+    report, _ = scan
+    glibc = [f for f in report["findings"] if f.get("vulnerability.id") == "DEBIAN-CVE-2023-4911"]
+    assert {f["package.name"] for f in glibc} == {"libc6", "libc-bin"}
+    assert all(f["hostwarden.vuln.kev"] and f["hostwarden.grade"] == "L1" for f in glibc)
+    assert not any(f.get("hostwarden.vuln.kev") for f in report["findings"] if f not in glibc)
 
 
 def test_runtime_says_why_it_has_nothing(scan: tuple[dict[str, Any], Path]) -> None:

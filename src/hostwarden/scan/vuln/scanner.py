@@ -17,8 +17,10 @@ from hostwarden.core.errors import (
     SCAN_NO_ADVISORIES,
     HostwardenError,
 )
+from hostwarden.core.safeload import safe_json_loads
 from hostwarden.scan.base import ScanContext, finding
 from hostwarden.scan.rootfs import RootFS
+from hostwarden.scan.safefiles import read_regular_file
 from hostwarden.scan.vuln import digest, supply
 from hostwarden.scan.vuln.db import DB_NAME, AdvisoryDB
 from hostwarden.scan.vuln.freshness import DEFAULT_MAX_AGE_DAYS, assess
@@ -43,7 +45,14 @@ def open_advisories(ctx: ScanContext) -> AdvisoryDB | None:
     if source:
         db = AdvisoryDB(":memory:")
         errors: list[LoadError] = []
-        db.import_records(iter_records([Path(p) for p in str(source).split(",")], errors))
+        paths = [Path(p) for p in str(source).split(",")]
+        catalogs = [p for p in paths if is_kev_catalog(p)]
+        db.import_records(iter_records([p for p in paths if p not in catalogs], errors))
+        for catalog in catalogs:  # CISA's KEV catalog beside the advisories: the same marks as vulndb import-kev
+            try:
+                db.import_kev(safe_json_loads(read_regular_file(catalog, KEV_MAX_BYTES)))
+            except (OSError, ValueError) as exc:
+                errors.append(LoadError(str(catalog), f"KEV catalog unreadable: {exc}"))
         for err in errors[:20]:
             ctx.notice(SCAN_ADVISORY_INVALID.code, f"{err.source}: {err.reason}")
         return db
@@ -54,6 +63,22 @@ def open_advisories(ctx: ScanContext) -> AdvisoryDB | None:
     if not path.exists():
         return None
     return AdvisoryDB(path)
+
+
+KEV_MAX_BYTES = 64 << 20
+
+
+def is_kev_catalog(path: Path) -> bool:
+    """CISA's known_exploited_vulnerabilities.json (or a copy under another name): a JSON file
+    whose first bytes name its catalog fields, not an OSV record."""
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"catalogVersion"' in head or (b'"vulnerabilities"' in head and b'"cveID"' in head)
 
 
 def _default_data_dir() -> Path:
