@@ -5,9 +5,11 @@ the rule. SIGTERM stops watch promptly, with its state saved."""
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,12 +45,13 @@ def test_redos_pattern_runs_in_linear_time_and_sigterm_stops_watch(tmp_path: Pat
     attack = "a" * 50_000 + "!"  # the line that makes Python's re backtrack for ever
     log.write_text(f"Nov  1 09:00:00 web-01 app[1]: {attack}\nNov  1 09:00:01 web-01 app[1]: aaaa\n")
     proc = _watch(tmp_path, log, tmp_path / "rules")
+    lines: queue.Queue[str] = queue.Queue()  # read on a thread: a hung watch must fail the test, not hang it
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True).start()
     try:
-        deadline = time.monotonic() + 90
-        line = ""
-        while time.monotonic() < deadline and not line:
-            line = proc.stdout.readline() if proc.stdout else ""
-        assert line, "the matching line after the hostile one raised no alert"
+        try:
+            line = lines.get(timeout=90)
+        except queue.Empty:
+            pytest.fail("no alert within 90 s: the hostile line hung the matcher")
         alert = json.loads(line)
         assert alert["rule.name"] == "Evil regex" and alert["hostwarden.trigger"]["offset"] > 50_000
         time.sleep(1.0)
