@@ -1,30 +1,45 @@
-# One entry point for set-up, the main job, tests and benchmarks. `make run` and `make test`
-# both run `install` first, so a fresh clone needs nothing else.
+# One entry point for set-up, the main job, tests and benchmarks. `make run` installs what the
+# main job needs; `make test` and `make bench` add what only they drive (a browser, peers, the
+# test tools). A fresh clone needs nothing else.
 PY        ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
-STAMP     := $(VENV)/.installed
-# Debian packages the tests and benchmarks drive for real (installed only when missing and root).
-APT_PACKAGES := iproute2 iptables nftables ipset nginx-light passwd fail2ban systemd-journal-remote lynis rpm fzf db5.3-util chromium
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# Debian packages, installed only when missing and when root (otherwise the tests needing them skip).
+# The main job: the firewall tools `watch --respond` drives on this host.
+RUN_APT   := iproute2 nftables
+# Only the tests: netfilter fallbacks, nginx for the WAF action, account tools for disable_user,
+# Chromium for the HTML report, and the peers and formats the real-component tests read.
+TEST_APT  := iptables ipset nginx-light passwd fail2ban systemd-journal-remote lynis rpm fzf db5.3-util chromium
+# Only the benchmarks: fail2ban's inotify backend, for a fair ban-latency comparison.
+BENCH_APT := python3-pyinotify
 
-.PHONY: install apt run test test-unit test-integration lint bench clean
+.PHONY: install install-test run test test-unit test-integration lint bench clean
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml Makefile
-	@$(MAKE) --no-print-directory apt
+install-test: $(TEST_STAMP)
+
+$(RUN_STAMP): pyproject.toml Makefile
+	@$(MAKE) --no-print-directory apt PACKAGES="$(RUN_APT)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): $(RUN_STAMP)
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_APT)"
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
 apt:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "apt-get install:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else echo "not root: skipping Debian packages:$$missing (tests needing them skip)"; fi; \
+	  else echo "not root: skipping Debian packages:$$missing (what needs them skips)"; fi; \
 	fi
 
 run: install
@@ -32,24 +47,20 @@ run: install
 	$(BIN)/hostwarden scan --root examples/demo-host --advisories examples/advisories,examples/kev/known_exploited_vulnerabilities.json
 	$(BIN)/hostwarden scan --root / --format table
 
-test: install lint test-unit test-integration
+test: install-test lint test-unit test-integration
 
-test-unit:
+test-unit: install-test
 	$(BIN)/pytest -q tests/unit tests/corpus
 
-test-integration:
+test-integration: install-test
 	$(BIN)/pytest -q tests/integration
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
-# Peers only the benchmarks drive (fail2ban's inotify backend, for a fair ban-latency comparison).
-BENCH_APT := python3-pyinotify
-
-bench: install
-	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+bench: install-test
+	@$(MAKE) --no-print-directory apt PACKAGES="$(BENCH_APT)"
 	$(BIN)/python bench/run_all.py
 
 clean:
