@@ -30,6 +30,8 @@ console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the store lives (default ./data).")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv.")]
+TimezoneOpt = Annotated[str | None, typer.Option("--timezone", help="Zone of log times that name none, e.g. Asia/Shanghai "
+                                                 "(default: the config's, else the zone of the host that wrote the logs).")]
 
 # Sub-command groups owned by other stages, imported lazily so one missing extra never breaks the CLI.
 SUBAPPS: tuple[tuple[str, str, str], ...] = (
@@ -95,16 +97,19 @@ def ingest(
     journald: Annotated[bool, typer.Option("--journald", help="Also read new records from journalctl.")] = False,
     detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Run the detection rules over what was ingested.")] = True,
     fmt: FormatOpt = "table",
+    timezone: TimezoneOpt = None,
 ) -> None:
     """Parse and store log files, then run detection over them; re-ingesting never doubles a record."""
     if follow:
-        _follow(paths, config, data_dir, dataset)
+        _follow(paths, config, data_dir, dataset, timezone)
         return
     from hostwarden.core.sink import SinkContext
+    from hostwarden.normalize.timezones import ZonePolicy
     from hostwarden.pipelines.ingest_job import Progress as JobProgress
     from hostwarden.pipelines.ingest_job import run_ingest
 
     cfg = _config(config, data_dir)
+    zones = ZonePolicy.from_config(cfg.ingest, timezone)  # an unknown --timezone fails before any read
     files, found, skipped = _inputs(paths)
     # Alerts are printed as they are raised (the printer sink); a JSON result stays one document.
     sinks = SinkContext(mode="ingest", out=sys.stdout if fmt != "json" else None)
@@ -118,7 +123,7 @@ def ingest(
             advanced=lambda path, n: progress.update(tasks[path], advance=n),
         )
         result = run_ingest(cfg, files, dataset=dataset, journald=journald, detect=detect, progress=job_progress,
-                            sink_context=sinks, found=found, skipped=skipped)
+                            sink_context=sinks, found=found, skipped=skipped, zones=zones)
     stats = result.stats
     summary = {"alerts": len(result.alerts), "known_alerts": result.known_alerts, "lines": stats.lines,
                "events": stats.events, "stored": stats.stored, "duplicates": stats.events - stats.stored,
@@ -139,16 +144,19 @@ def ingest(
         raise typer.Exit(code)
 
 
-def _follow(paths: list[str], config: Path | None, data_dir: Path | None, dataset: str | None) -> None:
+def _follow(paths: list[str], config: Path | None, data_dir: Path | None, dataset: str | None,
+            timezone: str | None = None) -> None:
     """Tail files across rotation; each chunk is checkpointed only once it is stored."""
     import signal
     import threading
 
     from hostwarden.collect.tailer import FileTailer
+    from hostwarden.normalize.timezones import ZonePolicy
     from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
     from hostwarden.store.eventstore import EventStore
 
     cfg = _config(config, data_dir)
+    zones = ZonePolicy.from_config(cfg.ingest, timezone)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: the last stored chunk is checkpointed
         signal.signal(signum, lambda *_: stop.set())
@@ -158,7 +166,7 @@ def _follow(paths: list[str], config: Path | None, data_dir: Path | None, datase
         err_console.print(f"following {', '.join(paths)} (Ctrl-C to stop)")
         try:
             ingest_chunks(store, tailer.follow(stop), hint=dataset, tenant=cfg.tenant, stats=stats,
-                          on_stored=tailer.commit)
+                          on_stored=tailer.commit, zones=zones)
         except KeyboardInterrupt:
             stop.set()
         finally:
@@ -179,14 +187,17 @@ def watch(
     from_end: Annotated[bool, typer.Option("--from-end", help="Files never followed before: skip what they hold now.")] = False,
     dataset: Annotated[str | None, typer.Option(help="Force a parser (syslog, auditd, web.access …).")] = None,
     respond: Annotated[bool, typer.Option("--respond", help="Run the response playbooks on alerts as they happen (see `hostwarden respond`).")] = False,
+    timezone: TimezoneOpt = None,
 ) -> None:
     """Follow log files and print alerts as they happen; rule files reload when they change."""
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    from hostwarden.normalize.timezones import ZonePolicy
     from hostwarden.pipelines.watch.runtime import run_watch
 
-    run_watch(_config(config, data_dir), paths, rules or [], fmt=fmt, from_end=from_end, dataset=dataset,
-              sink_options={"respond": respond})
+    cfg = _config(config, data_dir)
+    run_watch(cfg, paths, rules or [], fmt=fmt, from_end=from_end, dataset=dataset,
+              sink_options={"respond": respond}, zones=ZonePolicy.from_config(cfg.ingest, timezone))
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -276,6 +287,7 @@ def scan(
     only: Annotated[str | None, typer.Option(help="Comma-separated scanner names to run.")] = None,
     advisories: Annotated[Path | None, typer.Option(help="OSV advisories to use for this run only.")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 if a finding of this grade (L1, L2, L3) or worse.")] = None,
+    timezone: TimezoneOpt = None,
 ) -> None:
     """Assess one host: logs, and every scanner registered (vulnerabilities, baseline, firewall …).
 
@@ -283,6 +295,7 @@ def scan(
     the last stored scan of the same root or image: new, still open, fixed."""
     from hostwarden.core.records import Grade
     from hostwarden.core.sink import SinkContext
+    from hostwarden.normalize.timezones import ZonePolicy
     from hostwarden.pipelines.alertpath import build_alert_path
     from hostwarden.pipelines.scan.job import scan_target
     from hostwarden.report import SCAN_DOCUMENTS
@@ -303,7 +316,8 @@ def scan(
     sinks = SinkContext(mode="scan", tenant=cfg.tenant, data_dir=data_dir, sections=cfg.extra)
     report = scan_target(cfg, root=root, image=image, only=[n.strip() for n in only.split(",")] if only else None,
                          advisories=advisories, store=data_dir is not None,
-                         alert_path_factory=lambda ctx: build_alert_path(ctx), sink_context=sinks)
+                         alert_path_factory=lambda ctx: build_alert_path(ctx), sink_context=sinks,
+                         zones=ZonePolicy.from_config(cfg.ingest, timezone))
     if fmt == "table" and output is None:
         render_scan_table(report, console)
     else:

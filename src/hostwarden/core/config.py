@@ -9,17 +9,43 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hostwarden.core.errors import CSA_CONFIG_INVALID, HostwardenError
+
+
+def _known_zone(name: str | None) -> str | None:
+    """An IANA zone name this machine's time zone database knows (checked when the config loads)."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Berlin or UTC)") from exc
+    return name
+
+
+class SourceConfig(BaseModel):
+    """Settings of the sources whose path matches a glob: `[ingest.sources."/var/log/app/*.log"]`."""
+
+    model_config = ConfigDict(extra="forbid")
+    timezone: str | None = Field(None, description="zone of this source's timestamps that carry none")
+
+    _zone = field_validator("timezone")(_known_zone)
 
 
 class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     chunk_mb: int = Field(6, ge=1, le=512, description="bytes read per batch; bounds memory use (up to four are in flight)")
     max_line_kb: int = Field(1024, ge=1, le=65536, description="longer lines are cut and tagged `truncated` (a cut line is held in memory while it is read: bounded)")
-    timezone: str = Field("UTC", description="zone of timestamps that carry none (classic syslog)")
+    timezone: str | None = Field(None, description="zone of timestamps that carry none (classic syslog, web server "
+                                 "error logs, ausearch dates); unset: the zone of the host that wrote the log")
+    sources: dict[str, SourceConfig] = Field(default_factory=dict, description="per-source settings by path glob; "
+                                             "the first glob in file order that matches a path applies")
+
+    _zone = field_validator("timezone")(_known_zone)
 
 
 class StatusConfig(BaseModel):

@@ -24,6 +24,7 @@ from typing import Any
 
 from hostwarden.core.chunks import RawLine
 from hostwarden.normalize.base import ParseContext, parse_failure
+from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.syslog import parse_iso
 
 _PY_TS = r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
@@ -145,7 +146,7 @@ class AppLogParser:
                 hits += 1
         return hits / len(lines)
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
         out = []
         for line in lines:
             try:
@@ -243,7 +244,7 @@ class TextParser:
     def sniff(self, lines: list[str]) -> float:
         return 0.0  # never chosen by content: any text would match
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
         out = []
         for line in lines:
             ev: dict[str, Any] = {"event.kind": "event", "event.dataset": self.dataset, "event.module": "text",

@@ -34,6 +34,7 @@ from typing import Any
 from hostwarden.core.chunks import RawLine
 from hostwarden.normalize.base import ParseContext, parse_failure
 from hostwarden.normalize.dpkg import local_time, package_fields
+from hostwarden.normalize.state import ParseState
 
 _FIELD = re.compile(r"^(?P<key>[A-Z][A-Za-z-]*): ?(?P<value>.*)$")
 _DATE = r"\d{4}-\d\d-\d\d\s+\d\d:\d\d:\d\d"
@@ -77,7 +78,7 @@ class AptHistoryParser:
             hits += bool(m and (m["key"] in HEADER_KEYS or m["key"] in LIST_KEYS))
         return hits / len(lines)
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for line in lines:
             try:
@@ -200,7 +201,7 @@ class AptTermParser:
         hits = sum(1 for text in lines if _TERM_NOISE.match(text) or any(r.match(text) for r, _ in TERM_LINES))
         return hits / len(lines)
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
         return [self._line(line, ctx) for line in lines]
 
     def _line(self, line: RawLine, ctx: ParseContext) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hostwarden.normalize.base import ParseContext, RawLine, parse_failure
+from hostwarden.normalize.localtime import to_utc
+from hostwarden.normalize.state import ParseState
 
 # `msg=audit(SECONDS.MS:SERIAL):` raw, `msg=audit(MM/DD/YYYY HH:MM:SS.MS:SERIAL) :` from ausearch -i;
 # a few records lack the colon (DAEMON_CONFIG) or the header (`type=UNKNOWN[1329] msg=?`).
@@ -212,7 +214,7 @@ class AuditdParser:
             return 0.0
         return sum(1 for line in lines if RECORD.match(line) or SEPARATOR.match(line)) / len(lines)
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         open_groups: dict[tuple[str | None, str, str, str], _Group] = {}
 
@@ -320,10 +322,10 @@ def _timestamp(m: re.Match[str], ctx: ParseContext) -> datetime | None:
             return None
     for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%d/%m/%Y %H:%M:%S"):
         try:
-            local = datetime.strptime(m["date"], fmt).replace(tzinfo=ctx.tz)
+            local = datetime.strptime(m["date"], fmt)
         except ValueError:
             continue
-        return local.astimezone(UTC).replace(microsecond=int(fraction * 1_000_000))
+        return to_utc(local.replace(microsecond=int(fraction * 1_000_000)), ctx.tz)  # ausearch -i: the wall clock
     return None
 
 

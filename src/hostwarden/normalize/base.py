@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from hostwarden.core.chunks import RawLine
+from hostwarden.normalize.state import ParseState
 
 
 @dataclass
@@ -32,8 +33,10 @@ class Parser(Protocol):
         """Share (0..1) of these sample lines this parser understands."""
         ...
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
-        """One or more events per input line group; every input line is covered by some event."""
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
+        """One or more events per input line group; every input line is covered by some event.
+        `state`: what the source's earlier chunks left (updated in place); None: this batch
+        stands alone."""
         ...
 
 
@@ -58,7 +61,8 @@ class LineParser:
         except Exception:  # a parser bug on hostile input must not lose the line
             return None
 
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
+        """One event per line; a line parser carries nothing between lines, so `state` is unused."""
         out = []
         for line in lines:
             ev = self._safe(line.text, ctx)

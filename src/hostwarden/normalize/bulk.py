@@ -18,7 +18,6 @@ checks this path against the per-line parsers event by event.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -26,6 +25,7 @@ import pyarrow as pa
 
 from hostwarden.core.schema import FIELD_BY_NAME, FIELDS
 from hostwarden.normalize.base import ParseContext
+from hostwarden.normalize.localtime import LocalToUtc, utc_sql
 from hostwarden.normalize.patterns import (
     Pattern,
     group_to_field,
@@ -34,6 +34,8 @@ from hostwarden.normalize.patterns import (
     sql_string,
     table_kind,
 )
+from hostwarden.normalize.sessions import carry_table
+from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.syslog import (
     FAST_3164,
     FAST_3164_UNSAFE,
@@ -41,10 +43,10 @@ from hostwarden.normalize.syslog import (
     GENERIC_PATTERNS,
     IP_SHAPE,
     PROGRAM_PATTERNS,
-    SESSION_DATASETS,
 )
 
 _MONTHS = "['Jan','Feb','Mar','Apr','May','Jun','Jul','Aug','Sep','Oct','Nov','Dec']"
+_FIRST_US, _LAST_US = -62_135_596_800_000_000, 253_402_300_799_999_999  # 0001-01-01 .. 9999-12-31T23:59:59.999999Z
 
 
 @dataclass
@@ -168,23 +170,40 @@ class BulkSyslog:
             {"program": list(self.programs), "fam": list(self.programs.values())}
         )
 
-    def parse(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out") -> str:
+    def parse(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out",
+              state: ParseState | None = None) -> str:
         """Parse `raw` (off, original, line_tags) into temp table `out` (ARROW_SCHEMA columns, no
-        identity fields). The result stays inside DuckDB: the store appends from it directly."""
+        identity fields), then carry session facts from `state` (updated in place; None: this
+        chunk stands alone). The result stays inside DuckDB: the store appends from it directly."""
+        self.extract(con, raw, ctx, out)
+        self.carry(con, out, state if state is not None else ParseState())
+        return out
+
+    def carry(self, con: duckdb.DuckDBPyConnection, out: str, state: ParseState) -> None:
+        """What lines carry to later lines (normalize.sessions), over a parsed chunk in `out`.
+        Separate from `extract` so that chunks of one source can be extracted side by side and
+        carried strictly in order."""
+        carry_table(con, out, state)
+
+    def extract(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out") -> str:
+        """Each line on its own: framing, time, program and pattern fields into table `out`."""
         con.register("hw_raw", raw)
         con.register("hw_patterns", self.pattern_table)
         con.register("hw_programs", self.program_table)
         try:
             q = _Sql()
             con.execute(self._dispatch_sql(q, ctx), q.params).fetchall()
-            present = {row[0] for row in con.execute("SELECT DISTINCT k FROM hw_stage").fetchall()}
+            present, years = con.execute("SELECT list(DISTINCT k), list(DISTINCT year(local_ts)) FROM hw_stage").fetchall()[0]
+            zone = utc_sql(ctx.tz, {y for y in years or () if y is not None})
+            if zone.table is not None:
+                con.register("hw_zone", zone.table)
             q = _Sql()
-            con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS {self._extract_sql(q, present)}", q.params).fetchall()
-            _fill_sessions(con, out)
+            con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS {self._extract_sql(q, set(present or ()), zone)}",
+                        q.params).fetchall()
             return out
         finally:
-            for name in ("hw_raw", "hw_patterns", "hw_programs"):
-                con.unregister(name)
+            for name in ("hw_raw", "hw_patterns", "hw_programs", "hw_zone"):
+                con.unregister(name)  # unregistering a name never registered is a no-op
             con.execute("DROP TABLE IF EXISTS hw_stage").fetchall()
 
     def _framing_sql(self) -> str:
@@ -227,8 +246,6 @@ class BulkSyslog:
 
     def _dispatch_sql(self, q: _Sql, ctx: ParseContext) -> str:
         ref_local = ctx.reference_time.astimezone(ctx.tz).replace(tzinfo=None)
-        offset = ctx.tz.utcoffset(ctx.reference_time) or timedelta(0)
-        offset_us = int(offset.total_seconds() * 1_000_000)
         year_expr = "COALESCE(TRY_CAST(NULLIF(y1,'') AS INTEGER), TRY_CAST(NULLIF(y2,'') AS INTEGER))"
         frac = "COALESCE(TRY_CAST(rpad(left(NULLIF(frac,''), 6), 6, '0') AS DOUBLE) / 1e6, 0)"
         # Over hms_p, mon_n and year_x, which the innermost subquery below computes once per line.
@@ -249,14 +266,14 @@ class BulkSyslog:
             f"string_split(hms, ':') AS hms_p, list_position({_MONTHS}, mon) AS mon_n, {year_expr} AS year_x "
             f"FROM ({self._framing_sql()}))"
         )
-        off = q.p(offset_us)
-        iso_ts = (
-            "CASE WHEN regexp_matches(iso, '(Z|[+-]\\d\\d:?\\d\\d)$') THEN TRY_CAST(iso AS TIMESTAMPTZ) "
-            f"ELSE CAST(TRY_CAST(iso AS TIMESTAMP) - to_microseconds({off}) AS TIMESTAMPTZ) END"
-        )
-        ts = (
-            f"CASE WHEN NULLIF(iso, '') IS NOT NULL THEN {iso_ts} "
-            f"WHEN NULLIF(mon, '') IS NOT NULL THEN CAST({ts3164} - to_microseconds({q.p(offset_us)}) AS TIMESTAMPTZ) END"
+        # A time that names its zone is absolute; the others are wall-clock times, made UTC in
+        # `_extract_sql` once the chunk's years are known (normalize.localtime).
+        zoned = "NULLIF(iso, '') IS NOT NULL AND regexp_matches(iso, '(Z|[+-]\\d\\d:?\\d\\d)$')"
+        zoned_ts = (f"CASE WHEN {zoned} AND epoch_us(TRY_CAST(iso AS TIMESTAMPTZ)) BETWEEN {_FIRST_US} AND {_LAST_US} "
+                    "THEN TRY_CAST(iso AS TIMESTAMPTZ) END")  # Python's datetime holds years 1..9999 only
+        local_ts = (
+            f"CASE WHEN {zoned} THEN NULL WHEN NULLIF(iso, '') IS NOT NULL THEN TRY_CAST(iso AS TIMESTAMP) "
+            f"WHEN NULLIF(mon, '') IS NOT NULL THEN {ts3164} END"
         )
         inferred = "NULLIF(mon, '') IS NOT NULL AND year_x IS NULL"
         prog_key = ("lower(CASE WHEN contains(prog, '(') THEN regexp_replace(NULLIF(NULLIF(prog, ''), '-'), "
@@ -266,7 +283,7 @@ class BulkSyslog:
             f"{_case_pattern(q, self.numbered, self.family_of)} AS k FROM ("
             "SELECT off, original, line_tags, fr, "
             "CASE WHEN fr IS NOT NULL THEN substr(original, length(hdr) + 1) END AS msg, "
-            f"{ts} AS ts, {inferred} AS year_inferred, "
+            f"{zoned_ts} AS zoned_ts, {local_ts} AS local_ts, {inferred} AS year_inferred, "
             "TRY_CAST(NULLIF(pri, '') AS INTEGER) AS pri_n, NULLIF(NULLIF(host, ''), '-') AS host_s, "
             "NULLIF(NULLIF(prog, ''), '-') AS prog_s, "
             "CASE WHEN regexp_matches(pid, '^\\d{1,18}$') THEN TRY_CAST(pid AS BIGINT) END AS pid_n, "
@@ -294,7 +311,7 @@ class BulkSyslog:
             )
         return f"CASE {' '.join(whens)} ELSE p_labels END" if whens else "p_labels"
 
-    def _extract_sql(self, q: _Sql, present: set[int | None]) -> str:
+    def _extract_sql(self, q: _Sql, present: set[int | None], zone: LocalToUtc) -> str:
         group_fields: dict[str, str] = {}
         whens: list[tuple[int, str | None, str]] = []  # (k, guard regex, extracting regex)
         for n in self.numbered:
@@ -330,7 +347,7 @@ class BulkSyslog:
         labels_expr = self._labels_sql(q, present)
         constant_user = "p_user"
         columns: dict[str, str] = {
-            "@timestamp": "ts",
+            "@timestamp": f"COALESCE(zoned_ts, {zone.utc_sql('local_ts', q.p)})",
             "event.kind": "'event'",
             "event.category": "p_category",
             "event.type": "p_type",
@@ -370,12 +387,13 @@ class BulkSyslog:
         projected = ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
         # Only the columns this plan can fill: the store inserts BY NAME, so the many fields a
         # syslog line never has are not materialised twice (wide NULL columns cost real time).
-        for always in ("source.port", "user.name"):  # read by the session fill and the store
+        for always in ("source.port", "user.name"):  # read by the session carry and the store
             columns.setdefault(always, "NULL")
         final_cols = [f'CAST({_quoted_or_null(f.name, columns)} AS {f.sql}) AS "{f.name}"' for f in FIELDS if f.name in columns]
         return (
             f"SELECT {', '.join(final_cols)} FROM "
-            f"(SELECT {projected} FROM {union} u LEFT JOIN hw_patterns USING (k))"
+            f"(SELECT {projected} FROM {union} u LEFT JOIN hw_patterns USING (k)"
+            + (" ASOF LEFT JOIN hw_zone ON u.local_ts >= hw_zone.start" if zone.needs_join else "") + ")"
         )
 
 
@@ -389,29 +407,3 @@ def _extra_groups(pattern: Pattern) -> tuple[str, ...]:
 
 def _quoted_or_null(name: str, columns: dict[str, str]) -> str:
     return "NULL" if columns[name] == "NULL" else f'"{name}"'
-
-
-def _fill_sessions(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """sshd prints the client address once per connection; carry it to the same process's later
-    lines (see syslog.fill_session_source). Done on a narrow projection, and only when needed."""
-    datasets = list(SESSION_DATASETS)
-    need = con.execute(
-        f'SELECT count(*) FROM {table} WHERE "source.ip" IS NULL AND "source.domain" IS NULL '
-        'AND "process.pid" IS NOT NULL AND list_contains($1, "event.dataset")',
-        [datasets],
-    ).fetchall()[0][0]
-    if not need:
-        return
-    con.execute(
-        f"""UPDATE {table} AS t SET "source.ip" = f.ip, "source.port" = COALESCE(t."source.port", f.port)
-        FROM (
-          SELECT off, s.ip AS ip, s.port AS port FROM (
-            SELECT "log.offset" AS off, "source.ip" AS own_ip, "source.domain" AS own_domain,
-              last_value(CASE WHEN "source.ip" IS NOT NULL THEN {{'ip': "source.ip", 'port': "source.port"}} END
-                IGNORE NULLS) OVER (PARTITION BY "host.name", "process.pid" ORDER BY "log.offset"
-                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s
-            FROM {table} WHERE "process.pid" IS NOT NULL AND list_contains($1, "event.dataset")
-          ) WHERE own_ip IS NULL AND own_domain IS NULL AND s IS NOT NULL
-        ) f WHERE t."log.offset" = f.off""",
-        [datasets],
-    ).fetchall()

@@ -19,6 +19,7 @@ import pyarrow as pa
 from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.patterns import sql_string, table_kind
+from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.web import ACCESS_PATTERNS, dataset_hint
 
 NEEDS_LINE = "needs_line"  # tag on rows the per-line parser must redo
@@ -114,6 +115,12 @@ class BulkAccess:
         finally:
             con.unregister("hw_raw")
         return out
+
+    def extract(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out") -> str:
+        return self.parse(con, raw, ctx, out)
+
+    def carry(self, con: duckdb.DuckDBPyConnection, out: str, state: ParseState) -> None:
+        """Access-log lines carry nothing to later lines."""
 
     def _final_sql(self) -> str:
         ts_ok = f"regexp_matches(COALESCE(trim(timestamp), ''), {sql_string(_CANONICAL_TIME)})"

@@ -19,15 +19,19 @@ from hostwarden.core.schema import ARROW_SCHEMA, FIELDS, to_arrow
 from hostwarden.normalize.base import ParseContext, Parser
 from hostwarden.normalize.patterns import table_kind
 from hostwarden.normalize.registry import available_parsers, reparse_failures
+from hostwarden.normalize.state import ParseState
+from hostwarden.normalize.timezones import ZonePolicy
 
 
 class SourceNormalizer:
-    """Parses the chunks of one source with one parser, keeping that parser's state."""
+    """Parses the chunks of one source with one parser, carrying the source's `ParseState` from
+    each chunk to the next, whichever executor (per line or columnar) reads a chunk."""
 
-    def __init__(self, source: str, parser_name: str, ctx: ParseContext) -> None:
+    def __init__(self, source: str, parser_name: str, ctx: ParseContext, state: ParseState | None = None) -> None:
         self.source = source
         self.parser_name = parser_name
         self.ctx = ctx
+        self.state = state if state is not None else ParseState()
         self.parser: Parser = available_parsers()[parser_name]()
         self._bulk = _bulk_plan(parser_name)
 
@@ -37,13 +41,14 @@ class SourceNormalizer:
         """Parse a chunk into table `out` on `con` (TEMP, or in the stage DB when qualified).
         `after`: the parse of this source's previous chunk, which the line parsers wait for."""
         if self._bulk is not None and chunk.data.count(b"\n") >= bulk_min_lines:
-            self._bulk.parse(con, chunk.to_arrow(), self.ctx, out)
+            self._bulk.extract(con, chunk.to_arrow(), self.ctx, out)
             _wait(after)
             self._redo_per_line(chunk, con, out)
+            self._bulk.carry(con, out, self.state)
             return out
         _wait(after)
         lines = chunk.lines()
-        events = self.parser.parse_batch(lines, self.ctx)
+        events = self.parser.parse_batch(lines, self.ctx, self.state)
         if any("parse_failure" in (ev.get("tags") or []) for ev in events):
             events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
         table = to_arrow(events)
@@ -136,6 +141,8 @@ def _with_source(table: pa.Table, source: str) -> pa.Table:
     return table.set_column(idx, ARROW_SCHEMA.field(idx), column)
 
 
-def context_for(source: str, mtime: float | None = None) -> ParseContext:
+def context_for(source: str, mtime: float | None = None, zones: ZonePolicy | None = None) -> ParseContext:
+    """How to read a source: year-less dates near its mtime (else now), zone-less times in the
+    zone `zones` gives it (normalize.timezones); without a policy, UTC."""
     ref = datetime.fromtimestamp(mtime, UTC) if mtime is not None else datetime.now(UTC)
-    return ParseContext(source=source, reference_time=ref)
+    return ParseContext(source=source, reference_time=ref, tz=zones.for_source(source) if zones is not None else UTC)

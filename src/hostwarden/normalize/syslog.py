@@ -10,12 +10,15 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
 from hostwarden.normalize.base import LineParser, ParseContext, RawLine
+from hostwarden.normalize.localtime import to_utc
 from hostwarden.normalize.patterns import PatternSet
+from hostwarden.normalize.sessions import carry_events
+from hostwarden.normalize.state import ParseState
 
 _MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
 _TS3164 = (
@@ -137,28 +140,28 @@ def finish_fields(ev: dict[str, Any]) -> dict[str, Any]:
 
 
 def _timestamp(groups: dict[str, str | None], ctx: ParseContext) -> tuple[datetime | None, bool]:
-    """Returns (UTC time, year_inferred)."""
+    """Returns (UTC time, year_inferred). A time without a zone is the wall clock of `ctx.tz`
+    (normalize.localtime: the rule both executors follow across daylight-saving changes)."""
     iso = groups.get("iso")
     if iso:
         return parse_iso(iso, ctx), False
     mon = groups.get("mon")
     if not mon:
         return None, False
-    ref, offset = _local_reference(ctx.reference_time, ctx.tz)
     return _rfc3164_time(mon, groups["day"], groups["hms"], groups.get("frac") or "",
-                         groups.get("y1") or groups.get("y2"), ref, offset)
+                         groups.get("y1") or groups.get("y2"), _local_reference(ctx.reference_time, ctx.tz), ctx.tz)
 
 
 @lru_cache(maxsize=64)
-def _local_reference(reference_time: datetime, tz: Any) -> tuple[datetime, timedelta]:
-    """The reference time on the zone's wall clock and the zone's offset: the same for every
-    line of a source, so worked out once instead of per line."""
-    return reference_time.astimezone(tz).replace(tzinfo=None), tz.utcoffset(reference_time) or timedelta(0)
+def _local_reference(reference_time: datetime, tz: tzinfo) -> datetime:
+    """The reference time on the zone's wall clock: the same for every line of a source, so
+    worked out once instead of per line."""
+    return reference_time.astimezone(tz).replace(tzinfo=None)
 
 
 @lru_cache(maxsize=4096)
 def _rfc3164_time(mon: str, day: str | None, hms: str | None, frac: str, explicit: str | None, ref: datetime,
-                  offset: timedelta) -> tuple[datetime | None, bool]:
+                  tz: tzinfo) -> tuple[datetime | None, bool]:
     """Cached: a busy log repeats each second's stamp on many lines."""
     hh, mm, ss = (int(x) for x in (hms or "0:0:0").split(":"))
     micro = int((frac + "000000")[:6]) if frac else 0
@@ -169,11 +172,7 @@ def _rfc3164_time(mon: str, day: str | None, hms: str | None, frac: str, explici
             local = local.replace(year=year - 1)  # a December line in a January file
     except ValueError:  # e.g. Feb 29 in a year without one: keep the line, drop the time
         return None, not explicit
-    return (local - offset).replace(tzinfo=UTC), not explicit
-
-
-def _utcoffset(ctx: ParseContext) -> timedelta:
-    return ctx.tz.utcoffset(ctx.reference_time) or timedelta(0)
+    return to_utc(local, tz), not explicit
 
 
 def parse_iso(text: str, ctx: ParseContext) -> datetime | None:
@@ -187,11 +186,11 @@ def parse_iso(text: str, ctx: ParseContext) -> datetime | None:
         if zone and zone != "Z":
             zone = zone if ":" in zone else zone[:3] + ":" + zone[3:]
             dt = datetime.fromisoformat(stamp + zone)
-    except ValueError:
+        if dt.tzinfo is None:
+            return dt.replace(tzinfo=UTC) if zone == "Z" else to_utc(dt, ctx.tz)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):  # a day that does not exist, or a UTC time past year 1..9999
         return None
-    if dt.tzinfo is None:
-        dt = (dt - (timedelta(0) if zone == "Z" else _utcoffset(ctx))).replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def frame(text: str) -> tuple[Framing, re.Match[str]] | None:
@@ -239,37 +238,9 @@ class SyslogParser(LineParser):
         ev.setdefault("event.kind", "event")
         return ev
 
-    def __init__(self, session_cap: int = 50_000) -> None:
-        # sshd logs the client address once per connection; later lines of the same
-        # process (`Disconnecting: Too many authentication failures`) only carry the pid.
-        self._sessions: dict[tuple[str | None, int], tuple[str, int | None]] = {}
-        self._session_cap = session_cap
-
-    def parse_batch(self, lines: list[RawLine], ctx: ParseContext) -> list[dict[str, Any]]:
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
+        """Events of these lines; sshd lines carry session facts from `state` (the source's
+        state from earlier chunks, updated here) — without one, from this batch only."""
         events = super().parse_batch(lines, ctx)
-        fill_session_source(events, self._sessions, self._session_cap)
+        carry_events(events, state if state is not None else ParseState())
         return events
-
-
-SESSION_DATASETS = ("sshd",)
-
-
-def fill_session_source(
-    events: list[dict[str, Any]], sessions: dict[tuple[str | None, int], tuple[str, int | None]], cap: int
-) -> None:
-    """Carry `source.ip`/`source.port` forward within one (host, pid) of an sshd session."""
-    for ev in events:
-        pid = ev.get("process.pid")
-        if pid is None or ev.get("event.dataset") not in SESSION_DATASETS:
-            continue
-        key = (ev.get("host.name"), pid)
-        ip = ev.get("source.ip")
-        if ip is not None:
-            sessions.pop(key, None)
-            sessions[key] = (ip, ev.get("source.port"))
-            if len(sessions) > cap:
-                del sessions[next(iter(sessions))]
-        elif key in sessions and "source.domain" not in ev:
-            ev["source.ip"], port = sessions[key]
-            if port is not None and "source.port" not in ev:
-                ev["source.port"] = port

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from hostwarden.normalize.base import LineParser, ParseContext
+from hostwarden.normalize.localtime import to_utc
 from hostwarden.normalize.syslog import SyslogParser, frame
 
 # A double-quoted log field: anything but `"`, or a backslash escape.
@@ -75,7 +76,7 @@ def _access_time(text: str, ctx: ParseContext) -> datetime | None:
     try:
         if " " in text:
             return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").astimezone(UTC)
-        return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S").replace(tzinfo=ctx.tz).astimezone(UTC)
+        return to_utc(datetime.strptime(text, "%d/%b/%Y:%H:%M:%S"), ctx.tz)
     except ValueError:
         return None
 
@@ -285,7 +286,7 @@ class ErrorLogParser(LineParser):
         if m is not None:
             g = m.groupdict()
             try:
-                ts = datetime.strptime(g["time"], "%Y/%m/%d %H:%M:%S").replace(tzinfo=ctx.tz).astimezone(UTC)
+                ts = to_utc(datetime.strptime(g["time"], "%Y/%m/%d %H:%M:%S"), ctx.tz)
             except ValueError:
                 return None
             ev = self._common("nginx.error", ts, g["level"], g["msg"], g.get("ip"))
@@ -308,7 +309,7 @@ class ErrorLogParser(LineParser):
         if g["time"]:
             stamp = re.sub(r"\.\d+", "", g["time"])
             try:
-                ts = datetime.strptime(re.sub(r" +", " ", stamp), "%a %b %d %H:%M:%S %Y").replace(tzinfo=ctx.tz).astimezone(UTC)
+                ts = to_utc(datetime.strptime(re.sub(r" +", " ", stamp), "%a %b %d %H:%M:%S %Y"), ctx.tz)
             except ValueError:
                 return None
         message = f"{g['status']}: {g['msg']}" if g.get("status") else g["msg"]

@@ -21,6 +21,7 @@ from hostwarden.core.schema import DEFAULT_TENANT
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.registry import SNIFF_LINES, hint_for_path, sniff
 from hostwarden.normalize.source import SourceNormalizer, context_for
+from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.store.eventstore import STAGE
 
 # Chunks parsed side by side during a backlog ingest. DuckDB runs a chunk's plan on about one
@@ -65,6 +66,7 @@ def ingest_chunks(
     stats: IngestStats | None = None,
     on_stored: Any = None,
     overlap: bool = False,
+    zones: ZonePolicy | None = None,
 ) -> IngestStats:
     """Normalize and store chunks (of any number of sources). `on_stored(chunk)` runs after each
     chunk is durably stored: collectors save their checkpoint there (at-least-once + dedupe).
@@ -74,9 +76,12 @@ def ingest_chunks(
     parse costs about three times the append, so one parser left a core a third idle. Chunks
     are still stored, counted and checkpointed strictly in order, and a parse error surfaces
     when its chunk's turn comes.
+
+    `ctx` reads every source; without it each source gets its own context, its zone-less times
+    read in the zone `zones` gives it (UTC without a policy).
     """
     stats = stats or IngestStats()
-    parser = _ChunkParser(ctx, hint)
+    parser = _ChunkParser(ctx, hint, zones)
     if not overlap:
         for chunk in chunks:
             _store_parsed(store, chunk, parser.parse(chunk, store.con, STAGED_OUT), tenant, stats, on_stored)
@@ -147,9 +152,10 @@ class _ChunkParser:
     chunks of a source strictly in order, each waiting for `after`, the previous one.
     """
 
-    def __init__(self, ctx: ParseContext | None, hint: str | None) -> None:
+    def __init__(self, ctx: ParseContext | None, hint: str | None, zones: ZonePolicy | None = None) -> None:
         self.ctx = ctx
         self.hint = hint
+        self.zones = zones
         self.normalizers: dict[str, SourceNormalizer] = {}
         self._lock = threading.Lock()
 
@@ -159,7 +165,7 @@ class _ChunkParser:
             if norm is None:
                 sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
                 chosen = sniff(sample, self.hint or hint_for_path(chunk.source))
-                norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source))
+                norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source, zones=self.zones))
                 self.normalizers[chunk.source] = norm
         return norm.normalize_into(chunk, con, out, after=after)
 

@@ -26,6 +26,7 @@ from hostwarden.detect.batch import detect_store
 from hostwarden.detect.settings import DetectSettings
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
+from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.alertpath import build_alert_path
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.store.eventstore import EventStore
@@ -62,13 +63,16 @@ def run_ingest(
     sink_context: SinkContext | None = None,
     found: Sequence[str] = (),
     skipped: Sequence[tuple[str, str, str]] = (),
+    zones: ZonePolicy | None = None,
 ) -> IngestResult:
     """Ingest `files` ("-" is stdin) into the store at `cfg.data_dir`, then detect; a file that
     cannot be read becomes a notice and the others go on. `found`: those of `files` that came
     from walking a folder rather than being named; one of no known format is skipped with the
     reason (a file the user named is stored anyway, its lines tagged parse_failure). `skipped`:
-    inputs the walk already left out (binary, undecoded), reported as notices."""
+    inputs the walk already left out (binary, undecoded), reported as notices. `zones`: the zone
+    of each source's zone-less times (--timezone; default: the config's, else this host's)."""
     progress = progress or Progress()
+    zones = zones or ZonePolicy.from_config(cfg.ingest)
     stats = IngestStats()
     for path, code, reason in skipped:
         stats.skipped.append({"path": path, "reason": reason})
@@ -82,17 +86,17 @@ def run_ingest(
 
             journal = JournalReader(store)
             ingest_chunks(store, journal.read_chunks(), hint="journald", tenant=cfg.tenant, stats=stats,
-                          on_stored=journal.commit)
+                          on_stored=journal.commit, zones=zones)
             stats.notices.extend(journal.notices)
         for path in files:
             if path == "-":
                 dropped: dict[str, int] = {}
                 ingest_chunks(store, read_stdin_chunks(**limits, dropped=dropped), hint=dataset, tenant=cfg.tenant,
-                              stats=stats)
+                              stats=stats, zones=zones)
                 stats.add_dropped(dropped)
                 stats.notices.extend(dropped_notices("-", dropped, max_line_bytes=limits["max_line_bytes"]))
                 continue
-            _ingest_file(store, cfg, path, dataset, limits, stats, progress, sniff_first=path in walked)
+            _ingest_file(store, cfg, path, dataset, limits, stats, progress, zones, sniff_first=path in walked)
         result = IngestResult(stats)
         if detect:
             path_ctx = sink_context or SinkContext(mode="ingest")
@@ -109,7 +113,7 @@ def run_ingest(
 
 
 def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None, limits: dict[str, int],
-                 stats: IngestStats, progress: Progress, *, sniff_first: bool) -> None:
+                 stats: IngestStats, progress: Progress, zones: ZonePolicy, *, sniff_first: bool) -> None:
     try:
         size = Path(path).stat().st_size
         mtime = Path(path).stat().st_mtime
@@ -135,7 +139,7 @@ def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None,
                                       "path": path})
                 return
             hint = verdict.parser
-        ingest_chunks(store, chunks, ctx=context_for(path, mtime), overlap=True, hint=hint,
+        ingest_chunks(store, chunks, ctx=context_for(path, mtime, zones), overlap=True, hint=hint,
                       tenant=cfg.tenant, stats=stats, on_stored=stored)
     except HostwardenError as exc:
         stats.notices.append({"code": exc.code.code, "message": exc.message, "path": path})

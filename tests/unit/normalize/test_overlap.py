@@ -120,11 +120,11 @@ def test_line_parsers_take_a_sources_chunks_in_order_even_when_an_earlier_one_is
     real = AuditdParser.parse_batch
     order: list[int] = []
 
-    def slow_first(self, lines, ctx):
+    def slow_first(self, lines, ctx, state=None):
         if lines and lines[0].offset == chunks[0].base_offset:
             time.sleep(0.3)  # the second parser thread would overtake this chunk if it could
         order.append(lines[0].offset)
-        return real(self, lines, ctx)
+        return real(self, lines, ctx, state)
 
     monkeypatch.setattr(AuditdParser, "parse_batch", slow_first)
     with EventStore(tmp_path) as store:

@@ -11,16 +11,20 @@ from typing import Any
 from hostwarden.core.config import Config
 from hostwarden.core.records import ScanReport
 from hostwarden.core.sink import AlertPath, SinkContext
+from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.scan.runner import run_scan
 from hostwarden.scan.vuln.workdir import image_workdir, remove_stale_workdirs
 from hostwarden.store.eventstore import EventStore
 from hostwarden.store.sink import appender, reader, replacer
 
 
-def scanner_options(cfg: Config, advisories: Path | None) -> dict[str, Any]:
+def scanner_options(cfg: Config, advisories: Path | None, zones: ZonePolicy | None = None) -> dict[str, Any]:
+    """`zones`: the zone rules of the logs' zone-less times (--timezone; default: the config's,
+    else the scanned root's own /etc/localtime: the log scanner applies them under the root)."""
     return {**cfg.scan.options, "advisories": str(advisories) if advisories else None,
             "advisory_max_age_days": cfg.scan.advisory_max_age_days,
-            "cpu_cap": cfg.scan.cpu_cap_percent / 100, "advisory_dir": str(cfg.data_dir)}
+            "cpu_cap": cfg.scan.cpu_cap_percent / 100, "advisory_dir": str(cfg.data_dir),
+            "zones": zones or ZonePolicy.from_config(cfg.ingest)}
 
 
 def scan_target(
@@ -33,10 +37,11 @@ def scan_target(
     store: bool = False,
     alert_path_factory: Callable[[SinkContext], AlertPath] | None = None,
     sink_context: SinkContext | None = None,
+    zones: ZonePolicy | None = None,
 ) -> ScanReport:
     """Scan `root` (or `image`); with `store`, results go into the store at `cfg.data_dir`."""
     remove_stale_workdirs()  # image folders a killed scan (SIGKILL) left in the temp folder
-    options = scanner_options(cfg, advisories)
+    options = scanner_options(cfg, advisories, zones)
     data_dir = cfg.data_dir if store else None
     ctx = sink_context or SinkContext(mode="scan")
     ctx.tenant, ctx.data_dir = cfg.tenant, data_dir

@@ -21,6 +21,7 @@ from hostwarden.core.errors import (
 )
 from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
+from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.scan.base import ScanContext
 from hostwarden.scan.rootfs import RootFS
@@ -91,6 +92,8 @@ class LogScanner:
         if data_dir is None:
             tmp = tempfile.TemporaryDirectory(prefix="hostwarden-scan-")
             data_dir = Path(tmp.name)
+        # zone-less times: --timezone / the config, else the zone the scanned root's own clock is in
+        zones = (ctx.options.get("zones") or ZonePolicy()).under(ctx.root)
         try:
             with EventStore(data_dir) as store:
                 stats = IngestStats()
@@ -106,7 +109,7 @@ class LogScanner:
                             skipped.append({"path": str(path), "reason": verdict.reason})
                             ctx.notice(LOG_UNKNOWN_FORMAT.code, f"skipped {path} ({verdict.reason})")
                         else:
-                            ingest_chunks(store, chunks, ctx=context_for(str(path), _mtime(path)), stats=stats,
+                            ingest_chunks(store, chunks, ctx=context_for(str(path), _mtime(path), zones), stats=stats,
                                           hint=verdict.parser, overlap=True)
                     except OSError as exc:
                         ctx.notice(LOG_INPUT_UNREADABLE.code, f"cannot read {path}: {exc}")

@@ -7,8 +7,8 @@ and also runs the stateless part of the rules (dispatch and compiled matchers) o
 crosses back is the parsed events and the ids of the base rules each matched, pickled (a few
 µs a line each way). The detecting thread is left with correlations and alerts.
 
-The child keeps one parser per followed file, as `watch` did, so state carried across chunks
-(sshd's address per session, auditd records joined by serial) is the same. Chunks are parsed
+The child keeps one parser and `ParseState` per followed file, as `watch` did, so what lines
+carry to later lines (sshd's address and attempts per session) is the same. Chunks are parsed
 in the order they were sent and answered in that order. If the child dies or cannot start,
 `watch` goes on parsing in its own thread (`LocalParser`): slower, same events.
 """
@@ -34,6 +34,7 @@ from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.registry import available_parsers, reparse_failures
+from hostwarden.normalize.state import ParseState
 
 Events = list[dict[str, Any]]
 # The base rules each event matched, by id, and the generation of the rule set that found them
@@ -44,15 +45,16 @@ MAX_IN_FLIGHT = 3  # chunks sent and not yet answered: enough to overlap, few en
 
 
 class SourceParser:
-    """One followed file's parser, kept across chunks (auditd joins records over lines)."""
+    """One followed file's parser and the `ParseState` it carries from chunk to chunk."""
 
     def __init__(self, path: str, parser_name: str, ctx: ParseContext) -> None:
         self.path, self.parser_name, self.ctx = path, parser_name, ctx
         self.parser = available_parsers()[parser_name]()
+        self.state = ParseState()
 
     def parse(self, chunk: Chunk) -> Events:
         lines = chunk.lines()
-        events = self.parser.parse_batch(lines, self.ctx)
+        events = self.parser.parse_batch(lines, self.ctx, self.state)
         if any("parse_failure" in (ev.get("tags") or []) for ev in events):
             events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
         source = chunk.id_source  # the file's content identity: the same ids under any name

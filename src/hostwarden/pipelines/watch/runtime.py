@@ -43,6 +43,7 @@ from hostwarden.detect.engine import Engine
 from hostwarden.detect.settings import DetectSettings
 from hostwarden.normalize.registry import SNIFF_LINES, hint_for_path, sniff
 from hostwarden.normalize.source import context_for
+from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.alertpath import build_alert_path
 from hostwarden.pipelines.watch.gcschedule import GcSchedule
 from hostwarden.pipelines.watch.parseworker import (
@@ -66,8 +67,8 @@ EXPIRE_SECONDS = 0.5  # how often state past its window is dropped: often, so ea
 class _Source(SourceParser):
     """A followed file: its parser (chosen by sniffing) and the context its lines are read in."""
 
-    def __init__(self, path: str, parser_name: str) -> None:
-        super().__init__(path, parser_name, context_for(path))
+    def __init__(self, path: str, parser_name: str, zones: ZonePolicy | None = None) -> None:
+        super().__init__(path, parser_name, context_for(path, zones=zones))
 
 
 class Watch:
@@ -76,9 +77,11 @@ class Watch:
     def __init__(self, cfg: Config, paths: Sequence[str], extra_rules: Sequence[Path] = (), *, fmt: str = "text",
                  from_end: bool = False, dataset: str | None = None, out: TextIO | None = None,
                  err: TextIO | None = None, poll_seconds: float = POLL_SECONDS,
-                 sink_options: Mapping[str, Any] | None = None) -> None:
+                 sink_options: Mapping[str, Any] | None = None, zones: ZonePolicy | None = None) -> None:
         self.cfg = cfg
         self.sink_options = dict(sink_options or {})
+        # zone-less times: --timezone, else the config's per-source and default zones, else this host's
+        self.zones = zones or ZonePolicy.from_config(cfg.ingest)
         self.settings = DetectSettings.from_section(cfg.extra.get("detect"))
         self.paths = list(paths)
         self.fmt = fmt
@@ -219,7 +222,7 @@ class Watch:
         source = self.sources.get(chunk.source)
         if source is None:
             sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
-            source = _Source(chunk.source, sniff(sample, self.dataset or hint_for_path(chunk.source)))
+            source = _Source(chunk.source, sniff(sample, self.dataset or hint_for_path(chunk.source)), self.zones)
             self.sources[chunk.source] = source
         self.parsing.submit(chunk, source.parser_name, source.ctx)
 

@@ -4,10 +4,9 @@ The detecting thread hands over, in order, the events of each chunk, the alerts 
 now and then, a state save. Chunks of a format with a columnar plan (syslog, access logs) are
 parsed again here, inside DuckDB, and appended from there: turning 10,000 parsed dicts a second
 into Arrow would hold the interpreter lock that detection needs, while DuckDB runs without it.
-The plan gives the line parser's very events (agreement tests); the one thing it cannot know is
-an sshd client address carried over from an earlier batch, which is copied from the detecting
-thread's events. This thread gathers events for up to FLUSH_SECONDS and then appends
-them, one append per source: an append has a fixed cost of several DuckDB statements, so one
+The plan gives the line parser's very events (agreement tests), carrying the source's
+`ParseState` from batch to batch as the line parser does (sshd addresses and attempts). This
+thread gathers events for up to FLUSH_SECONDS and then appends them, one append per source: an append has a fixed cost of several DuckDB statements, so one
 a second costs far less than one per 20 ms poll, and leaves the CPU to detection. (The store
 is behind by at most that second; alerts are not.) Order is
 kept, so a save — tail checkpoints of the stored chunks, the engine snapshot, updated alert
@@ -28,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import pyarrow as pa
-
 from hostwarden.core.checkpoint import Checkpoint
 from hostwarden.core.chunks import Chunk
 from hostwarden.core.errors import CSA_LOCK_TIMEOUT, HostwardenError
@@ -38,7 +35,6 @@ from hostwarden.core.schema import to_arrow
 from hostwarden.detect.alerts import ALERT_SOURCE
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.source import SourceNormalizer, has_columnar_plan
-from hostwarden.normalize.syslog import SESSION_DATASETS
 from hostwarden.store import segments as seg
 from hostwarden.store.eventstore import STAGE
 
@@ -244,13 +240,11 @@ class StoreWriter(threading.Thread):
         if norm is None or norm.parser_name != first.parser:
             norm = self._normalizers[source] = SourceNormalizer(source, first.parser, first.ctx)
         out = f"{STAGE}.watch_batch"
-        for chunk, events in _contiguous(items):
+        for chunk in _contiguous(items):
             with held(self.lock, "the store"):
                 con = self.store.con
                 try:
                     norm.normalize_into(chunk, con, out, bulk_min_lines=0)
-                    if norm.parser_name == "syslog":  # the one format with sessions
-                        _carry_sessions(con, out, events)
                     self.stored += self.store.append_table(out, source=source, tenant=self.tenant,
                                                            identity=identity or None)
                 finally:
@@ -273,49 +267,20 @@ def background_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE))
 
 
-def _contiguous(items: list[_Events]) -> list[tuple[Chunk, list[dict[str, Any]]]]:
+def _contiguous(items: list[_Events]) -> list[Chunk]:
     """Consecutive chunks of one source joined where each starts where the last ended (one
     columnar parse per run instead of one per 20 ms poll). Pieces are gathered and joined once:
     appending to the joined bytes chunk by chunk copied a second's worth of data ~100 times."""
-    runs: list[tuple[list[Chunk], list[dict[str, Any]]]] = []
+    runs: list[list[Chunk]] = []
     for item in items:
         chunk = item.chunk
         if runs:
-            pieces, events = runs[-1]
-            last = pieces[-1]
+            last = runs[-1][-1]
             if (last.end_offset == chunk.base_offset and not last.skipped and last.tags == chunk.tags
                     and last.identity == chunk.identity and last.data.endswith(b"\n")):
-                pieces.append(chunk)
-                events.extend(item.events)
+                runs[-1].append(chunk)
                 continue
-        runs.append(([chunk], list(item.events)))
-    return [(pieces[0] if len(pieces) == 1 else
-             replace(pieces[0], data=b"".join(c.data for c in pieces), skipped=pieces[-1].skipped), events)
-            for pieces, events in runs]
-
-
-def _carry_sessions(con: Any, table: str, events: list[dict[str, Any]]) -> None:
-    """sshd lines whose client address the line parser carried from an earlier batch of the
-    same (host, pid) get it here too: the columnar plan only sees this batch."""
-    missing = con.execute(  # `table` is this module's stage-table constant, never input
-        f'SELECT "log.offset" FROM {table} WHERE "source.ip" IS NULL AND "source.domain" IS NULL '  # noqa: S608
-        'AND "process.pid" IS NOT NULL AND list_contains($1, "event.dataset")',
-        [list(SESSION_DATASETS)],
-    ).fetchall()
-    if not missing:
-        return
-    by_offset = {ev.get("log.offset"): ev for ev in events}
-    fixes = [(off, ev["source.ip"], ev.get("source.port")) for (off,) in missing
-             if (ev := by_offset.get(off)) is not None and ev.get("source.ip") is not None]
-    if not fixes:
-        return
-    offsets, ips, ports = zip(*fixes, strict=True)
-    con.register("hw_carried", pa.table({"off": pa.array(offsets, pa.int64()), "ip": pa.array(ips, pa.string()),
-                                         "port": pa.array(ports, pa.int32())}))
-    try:
-        con.execute(
-            f'UPDATE {table} AS t SET "source.ip" = c.ip, "source.port" = COALESCE(t."source.port", c.port) '  # noqa: S608
-            'FROM hw_carried c WHERE t."log.offset" = c.off'
-        ).fetchall()
-    finally:
-        con.unregister("hw_carried")
+        runs.append([chunk])
+    return [pieces[0] if len(pieces) == 1 else
+            replace(pieces[0], data=b"".join(c.data for c in pieces), skipped=pieces[-1].skipped)
+            for pieces in runs]
