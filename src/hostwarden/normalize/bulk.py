@@ -34,7 +34,15 @@ from hostwarden.normalize.patterns import (
     sql_string,
     table_kind,
 )
-from hostwarden.normalize.sessions import carry_table
+from hostwarden.normalize.sessions import (
+    ATTEMPT_PROCESSES,
+    ATTEMPT_ROWS,
+    FAILED_ACTION,
+    SAME_ATTEMPT,
+    SESSION_DATASETS,
+    attempts_table,
+    carry_table,
+)
 from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.syslog import (
     FAST_3164,
@@ -198,6 +206,10 @@ class BulkSyslog:
             if zone.table is not None:
                 con.register("hw_zone", zone.table)
             q = _Sql()
+            rows, processes = attempts_table(con.sql(self._failures_sql(q, zone), params=q.params).to_arrow_table())
+            con.register(ATTEMPT_ROWS, rows)
+            con.register(ATTEMPT_PROCESSES, processes)
+            q = _Sql()
             con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS {self._extract_sql(q, set(present or ()), zone)}",
                         q.params).fetchall()
             return out
@@ -291,9 +303,24 @@ class BulkSyslog:
             "LEFT JOIN hw_programs ON hw_programs.program = f.prog_key"
         )
 
+    def _failures_sql(self, q: _Sql, zone: LocalToUtc) -> str:
+        """The chunk's sshd failure lines (off, host, pid, t µs, failed_line), on which the
+        attempt rule runs as if the chunk stood alone (normalize.sessions): a narrow projection,
+        so the lines repeating an attempt are tagged as their tags are made, not updated after."""
+        datasets = ", ".join(q.p(d) for d in SESSION_DATASETS)
+        return (
+            f"SELECT off, host_s AS host, pid_n AS pid, epoch_us(COALESCE(zoned_ts, {zone.utc_sql('local_ts', q.p)})) AS t, "
+            f"COALESCE(p_action = {q.p(FAILED_ACTION)}, FALSE) AS failed_line "
+            "FROM hw_stage s LEFT JOIN hw_patterns USING (k)"
+            + (" ASOF LEFT JOIN hw_zone ON s.local_ts >= hw_zone.start" if zone.needs_join else "")
+            + f" WHERE fr IS NOT NULL AND prog_s IS NOT NULL AND pid_n IS NOT NULL AND p_outcome = 'failure' "
+            f"AND COALESCE(fam, p_dataset, 'syslog') IN ({datasets})"
+        )
+
     def _labels_sql(self, q: _Sql, present: set[int | None]) -> str:
         """The pattern's constant labels plus its non-empty extra groups. Patterns that share a
         set of extra groups share one branch, so a line tests only its own pattern's groups."""
+        constant = "p_labels"
         by_groups: dict[tuple[str, ...], list[int]] = {}
         for n in self.numbered:
             groups = _extra_groups(n.pattern)
@@ -307,9 +334,9 @@ class BulkSyslog:
             any_set = " OR ".join(f"NULLIF(u.\"{g}\", '') IS NOT NULL" for g in groups)
             whens.append(
                 f"WHEN k IN ({', '.join(map(str, ks))}) AND ({any_set}) THEN map_from_entries(list_concat("
-                f"list_filter([{entries}], lambda e: e.value IS NOT NULL), COALESCE(map_entries(p_labels), [])))"
+                f"list_filter([{entries}], lambda e: e.value IS NOT NULL), COALESCE(map_entries({constant}), [])))"
             )
-        return f"CASE {' '.join(whens)} ELSE p_labels END" if whens else "p_labels"
+        return f"CASE {' '.join(whens)} ELSE {constant} END" if whens else constant
 
     def _extract_sql(self, q: _Sql, present: set[int | None], zone: LocalToUtc) -> str:
         group_fields: dict[str, str] = {}
@@ -378,7 +405,11 @@ class BulkSyslog:
             columns["user.name"] = f"COALESCE({columns['user.name']}, {constant_user})"
         else:
             columns["user.name"] = constant_user
-        own_tags = "CASE WHEN fr IS NULL THEN ['parse_failure'] WHEN year_inferred THEN ['year_inferred'] END"
+        # a line repeating an attempt (normalize.sessions) is tagged as its tags are made: a CASE
+        # over constant lists costs next to nothing, where updating the rows after would not
+        same = q.p(SAME_ATTEMPT)
+        own_tags = (f"CASE WHEN fr IS NULL THEN ['parse_failure'] WHEN a_same AND year_inferred THEN [{same}, 'year_inferred'] "
+                    f"WHEN year_inferred THEN ['year_inferred'] WHEN a_same THEN [{same}] END")
         columns["tags"] = (
             f"CASE WHEN line_tags IS NULL THEN {own_tags} "
             f"ELSE list_sort(list_distinct(list_concat(line_tags, COALESCE({own_tags}, [])))) END"
@@ -393,7 +424,8 @@ class BulkSyslog:
         return (
             f"SELECT {', '.join(final_cols)} FROM "
             f"(SELECT {projected} FROM {union} u LEFT JOIN hw_patterns USING (k)"
-            + (" ASOF LEFT JOIN hw_zone ON u.local_ts >= hw_zone.start" if zone.needs_join else "") + ")"
+            + (" ASOF LEFT JOIN hw_zone ON u.local_ts >= hw_zone.start" if zone.needs_join else "")
+            + f" LEFT JOIN (SELECT off AS a_off, same AS a_same FROM {ATTEMPT_ROWS}) a ON a.a_off = u.off)"
         )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SESSION_CAP = 50_000  # sshd sessions remembered per source (the least recently active go first)
 
@@ -76,19 +77,33 @@ class ParseState:
                 for key in list(self._sessions)[:excess]:
                     del self._sessions[key]
         elif self._table is not None and self._table.num_rows > self.cap:
-            self._table = self._table.slice(self._table.num_rows - self.cap)
+            order = pc.sort_indices(self._table.column("ord"))
+            self._table = self._table.take(order.slice(self._table.num_rows - self.cap))
 
     # -- the columnar executor's view ------------------------------------------------------
     def sessions_table(self) -> pa.Table:
-        """The sessions as an Arrow table (SESSIONS_SCHEMA), in recency order."""
+        """The sessions as an Arrow table (SESSIONS_SCHEMA); `ord` gives their recency (the rows
+        themselves may be in any order)."""
         if self._table is None:
             self._table = _to_table(self.sessions)
             self._sessions = None
         return self._table
 
     def set_sessions_table(self, table: pa.Table) -> None:
-        """Replace the sessions by a table in SESSIONS_SCHEMA's columns, sorted by `ord`."""
+        """Replace the sessions by a table in SESSIONS_SCHEMA's columns (`ord`: recency)."""
         self._table = table.select(SESSIONS_SCHEMA.names).cast(SESSIONS_SCHEMA)
+        self._sessions = None
+        self.trim()
+
+    def merge_sessions_table(self, touched: pa.Table) -> None:
+        """Put sessions a chunk touched (SESSIONS_SCHEMA's columns, `ord` above every present
+        one) in place of their old rows: the others keep theirs."""
+        touched = touched.select(SESSIONS_SCHEMA.names).cast(SESSIONS_SCHEMA)
+        current = self.sessions_table()
+        if current.num_rows and touched.num_rows:
+            keep = pc.invert(pc.is_in(_keys(current), value_set=_keys(touched)))
+            current = current.filter(keep)
+        self._table = pa.concat_tables([current, touched]) if current.num_rows else touched
         self._sessions = None
         self.trim()
 
@@ -98,6 +113,7 @@ class ParseState:
     # -- saving ----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         table = self.sessions_table()
+        table = table.take(pc.sort_indices(table.column("ord")))
         rows = [[r["host"], r["pid"], r["ip"], r["port"], r["last_failure"], r["failures"]] for r in table.to_pylist()]
         return {"version": 1, "cap": self.cap, "sessions": rows}
 
@@ -107,6 +123,12 @@ class ParseState:
         for host, pid, ip, port, last_failure, failures in data.get("sessions") or ():
             state.sessions[(host, int(pid))] = Session(ip, port, last_failure, int(failures))
         return state
+
+
+def _keys(table: pa.Table) -> pa.Array:
+    """One text per (host, pid): what `is_in` can compare (it takes no struct)."""
+    host = pc.fill_null(table.column("host"), "\x00")  # a null host is its own value
+    return pc.binary_join_element_wise(host, pc.cast(table.column("pid"), pa.string()), "\x1f")
 
 
 def _to_table(sessions: dict[SessionKey, Session]) -> pa.Table:
@@ -124,6 +146,7 @@ def _to_table(sessions: dict[SessionKey, Session]) -> pa.Table:
 
 
 def _from_table(table: pa.Table) -> dict[SessionKey, Session]:
+    table = table.take(pc.sort_indices(table.column("ord")))
     columns = [table.column(n).to_pylist() for n in ("host", "pid", "ip", "port", "last_failure", "failures")]
     return {(host, pid): Session(ip, port, last, failures)
             for host, pid, ip, port, last, failures in zip(*columns, strict=True)}

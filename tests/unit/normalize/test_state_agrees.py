@@ -102,7 +102,8 @@ def test_any_cut_and_any_executor_per_chunk_mean_the_same(lines, points, executo
 
 def _attempts(text: str) -> list[tuple[str, bool]]:
     events = SyslogParser().parse_batch(Chunk("x", 0, text.encode()).lines(), CTX, ParseState())
-    return [(ev.get("event.action"), SAME_ATTEMPT not in ev) for ev in events if ev.get("event.outcome") == "failure"]
+    return [(ev.get("event.action"), SAME_ATTEMPT not in (ev.get("tags") or ())) for ev in events
+            if ev.get("event.outcome") == "failure"]
 
 
 def test_a_typo_logged_by_pam_and_sshd_is_one_attempt():
@@ -155,3 +156,16 @@ def test_the_cap_forgets_the_least_recently_active_sessions_at_the_end_of_a_chun
     BULK.parse(duckdb.connect(), Chunk("x", 0, data).to_arrow(), CTX, state=columnar_state)
     assert list(line_state.sessions) == [("h", 3), ("h", 4), ("h", 5)]
     assert columnar_state.sessions == line_state.sessions
+
+
+def test_a_run_continued_from_the_previous_chunk_flips_the_marks_the_plan_made_alone():
+    first = b"Nov 20 10:00:00 h sshd[5]: Failed password for root from 192.0.2.3 port 7 ssh2\n"
+    second = (b"Nov 20 10:00:01 h sshd[5]: " + PAM.format(ip="192.0.2.3", user="root").encode() + b"\n"
+              b"Nov 20 10:00:02 h sshd[5]: Failed password for root from 192.0.2.3 port 7 ssh2\n")
+    chunks = [Chunk("/var/log/auth.log", 0, first), Chunk("/var/log/auth.log", len(first), second)]
+    rows = parse_chunks(chunks, [False, True])
+    # alone, the second chunk's PAM line would start a run and its Failed line repeat it
+    assert [SAME_ATTEMPT in (r["tags"] or []) for r in rows] == [False, True, False]
+    whole = to_arrow(SyslogParser().parse_batch(Chunk("/var/log/auth.log", 0, first + second).lines(), CTX,
+                                                ParseState())).to_pylist()
+    assert comparable(rows) == comparable(whole)
