@@ -25,6 +25,8 @@ import pyarrow as pa
 
 from hostwarden.core.schema import FIELD_BY_NAME, FIELDS
 from hostwarden.normalize.base import ParseContext
+from hostwarden.normalize.bulk_sessions import GUESSED, guess_attempts
+from hostwarden.normalize.bulk_sessions import carry as carry_sessions
 from hostwarden.normalize.localtime import LocalToUtc, utc_sql
 from hostwarden.normalize.patterns import (
     Pattern,
@@ -34,15 +36,7 @@ from hostwarden.normalize.patterns import (
     sql_string,
     table_kind,
 )
-from hostwarden.normalize.sessions import (
-    ATTEMPT_PROCESSES,
-    ATTEMPT_ROWS,
-    FAILED_ACTION,
-    SAME_ATTEMPT,
-    SESSION_DATASETS,
-    attempts_table,
-    carry_table,
-)
+from hostwarden.normalize.sessions import FAILED_ACTION, SAME_ATTEMPT, SESSION_DATASETS
 from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.syslog import (
     FAST_3164,
@@ -173,6 +167,9 @@ class BulkSyslog:
                 numbered.append(_Numbered(len(numbered) + 1, pset.dataset, p))
         self.numbered = numbered
         self.family_of = family_of
+        # patterns that capture a client address (what the plan's attempt guess reads)
+        self.addressing = [n.k for n in numbered if {"source__ip", "source__domain"} & set(
+            _names(n.pattern.regex) + (_names(n.pattern.fast) if n.pattern.fast else []))]
         self.pattern_table = _pattern_table(numbered)
         self.program_table = pa.table(
             {"program": list(self.programs), "fam": list(self.programs.values())}
@@ -188,10 +185,10 @@ class BulkSyslog:
         return out
 
     def carry(self, con: duckdb.DuckDBPyConnection, out: str, state: ParseState) -> None:
-        """What lines carry to later lines (normalize.sessions), over a parsed chunk in `out`.
-        Separate from `extract` so that chunks of one source can be extracted side by side and
-        carried strictly in order."""
-        carry_table(con, out, state)
+        """What lines carry to later lines (normalize.bulk_sessions), over a parsed chunk in
+        `out`. Separate from `extract` so that chunks of one source can be extracted side by
+        side and carried strictly in order."""
+        carry_sessions(con, out, state)
 
     def extract(self, con: duckdb.DuckDBPyConnection, raw: pa.Table, ctx: ParseContext, out: str = "hw_out") -> str:
         """Each line on its own: framing, time, program and pattern fields into table `out`."""
@@ -206,9 +203,7 @@ class BulkSyslog:
             if zone.table is not None:
                 con.register("hw_zone", zone.table)
             q = _Sql()
-            rows, processes = attempts_table(con.sql(self._failures_sql(q, zone), params=q.params).to_arrow_table())
-            con.register(ATTEMPT_ROWS, rows)
-            con.register(ATTEMPT_PROCESSES, processes)
+            con.register(GUESSED, guess_attempts(con.sql(self._failures_sql(q, zone), params=q.params).to_arrow_table()))
             q = _Sql()
             con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS {self._extract_sql(q, set(present or ()), zone)}",
                         q.params).fetchall()
@@ -304,13 +299,15 @@ class BulkSyslog:
         )
 
     def _failures_sql(self, q: _Sql, zone: LocalToUtc) -> str:
-        """The chunk's sshd failure lines (off, host, pid, t µs, failed_line), on which the
-        attempt rule runs as if the chunk stood alone (normalize.sessions): a narrow projection,
-        so the lines repeating an attempt are tagged as their tags are made, not updated after."""
+        """The chunk's sshd failure lines (off, host, pid, t µs, failed_line, addressed: does
+        the line's pattern capture an address), on which the attempt rule is guessed as if the
+        chunk stood alone (normalize.bulk_sessions): a narrow projection, so the lines
+        repeating an attempt are tagged as their tags are made, not updated after."""
         datasets = ", ".join(q.p(d) for d in SESSION_DATASETS)
         return (
             f"SELECT off, host_s AS host, pid_n AS pid, epoch_us(COALESCE(zoned_ts, {zone.utc_sql('local_ts', q.p)})) AS t, "
-            f"COALESCE(p_action = {q.p(FAILED_ACTION)}, FALSE) AS failed_line "
+            f"COALESCE(p_action = {q.p(FAILED_ACTION)}, FALSE) AS failed_line, "
+            f"list_contains({q.p(self.addressing)}, k) AS addressed "
             "FROM hw_stage s LEFT JOIN hw_patterns USING (k)"
             + (" ASOF LEFT JOIN hw_zone ON s.local_ts >= hw_zone.start" if zone.needs_join else "")
             + f" WHERE fr IS NOT NULL AND prog_s IS NOT NULL AND pid_n IS NOT NULL AND p_outcome = 'failure' "
@@ -425,7 +422,7 @@ class BulkSyslog:
             f"SELECT {', '.join(final_cols)} FROM "
             f"(SELECT {projected} FROM {union} u LEFT JOIN hw_patterns USING (k)"
             + (" ASOF LEFT JOIN hw_zone ON u.local_ts >= hw_zone.start" if zone.needs_join else "")
-            + f" LEFT JOIN (SELECT off AS a_off, same AS a_same FROM {ATTEMPT_ROWS}) a ON a.a_off = u.off)"
+            + f" LEFT JOIN (SELECT off AS a_off, same AS a_same FROM {GUESSED}) a ON a.a_off = u.off)"
         )
 
 

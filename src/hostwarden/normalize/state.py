@@ -34,6 +34,7 @@ SESSIONS_SCHEMA = pa.schema([
     pa.field("port", pa.int32()),
     pa.field("last_failure", pa.int64()),  # µs since the epoch of the session's last failure line
     pa.field("failures", pa.int32()),  # `Failed …` lines in the session's current run of failures
+    pa.field("counted", pa.bool_()),  # has that run counted its first attempt yet?
     pa.field("ord", pa.int64()),  # recency: higher is more recently active
 ])
 
@@ -47,6 +48,7 @@ class Session:
     port: int | None = None
     last_failure: int | None = None  # µs since the epoch; None: none yet, or the line had no time
     failures: int = 0
+    counted: bool = False
 
 
 class ParseState:
@@ -114,14 +116,15 @@ class ParseState:
     def to_json(self) -> dict[str, Any]:
         table = self.sessions_table()
         table = table.take(pc.sort_indices(table.column("ord")))
-        rows = [[r["host"], r["pid"], r["ip"], r["port"], r["last_failure"], r["failures"]] for r in table.to_pylist()]
+        fields = ("host", "pid", "ip", "port", "last_failure", "failures", "counted")
+        rows = [[r[f] for f in fields] for r in table.to_pylist()]
         return {"version": 1, "cap": self.cap, "sessions": rows}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ParseState:
         state = cls(int(data.get("cap") or SESSION_CAP))
-        for host, pid, ip, port, last_failure, failures in data.get("sessions") or ():
-            state.sessions[(host, int(pid))] = Session(ip, port, last_failure, int(failures))
+        for host, pid, ip, port, last_failure, failures, counted in data.get("sessions") or ():
+            state.sessions[(host, int(pid))] = Session(ip, port, last_failure, int(failures), bool(counted))
         return state
 
 
@@ -141,12 +144,13 @@ def _to_table(sessions: dict[SessionKey, Session]) -> pa.Table:
         "port": pa.array([s.port for s in values], pa.int32()),
         "last_failure": pa.array([s.last_failure for s in values], pa.int64()),
         "failures": pa.array([s.failures for s in values], pa.int32()),
+        "counted": pa.array([s.counted for s in values], pa.bool_()),
         "ord": pa.array(range(len(keys)), pa.int64()),
     }, schema=SESSIONS_SCHEMA)
 
 
 def _from_table(table: pa.Table) -> dict[SessionKey, Session]:
     table = table.take(pc.sort_indices(table.column("ord")))
-    columns = [table.column(n).to_pylist() for n in ("host", "pid", "ip", "port", "last_failure", "failures")]
-    return {(host, pid): Session(ip, port, last, failures)
-            for host, pid, ip, port, last, failures in zip(*columns, strict=True)}
+    columns = [table.column(n).to_pylist() for n in ("host", "pid", "ip", "port", "last_failure", "failures", "counted")]
+    return {(host, pid): Session(ip, port, last, failures, counted)
+            for host, pid, ip, port, last, failures, counted in zip(*columns, strict=True)}

@@ -30,6 +30,8 @@ MESSAGES = [
     "Failed password for invalid user {user} from {ip} port {port} ssh2",
     "Invalid user {user} from {ip} port {port}",
     "pam_unix(sshd:auth): check pass; user unknown",
+    "check pass; user unknown",
+    "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost={ip}",
     "PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}",
     "Disconnecting: Too many authentication failures [preauth]",
     "error: maximum authentication attempts exceeded for {user} from {ip} port {port} ssh2 [preauth]",
@@ -40,10 +42,11 @@ MESSAGES = [
     "Failed password for root from {user}.example.net port {port} ssh2",
 ]
 line = st.builds(
-    lambda second, host, pid, message, ip, user, port: (
-        second, f"{host} sshd[{pid}]: " + message.format(ip=ip, user=user, port=port)),
+    lambda second, host, prog, pid, message, ip, user, port: (
+        second, f"{host} {prog}[{pid}]: " + message.format(ip=ip, user=user, port=port)),
     st.integers(0, 4 * ATTEMPT_GAP_SECONDS),
     st.sampled_from(["web1", "db2"]),
+    st.sampled_from(["sshd", "sshd(pam_unix)"]),  # the second: how sshd's PAM lines were tagged before 2006
     st.integers(100, 104),
     st.sampled_from(MESSAGES),
     st.sampled_from(["203.0.113.9", "2001:db8::7", "198.51.100.4"]),
@@ -169,3 +172,14 @@ def test_a_run_continued_from_the_previous_chunk_flips_the_marks_the_plan_made_a
     whole = to_arrow(SyslogParser().parse_batch(Chunk("/var/log/auth.log", 0, first + second).lines(), CTX,
                                                 ParseState())).to_pylist()
     assert comparable(rows) == comparable(whole)
+
+
+def test_an_attempt_counts_on_its_first_line_with_an_address():
+    # sshd before 2006: PAM's unknown-user line, with no address, comes before its rhost= line
+    text = ("Jun 15 12:12:34 combo sshd(pam_unix)[23397]: check pass; user unknown\n"
+            "Jun 15 12:12:34 combo sshd(pam_unix)[23397]: authentication failure; logname= uid=0 euid=0 "
+            "tty=NODEVssh ruser= rhost=218.188.2.4\n")
+    events = SyslogParser().parse_batch(Chunk("x", 0, text.encode()).lines(), CTX, ParseState())
+    counted = [ev.get("source.ip") for ev in events if SAME_ATTEMPT not in (ev.get("tags") or ())]
+    assert counted == ["218.188.2.4"]
+    assert parse_chunks([Chunk("x", 0, text.encode())], [True])[1]["tags"] == ["year_inferred"]
