@@ -14,7 +14,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from hostwarden.normalize.base import LineParser, ParseContext
+from hostwarden.normalize.base import LineParser, ParseContext, RawLine
+from hostwarden.normalize.sessions import carry_events
+from hostwarden.normalize.state import ParseState
 
 LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
@@ -105,6 +107,13 @@ class JournaldParser(LineParser):
         if program and message:
             ev.update(_program_fields(program, message))
         return ev
+
+    def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
+        """sshd's records carry what their session's earlier records said, as syslog lines do
+        (normalize.sessions): the client address, and one count per authentication attempt."""
+        events = super().parse_batch(lines, ctx)
+        carry_events(events, state if state is not None else ParseState())
+        return events
 
     @staticmethod
     def _priority(rec: dict[str, Any], ev: dict[str, Any]) -> None:

@@ -183,3 +183,20 @@ def test_an_attempt_counts_on_its_first_line_with_an_address():
     counted = [ev.get("source.ip") for ev in events if SAME_ATTEMPT not in (ev.get("tags") or ())]
     assert counted == ["218.188.2.4"]
     assert parse_chunks([Chunk("x", 0, text.encode())], [True])[1]["tags"] == ["year_inferred"]
+
+
+def test_journald_records_of_an_sshd_process_carry_its_address_and_count_attempts_once():
+    import json
+
+    from hostwarden.core.chunks import RawLine
+    from hostwarden.normalize.journald import JournaldParser
+
+    messages = [PAM.format(ip="192.0.2.5", user="root"), "Failed password for root from 192.0.2.5 port 2 ssh2",
+                "Disconnecting: Too many authentication failures [preauth]"]
+    records = [json.dumps({"__REALTIME_TIMESTAMP": f"17000000{i:02d}000000", "_HOSTNAME": "h", "SYSLOG_IDENTIFIER": "sshd",
+                           "_PID": "5", "MESSAGE": m}) for i, m in enumerate(messages)]
+    state = ParseState()
+    first = JournaldParser().parse_batch([RawLine(0, records[0])], CTX, state)
+    rest = JournaldParser().parse_batch([RawLine(i, r) for i, r in enumerate(records[1:], 1)], CTX, state)
+    assert [ev.get("source.ip") for ev in first + rest] == ["192.0.2.5"] * 3
+    assert [SAME_ATTEMPT in (ev.get("tags") or ()) for ev in first + rest] == [False, True, True]
