@@ -33,6 +33,18 @@ FOLLOW_UP_SECONDS = 3600
 FOLLOW_UP_MAX = 20
 
 
+def follow_up_entry(event_id: Any, when: Any, action: Any, original: str | None) -> dict[str, Any]:
+    """One entry of an L1 alert's `follow_up`, made the same whether the streaming book gathered
+    the event as it arrived or batch detection queried it from the store (detect.batch): times
+    in UTC, whatever zone a store connection hands them back in. Both take the events of
+    FOLLOW_UP_ACTIONS by the alert's account (name, effective or target) on its host within
+    FOLLOW_UP_SECONDS of its first time, in stream order (time, file, offset), FOLLOW_UP_MAX at
+    most; tests/unit/detect/test_executors_agree.py holds them to the same lists."""
+    if isinstance(when, datetime):
+        when = when.astimezone(UTC)
+    return {"id": event_id, "time": str(when), "action": action, "excerpt": (original or "")[:EXCERPT]}
+
+
 @dataclass
 class _Open:
     alert: dict[str, Any]
@@ -204,9 +216,8 @@ class AlertBook:
             started = datetime.fromisoformat(current.detail["first"]).timestamp()
             follow = current.detail.setdefault("follow_up", [])
             if started <= time <= started + FOLLOW_UP_SECONDS and len(follow) < FOLLOW_UP_MAX:
-                follow.append({"id": event.get("event.id"), "time": str(event.get("@timestamp")),
-                               "action": event.get("event.action"),
-                               "excerpt": (event.get("event.original") or "")[:EXCERPT]})
+                follow.append(follow_up_entry(event.get("event.id"), event.get("@timestamp"), event.get("event.action"),
+                                              event.get("event.original")))
                 alert["hostwarden.detail"] = current.serialized()
                 if self.streaming:  # the stored detail and the alert path's sinks follow it
                     self.dirty[book_key] = current

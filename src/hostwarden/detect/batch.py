@@ -32,6 +32,7 @@ from hostwarden.detect.alerts import (
     FOLLOW_UP_MAX,
     FOLLOW_UP_SECONDS,
     KEY_FIELDS,
+    follow_up_entry,
 )
 from hostwarden.detect.bulkcorrelate import (
     Firings,
@@ -252,8 +253,8 @@ class _Bulk:
         self.ref_of = np.array([-1 if r is None else r for r in refs_of(window, ruleset.base_rules)] + [-1],
                                dtype=np.int64)
         refs = self.ref_of[m.rule]
-        keys = [m.key_codes([window._field(g, r) for r in range(n_refs)], refs) for g in corr.group_by]
-        values = m.lower_codes([window._field(corr.field, r) for r in range(n_refs)], refs) if corr.field else None
+        keys = [m.key_codes([window.spec.field(g, r) for r in range(n_refs)], refs) for g in corr.group_by]
+        values = m.lower_codes([window.spec.field(corr.field, r) for r in range(n_refs)], refs) if corr.field else None
         self.f: Firings = firings(window, refs, keys, values if corr.type == "value_count" else None, m.time)
         self.size = self.f.at - self.f.lo + 1
 
@@ -262,7 +263,7 @@ class _Bulk:
         m, corr = self.m, self.window.corr
         p = int(self.f.series[self.f.at[j]])
         ref = int(self.ref_of[m.rule[p]])
-        key = tuple(get_value(m.event(p), self.window._field(g, ref)) for g in corr.group_by)  # type: ignore[arg-type]
+        key = tuple(get_value(m.event(p), self.window.spec.field(g, ref)) for g in corr.group_by)  # type: ignore[arg-type]
         values = dict(zip(corr.group_by, key, strict=True))
         time = float(m.time[p])
         synthetic = {**{k: v for k, v in values.items() if v is not None}, "@timestamp": datetime.fromtimestamp(time, UTC)}
@@ -301,7 +302,7 @@ class _Bulk:
             span = listener.corr.timespan
             for j0 in groups.tolist():
                 values = self.match(j0, []).group
-                later = by_key.get(tuple(values.get(listener._field(g, 0)) for g in listener.corr.group_by))
+                later = by_key.get(tuple(values.get(listener.spec.field(g, 0)) for g in listener.corr.group_by))
                 if not later:
                     continue
                 g = self.f.group[self.f.at[j0]]
@@ -320,15 +321,15 @@ class _Bulk:
         corr = listener.corr
         if corr.type != "temporal_ordered" or len(corr.rules) != 2 or ruleset.resolve(corr.rules[1]).detection is None:
             return None
-        if listener._ref(Match(self.window.rule, 0.0, {})) != 0:
+        if listener.spec.input_of(self.window.rule) != 0:
             return None
-        if any(listener._field(g, 0) not in self.window.corr.group_by for g in corr.group_by):
+        if any(listener.spec.field(g, 0) not in self.window.corr.group_by for g in corr.group_by):
             return None
         second = np.array([r == 1 for r in refs_of(listener, ruleset.base_rules)] + [False], dtype=bool)
         sel = np.flatnonzero(second[self.m.rule]).tolist()
         self.m.load(sel)
         by_key: dict[tuple[Any, ...], list[int]] = {}
-        fields = [listener._field(g, 1) for g in corr.group_by]
+        fields = [listener.spec.field(g, 1) for g in corr.group_by]
         for i in sel:
             by_key.setdefault(tuple(get_value(self.m.event(i), f) for f in fields), []).append(i)  # type: ignore[arg-type]
         return by_key
@@ -409,8 +410,8 @@ def _attach_follow_up(store: Any, alert: dict[str, Any], tenant: str) -> None:
         params.append(alert["host.name"])
     rows = store.query(
         'SELECT "event.id", "@timestamp", "event.action", "event.original" FROM events WHERE '  # noqa: S608
-        + " AND ".join(clauses) + f' ORDER BY "@timestamp" LIMIT {FOLLOW_UP_MAX}', params)
-    detail["follow_up"] = [{"id": i, "time": str(t), "action": a, "excerpt": (o or "")[:300]} for i, t, a, o in rows]
+        + " AND ".join(clauses) + f' ORDER BY "@timestamp", "log.file.path", "log.offset" LIMIT {FOLLOW_UP_MAX}', params)
+    detail["follow_up"] = [follow_up_entry(i, t, a, o) for i, t, a, o in rows]
     alert["hostwarden.detail"] = json.dumps(detail, default=str)
 
 

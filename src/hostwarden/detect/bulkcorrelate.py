@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from hostwarden.core.schema import FIELD_BY_NAME
 from hostwarden.detect.alerts import MAX_EVIDENCE
-from hostwarden.detect.correlate import MAX_KEPT_EVENTS, Match, Window
+from hostwarden.detect.correlate import MAX_KEPT_EVENTS, Window
 from hostwarden.detect.ir import Rule
 from hostwarden.detect.ruleset import RuleSet
 
@@ -52,7 +52,7 @@ def text_column(name: str) -> bool:
 
 def refs_of(window: Window, rules: Sequence[Rule]) -> list[int | None]:
     """Per base rule: which of the window's inputs it is (None: not an input)."""
-    return [window._ref(Match(rule, 0.0, {})) for rule in rules]
+    return [window.spec.input_of(rule) for rule in rules]
 
 
 def eligible(ruleset: RuleSet, window: Window) -> bool:
@@ -62,9 +62,8 @@ def eligible(ruleset: RuleSet, window: Window) -> bool:
         return False
     if not all(ruleset.resolve(r).detection is not None for r in corr.rules):
         return False
-    names = [window._field(g, ref) for ref in range(len(corr.rules)) for g in corr.group_by]
-    if corr.field:
-        names += [window._field(corr.field, ref) for ref in range(len(corr.rules))]
+    names = [f for fields in window.spec.key_fields for f in fields]
+    names += [f for f in window.spec.value_fields if f is not None]
     return all(text_column(n) for n in names)
 
 

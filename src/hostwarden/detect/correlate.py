@@ -157,6 +157,52 @@ _COUNTERS: dict[str, Callable[[_Group, _Entry, int], None]] = {
     "temporal": _count_ref, "temporal_ordered": _count_ref}
 
 
+@dataclass(frozen=True)
+class WindowSpec:
+    """What a correlation window reads, described once for every executor of it: the streaming
+    `Window` here, and the bulk correlator (detect.bulkcorrelate, detect.batch) that computes
+    the same firings per column. Its inputs are the rules the correlation names, in order; for
+    each, the ids that name it, the fields its group key is read from and the field its value
+    is read from (Sigma aliases applied)."""
+
+    correlation: Correlation
+    input_ids: tuple[frozenset[str], ...]
+    key_fields: tuple[tuple[str, ...], ...]  # per input, in group-by order
+    value_fields: tuple[str | None, ...]  # per input; None without a `field`
+    # judged only when the window closes: a condition an empty window meets (`lt`, `eq 0`, …)
+    closing: bool
+
+    @classmethod
+    def of(cls, correlation: Correlation, input_ids: list[set[str]]) -> WindowSpec:
+        ids = tuple(frozenset(i) for i in input_ids)
+
+        def field(name: str, ref: int) -> str:
+            alias = correlation.aliases.get(name)
+            if alias:
+                for key in ids[ref]:
+                    if key in alias:
+                        return alias[key]
+            return name
+
+        return cls(correlation, ids,
+                   tuple(tuple(field(g, r) for g in correlation.group_by) for r in range(len(ids))),
+                   tuple(field(correlation.field, r) if correlation.field else None for r in range(len(ids))),
+                   correlation.type in ("event_count", "value_count", "value_sum") and correlation.holds(0))
+
+    def input_of(self, rule: Rule) -> int | None:
+        """Which input `rule` is (by id or name), or None when the window does not read it."""
+        names = {rule.id, rule.name}
+        return next((i for i, ids in enumerate(self.input_ids) if names & ids), None)
+
+    def field(self, name: str, ref: int) -> str:
+        """The field input `ref` holds correlation field `name` in (a group-by or the value)."""
+        if name in self.correlation.group_by:
+            return self.key_fields[ref][self.correlation.group_by.index(name)]
+        if name == self.correlation.field:
+            return self.value_fields[ref] or name
+        return name
+
+
 class Window:
     """The state of one correlation rule: a sliding window per group key."""
 
@@ -164,16 +210,15 @@ class Window:
         assert rule.correlation is not None
         self.rule = rule
         self.corr: Correlation = rule.correlation
-        self.ref_ids = ref_ids  # per referenced rule: the ids/names that identify it
+        self.spec = WindowSpec.of(self.corr, ref_ids)
         self.groups: dict[tuple[Any, ...], _Group] = {}
         self.opened: dict[tuple[Any, ...], float] = {}
-        self.closing = self.corr.type in ("event_count", "value_count", "value_sum") and self.corr.holds(0)
-        # Resolved once (the streaming path adds matches at line rate): which ref a rule is, the
-        # fields each ref's group key and value are read from, the condition as plain compares.
+        self.closing = self.spec.closing
+        # Resolved once (the streaming path adds matches at line rate): which input a rule is,
+        # the readers of each input's group key, the condition as plain compares.
         self._refs: dict[str, int | None] = {}
-        self._key_fields = [tuple(self._field(g, r) for g in self.corr.group_by) for r in range(len(ref_ids))]
-        self._value_fields = [self._field(self.corr.field, r) if self.corr.field else None for r in range(len(ref_ids))]
-        self._key_of = [_key_reader(fields) for fields in self._key_fields]
+        self._value_fields = self.spec.value_fields
+        self._key_of = [_key_reader(fields) for fields in self.spec.key_fields]
         tests = [(_COMPARE[op], bound) for op, bound in self.corr.condition]
         # Set by a streaming engine for a window nothing else reads: updates the open alert of a
         # group firing again (returning it) without building the firing, or returns None.
@@ -183,19 +228,10 @@ class Window:
             (cmp, bound), = tests
             self._cond = lambda v: bool(cmp(v, bound))
 
-    def _field(self, name: str, ref: int) -> str:
-        alias = self.corr.aliases.get(name)
-        if alias:
-            for key in self.ref_ids[ref]:
-                if key in alias:
-                    return alias[key]
-        return name
-
     def _ref(self, m: Match) -> int | None:
         rid = m.rule.id
         if rid not in self._refs:
-            ids = {m.rule.id, m.rule.name}
-            self._refs[rid] = next((i for i, refs in enumerate(self.ref_ids) if ids & refs), None)
+            self._refs[rid] = self.spec.input_of(m.rule)
         return self._refs[rid]
 
     def add(self, m: Match, updated: list[dict[str, Any]] | None = None) -> list[Match]:
@@ -216,7 +252,7 @@ class Window:
             self.opened.setdefault(key, m.time)
         group = self.groups.pop(key, None)  # re-inserted last: `groups` is kept in use order (LRU first)
         if group is None:
-            group = _Group(len(self.ref_ids), self.corr.type)
+            group = _Group(len(self.spec.input_ids), self.corr.type)
         else:
             group.touched = next(_TOUCH)
         self.groups[key] = group
@@ -311,7 +347,7 @@ class Window:
         """Rebuild groups saved by `snapshot` (same rule definition: ref indexes still mean the same)."""
         for saved in data.get("groups", ()):
             key = tuple(saved["key"])
-            group = _Group(len(self.ref_ids), self.corr.type)
+            group = _Group(len(self.spec.input_ids), self.corr.type)
             for time, ref, value, events in _saved_entries(saved):
                 event = events[-1] if events else {}
                 group.push(_Entry(time, ref, value, Match(self.rule, time, event, events if len(events) > 1 else [])))
