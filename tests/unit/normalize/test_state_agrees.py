@@ -200,3 +200,30 @@ def test_journald_records_of_an_sshd_process_carry_its_address_and_count_attempt
     rest = JournaldParser().parse_batch([RawLine(i, r) for i, r in enumerate(records[1:], 1)], CTX, state)
     assert [ev.get("source.ip") for ev in first + rest] == ["192.0.2.5"] * 3
     assert [SAME_ATTEMPT in (ev.get("tags") or ()) for ev in first + rest] == [False, True, True]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(line, min_size=1, max_size=25), st.lists(line, min_size=1, max_size=25),
+       st.lists(st.floats(0, 1), max_size=3), st.lists(st.booleans(), min_size=4, max_size=4))
+def test_each_file_carries_its_own_state_while_their_chunks_alternate(first, second, points, executors):
+    """Two files of the same hosts and pids (a log and its rotated predecessor, or two hosts'
+    logs gathered in one folder): chunks read in turn, each source with its own normalizer
+    (as ingest and watch keep one per file), mean what each file means whole."""
+    from hostwarden.normalize.source import SourceNormalizer
+
+    files = {"/var/log/auth.log": log_bytes(first), "/var/log/auth.log.1": log_bytes(second)}
+    con = duckdb.connect()
+    normalizers = {s: SourceNormalizer(s, "syslog", CTX) for s in files}
+    pieces = {s: [Chunk(s, c.base_offset, c.data) for c in cut(data, points)] for s, data in files.items()}
+    got: dict[str, list[dict[str, Any]]] = {s: [] for s in files}
+    turn = 0
+    for round_ in range(max(len(p) for p in pieces.values())):
+        for source, chunks in pieces.items():
+            if round_ < len(chunks):
+                bulk = executors[turn % len(executors)]
+                turn += 1
+                name = normalizers[source].normalize_into(chunks[round_], con, "t", bulk_min_lines=0 if bulk else 10**9)
+                got[source] += con.sql(f'SELECT * FROM {name} ORDER BY "log.offset"').to_arrow_table().to_pylist()
+    for source, data in files.items():
+        whole = SyslogParser().parse_batch(Chunk(source, 0, data).lines(), CTX, ParseState())
+        assert comparable(got[source]) == comparable(to_arrow(whole).to_pylist())
