@@ -58,6 +58,7 @@ class ParseState:
         self.cap = cap
         self._sessions: dict[SessionKey, Session] | None = {}
         self._table: pa.Table | None = None
+        self._keys: pa.Array | None = None  # `_key_texts(_table)`, kept beside it by merges
 
     # -- the line executor's view ----------------------------------------------------------
     @property
@@ -66,7 +67,7 @@ class ParseState:
         if self._sessions is None:
             assert self._table is not None
             self._sessions = _from_table(self._table)
-            self._table = None
+            self._table = self._keys = None
         return self._sessions
 
     def trim(self) -> None:
@@ -79,21 +80,22 @@ class ParseState:
                 for key in list(self._sessions)[:excess]:
                     del self._sessions[key]
         elif self._table is not None and self._table.num_rows > self.cap:
-            order = pc.sort_indices(self._table.column("ord"))
-            self._table = self._table.take(order.slice(self._table.num_rows - self.cap))
+            kept = pc.sort_indices(self._table.column("ord")).slice(self._table.num_rows - self.cap)
+            self._table = self._table.take(kept)
+            self._keys = self._keys.take(kept) if self._keys is not None else None
 
     # -- the columnar executor's view ------------------------------------------------------
     def sessions_table(self) -> pa.Table:
         """The sessions as an Arrow table (SESSIONS_SCHEMA); `ord` gives their recency (the rows
         themselves may be in any order)."""
         if self._table is None:
-            self._table = _to_table(self.sessions)
+            self._table, self._keys = _to_table(self.sessions), None
             self._sessions = None
         return self._table
 
     def set_sessions_table(self, table: pa.Table) -> None:
         """Replace the sessions by a table in SESSIONS_SCHEMA's columns (`ord`: recency)."""
-        self._table = table.select(SESSIONS_SCHEMA.names).cast(SESSIONS_SCHEMA)
+        self._table, self._keys = table.select(SESSIONS_SCHEMA.names).cast(SESSIONS_SCHEMA), None
         self._sessions = None
         self.trim()
 
@@ -102,10 +104,13 @@ class ParseState:
         one) in place of their old rows: the others keep theirs."""
         touched = touched.select(SESSIONS_SCHEMA.names).cast(SESSIONS_SCHEMA)
         current = self.sessions_table()
+        current_keys = self._keys if self._keys is not None and len(self._keys) == current.num_rows else _key_texts(current)
+        touched_keys = _key_texts(touched)
         if current.num_rows and touched.num_rows:
-            keep = pc.invert(pc.is_in(_keys(current), value_set=_keys(touched)))
-            current = current.filter(keep)
+            keep = pc.invert(pc.is_in(current_keys, value_set=touched_keys))
+            current, current_keys = current.filter(keep), current_keys.filter(keep)
         self._table = pa.concat_tables([current, touched]) if current.num_rows else touched
+        self._keys = pa.concat_arrays([current_keys, touched_keys]) if current.num_rows else touched_keys
         self._sessions = None
         self.trim()
 
@@ -128,10 +133,11 @@ class ParseState:
         return state
 
 
-def _keys(table: pa.Table) -> pa.Array:
+def _key_texts(table: pa.Table) -> pa.Array:
     """One text per (host, pid): what `is_in` can compare (it takes no struct)."""
     host = pc.fill_null(table.column("host"), "\x00")  # a null host is its own value
-    return pc.binary_join_element_wise(host, pc.cast(table.column("pid"), pa.string()), "\x1f")
+    joined = pc.binary_join_element_wise(host, pc.cast(table.column("pid"), pa.string()), "\x1f")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
 def _to_table(sessions: dict[SessionKey, Session]) -> pa.Table:
