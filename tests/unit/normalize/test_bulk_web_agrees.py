@@ -16,6 +16,8 @@ from hostwarden.core.schema import FIELD_NAMES
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.source import SourceNormalizer
 
+from .chunking import read_in_turn
+
 REF = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CORPORA = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora"
 FAIL2BAN = CORPORA / "realworld-logs" / "fail2ban" / "fail2ban" / "tests" / "files" / "logs"
@@ -105,36 +107,13 @@ def test_bulk_agrees_on_fail2ban_web_samples(name):
     assert_agree(data, source=f"/var/log/{name}/access.log")
 
 
-def _chunked(files: dict[str, bytes], cuts: list[float], columnar: list[bool]) -> list[dict]:
-    """Every file cut at the same fractions into chunks of whole lines, the files' chunks read in
-    turn (one normalizer per file, as ingest keeps), each chunk by the executor drawn for it."""
-    con, rows, turn = duckdb.connect(), [], 0
-    pieces: dict[str, list[Chunk]] = {}
-    for source, data in files.items():
-        ends = sorted({data.rfind(b"\n", 0, max(1, int(c * len(data)))) + 1 for c in cuts} - {0}) + [len(data)]
-        start, pieces[source] = 0, []
-        for end in ends:
-            if end > start:
-                pieces[source].append(Chunk(source, start, data[start:end]))
-                start = end
-    normalizers = {s: SourceNormalizer(s, "web.access", ParseContext(source=s, reference_time=REF)) for s in files}
-    for round_ in range(max(len(p) for p in pieces.values())):
-        for source, chunks in pieces.items():
-            if round_ < len(chunks):
-                bulk = columnar[turn % len(columnar)]
-                turn += 1
-                name = normalizers[source].normalize_into(chunks[round_], con, "t", bulk_min_lines=0 if bulk else 10**9)
-                rows += [{"source": source, **{f: (dict(r.get(f) or []) if f == "labels" else r.get(f)) for f in FIELD_NAMES}}
-                         for r in con.sql(f'SELECT * FROM {name} ORDER BY "log.offset"').to_arrow_table().to_pylist()]
-    return sorted(rows, key=lambda r: (r["source"], r["log.offset"]))
-
-
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(line, min_size=1, max_size=30), st.lists(line, min_size=1, max_size=30),
        st.lists(st.floats(0, 1), max_size=4), st.lists(st.booleans(), min_size=1, max_size=6))
 def test_two_files_cut_into_chunks_read_by_either_executor_agree_with_each_file_whole(first, second, cuts, columnar):
     files = {"/var/log/nginx/access.log": ("\n".join(first) + "\n").encode(),
              "/var/log/apache2/access.log": ("\n".join(second) + "\r\n").encode()}
-    whole = sorted((r for s, data in files.items() for r in _chunked({s: data}, [], [False])),
-                   key=lambda r: (r["source"], r["log.offset"]))
-    assert _chunked(files, cuts, columnar) == whole
+    ctx = ParseContext(reference_time=REF)
+    got = read_in_turn(files, "web.access", ctx, cuts, columnar)
+    assert got == {source: read_in_turn({source: data}, "web.access", ctx, [], [False])[source]
+                   for source, data in files.items()}

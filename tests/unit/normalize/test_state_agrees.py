@@ -20,6 +20,9 @@ from hostwarden.normalize.sessions import ATTEMPT_GAP_SECONDS, SAME_ATTEMPT
 from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.syslog import SyslogParser
 
+from .chunking import comparable as row_of
+from .chunking import read_in_turn
+
 BULK = BulkSyslog()
 CTX = ParseContext(reference_time=datetime(2026, 12, 1, tzinfo=UTC))
 PAM = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}"
@@ -209,21 +212,8 @@ def test_each_file_carries_its_own_state_while_their_chunks_alternate(first, sec
     """Two files of the same hosts and pids (a log and its rotated predecessor, or two hosts'
     logs gathered in one folder): chunks read in turn, each source with its own normalizer
     (as ingest and watch keep one per file), mean what each file means whole."""
-    from hostwarden.normalize.source import SourceNormalizer
-
     files = {"/var/log/auth.log": log_bytes(first), "/var/log/auth.log.1": log_bytes(second)}
-    con = duckdb.connect()
-    normalizers = {s: SourceNormalizer(s, "syslog", CTX) for s in files}
-    pieces = {s: [Chunk(s, c.base_offset, c.data) for c in cut(data, points)] for s, data in files.items()}
-    got: dict[str, list[dict[str, Any]]] = {s: [] for s in files}
-    turn = 0
-    for round_ in range(max(len(p) for p in pieces.values())):
-        for source, chunks in pieces.items():
-            if round_ < len(chunks):
-                bulk = executors[turn % len(executors)]
-                turn += 1
-                name = normalizers[source].normalize_into(chunks[round_], con, "t", bulk_min_lines=0 if bulk else 10**9)
-                got[source] += con.sql(f'SELECT * FROM {name} ORDER BY "log.offset"').to_arrow_table().to_pylist()
+    got = read_in_turn(files, "syslog", CTX, points, executors)
     for source, data in files.items():
         whole = SyslogParser().parse_batch(Chunk(source, 0, data).lines(), CTX, ParseState())
-        assert comparable(got[source]) == comparable(to_arrow(whole).to_pylist())
+        assert got[source] == [row_of(r) for r in to_arrow(whole).to_pylist()]
