@@ -53,7 +53,8 @@ FIELDS: tuple[Field, ...] = (
     _f("event.ingested", _TS, "TIMESTAMPTZ", "When hostwarden stored the event."),
     _f("event.created", _TS, "TIMESTAMPTZ", "When the producer (agent, scanner, detector) created the record."),
     _f("message", _STR, "VARCHAR", "The human-readable message: the syslog MSG part, or the finding/alert title."),
-    _f("tags", _LIST, "VARCHAR[]", "Markers such as parse_failure, invalid_utf8, truncated, year_inferred."),
+    _f("tags", _LIST, "VARCHAR[]", "Markers such as parse_failure, invalid_utf8, truncated, year_inferred, same_attempt (a line of an "
+       "SSH attempt another line already counts: the PAM line beside sshd's, a connection's closing lines)."),
     _f("labels", _MAP, "MAP(VARCHAR, VARCHAR)", "Source-native fields without an ECS home (auditd `type`, `a0`, `key`, `syscall`, …)."),
     _f("organization.id", _STR, "VARCHAR", "Tenant. Every query is filtered by it; `default` for single-tenant use."),
     _f("log.file.path", _STR, "VARCHAR", "File the line came from (or `-` for stdin, `journald`)."),
