@@ -496,7 +496,11 @@ def test_bulk_path_gives_the_same_events_as_the_per_line_path() -> None:
                 vb, vr = dict(vb or []), dict(vr or [])
             assert vb == vr, (field, r["event.original"])
 
-_mutation = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12) | st.sampled_from(
+
+# A line never holds "\n" (readers split on it), and there the engines differ: Python's `$` also
+# matches before a final newline, RE2's does not. Any other character may be spliced in.
+_mutation = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\n"),
+                    max_size=12) | st.sampled_from(
     [" ; ", " rhost=", " user=", "'", "(", ")", "  ", "\u00a0", "\u0663", "::ffff:", ", ", "#012", "."]
 )
 
