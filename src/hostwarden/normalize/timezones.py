@@ -10,8 +10,9 @@ broke time windows across hosts. The zone of a source is, first match wins:
 3. `[ingest] timezone`;
 4. the zone of the host that wrote the log: the scanned root's `/etc/localtime` (a link into a
    zoneinfo folder names the zone; a copied TZif file is matched against this machine's zoneinfo
-   database by its bytes, or read as is) or its `/etc/timezone`; for `ingest` and `watch` this
-   machine's own; UTC when none can be read.
+   database by its bytes, or read as is) or its `/etc/timezone`, which a scan reads through its
+   root's resolver and hands to `zone_from_files` (scan/hostfacts.py); for `ingest` and `watch`
+   this machine's own (`host_zone`); UTC when none can be read.
 
 A line that names its zone (RFC 5424, ISO 8601 with an offset, an access log's `-0700`) keeps it
 whatever this says. The wall clock → UTC rule itself is normalize.localtime.
@@ -54,6 +55,7 @@ class ZonePolicy:
     default: str | None = None  # [ingest] timezone
     sources: tuple[tuple[str, str], ...] = ()  # (glob, zone) of [ingest.sources."glob"], in file order
     root: Path = Path("/")  # the host whose own zone is the fallback
+    host: tzinfo | None = None  # that host's zone when the caller read it (a scan, through its resolver)
 
     @classmethod
     def from_config(cls, ingest: IngestConfig, override: str | None = None, root: Path = Path("/")) -> ZonePolicy:
@@ -62,9 +64,10 @@ class ZonePolicy:
         sources = tuple((glob, src.timezone) for glob, src in ingest.sources.items() if src.timezone)
         return cls(override or None, ingest.timezone, sources, root)
 
-    def under(self, root: Path) -> ZonePolicy:
-        """The same rules for the logs of the host mounted at `root` (`scan --root`)."""
-        return ZonePolicy(self.override, self.default, self.sources, root)
+    def under(self, root: Path, host: tzinfo | None = None) -> ZonePolicy:
+        """The same rules for the logs of the host mounted at `root` (`scan --root`); `host`: its
+        zone as the caller read it (`zone_from_files`), else `host_zone(root)` reads it."""
+        return ZonePolicy(self.override, self.default, self.sources, root, host)
 
     def for_source(self, path: str) -> tzinfo:
         if self.override:
@@ -78,7 +81,7 @@ class ZonePolicy:
                 return zone_named(zone)
         if self.default:
             return zone_named(self.default)
-        return host_zone(self.root)
+        return self.host if self.host is not None else host_zone(self.root)
 
 
 @lru_cache(maxsize=16)
@@ -91,22 +94,32 @@ def host_zone(root: Path = Path("/")) -> tzinfo:
         return UTC
     localtime = etc / "localtime"
     try:
-        target = os.readlink(localtime)
+        target: str | None = os.readlink(localtime)
     except OSError:
         target = None
-    if target is not None:
-        name = _zone_from_link(target)
-        if name is not None:
-            return name
+    if target is None:
+        data = _read_regular(localtime)
+    elif _zone_from_link(target) is not None:
+        data = None  # the link's text names the zone: nothing to read
+    else:
         resolved = _inside(root, target.lstrip("/")) if target.startswith("/") else _inside(root, f"etc/{target}")
         data = _read_regular(resolved) if resolved is not None else None
-    else:
-        data = _read_regular(localtime)
-    if data is not None and data.startswith(b"TZif"):
-        return _zone_from_tzif(data)
-    text = _read_regular(etc / "timezone")
-    if text is not None:
-        name = text.decode("utf-8", "replace").strip().splitlines()[0].strip() if text.strip() else ""
+    return zone_from_files(target, data, _read_regular(etc / "timezone"))
+
+
+def zone_from_files(link: str | None, localtime: bytes | None, timezone: bytes | None) -> tzinfo:
+    """A host's zone from what its files hold, however they were read: the text of the
+    /etc/localtime link (`link`, None when it is no link), the bytes /etc/localtime leads to
+    (within the host's root), and /etc/timezone's bytes. UTC when none names a zone. A scan
+    reads the three through its root's resolver (scan/hostfacts.py) and hands them here."""
+    if link is not None:
+        named = _zone_from_link(link)
+        if named is not None:
+            return named
+    if localtime is not None and localtime.startswith(b"TZif"):
+        return _zone_from_tzif(localtime[:TZIF_MAX])
+    if timezone is not None and timezone.strip():
+        name = timezone.decode("utf-8", "replace").strip().splitlines()[0].strip()
         try:
             return zoneinfo.ZoneInfo(name) if name else UTC
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

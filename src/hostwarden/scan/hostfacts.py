@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import platform
 import socket
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from hostwarden.normalize.timezones import zone_from_files
 from hostwarden.scan.rootfs import RootFS
 
 OS_KEYS = ("ID", "VERSION_ID", "PRETTY_NAME", "VERSION_CODENAME")
@@ -36,3 +38,11 @@ def host_facts(root: Path, live: bool, fs: RootFS | None = None) -> dict[str, An
     if machine_id is not None:
         facts["id"] = machine_id.strip() or None
     return facts
+
+
+def clock_zone(fs: RootFS) -> tzinfo:
+    """The zone the scanned host keeps its clock in, which its zone-less log times are in:
+    /etc/localtime (a link's text names the zone; else the TZif file it leads to inside the
+    root), else /etc/timezone; UTC when neither says (normalize.timezones.zone_from_files)."""
+    return zone_from_files(fs.readlink("/etc/localtime"), fs.read_bytes("/etc/localtime", kind="id"),
+                           fs.read_bytes("/etc/timezone", kind="id"))

@@ -24,6 +24,7 @@ from hostwarden.normalize.source import context_for
 from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.scan.base import ScanContext
+from hostwarden.scan.hostfacts import clock_zone
 from hostwarden.scan.rootfs import RootFS
 from hostwarden.store.eventstore import EventStore
 
@@ -93,7 +94,8 @@ class LogScanner:
             tmp = tempfile.TemporaryDirectory(prefix="hostwarden-scan-")
             data_dir = Path(tmp.name)
         # zone-less times: --timezone / the config, else the zone the scanned root's own clock is in
-        zones = (ctx.options.get("zones") or ZonePolicy()).under(ctx.root)
+        # (its /etc/localtime, read through the root's resolver like every scanner read)
+        zones = (ctx.options.get("zones") or ZonePolicy()).under(ctx.root, clock_zone(ctx.fs))
         try:
             with EventStore(data_dir) as store:
                 stats = IngestStats()
