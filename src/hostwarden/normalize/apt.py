@@ -11,9 +11,9 @@ history.log is a file of multi-line records (apt's `apt-pkg/deb/dpkgpm.cc`):
 
 Each package action becomes its own event carrying the record's time, the user who ran apt
 (`Requested-By`, present when apt ran under sudo) and its command line. The record's header is
-parser state carried from line to line and from one chunk to the next (the parser instance lives
-as long as the source, see pipelines/ingest.py), so a record split by a chunk boundary keeps its
-user; no line is held back, so a crash between chunks loses nothing (auditd.py's rule).
+carried from line to line and from one chunk to the next in the source's `ParseState`
+(`state.record`), so a record split by a chunk boundary keeps its user; no line is held back, so
+a crash between chunks loses nothing (auditd.py's rule). Without a state a batch stands alone.
 
 Event identity: the line itself is stored whole at its own offset; each package of a list line
 is an event at the byte offset of its entry within the line, with the entry as `event.original`,
@@ -28,13 +28,12 @@ also name the package.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from hostwarden.core.chunks import RawLine
 from hostwarden.normalize.base import ParseContext, parse_failure
 from hostwarden.normalize.dpkg import local_time, package_fields
-from hostwarden.normalize.state import ParseState
+from hostwarden.normalize.state import ParseState, RecordHeader
 
 _FIELD = re.compile(r"^(?P<key>[A-Z][A-Za-z-]*): ?(?P<value>.*)$")
 _DATE = r"\d{4}-\d\d-\d\d\s+\d\d:\d\d:\d\d"
@@ -65,10 +64,6 @@ def _base(dataset: str, line: RawLine, action: str, message: str) -> dict[str, A
 class AptHistoryParser:
     dataset = "apt.history"
 
-    def __init__(self) -> None:
-        self._record: dict[str, Any] = {}  # the current record's header: time, user, command line
-        self._ended: datetime | None = None  # the last record's end: the time of the blank line after it
-
     def sniff(self, lines: list[str]) -> float:
         if not lines:
             return 0.0
@@ -79,19 +74,20 @@ class AptHistoryParser:
         return hits / len(lines)
 
     def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
+        record = (state if state is not None else ParseState()).record
         out: list[dict[str, Any]] = []
         for line in lines:
             try:
-                out.extend(self._line(line, ctx))
+                out.extend(self._line(line, ctx, record))
             except Exception:  # a bug on hostile input must not lose the line
                 out.append(_unknown(line, self.dataset))
         return out
 
-    def _line(self, line: RawLine, ctx: ParseContext) -> list[dict[str, Any]]:
+    def _line(self, line: RawLine, ctx: ParseContext, record: RecordHeader) -> list[dict[str, Any]]:
         text = line.text
         if not text.strip():
             ev = _base(self.dataset, line, "apt_record_separator", "")
-            when = self._record.get("time") or self._ended
+            when = record.time or record.ended
             if when is not None:
                 ev["@timestamp"] = when
             return [ev]
@@ -99,30 +95,28 @@ class AptHistoryParser:
         if m is None:
             return [_unknown(line, self.dataset)]
         key, value = m["key"], m["value"].strip()
-        record = self._record
         ev = _base(self.dataset, line, "apt_history_field", text)
         ev["apt.field"] = key
         if key == "Start-Date":
-            record.clear()
-            record["time"] = local_time(value, ctx)
+            record.start(local_time(value, ctx))
             ev.update({"event.action": "apt_run_started", "event.type": ["start"]})
         elif key == "End-Date":
             ev.update({"event.action": "apt_run_ended", "event.type": ["end"]})
             ended = local_time(value, ctx)
             _with_record(ev, record)
             if ended is not None:
-                ev["@timestamp"] = self._ended = ended
-            record.clear()
+                ev["@timestamp"] = record.ended = ended
+            record.start(None)
             return [ev]
         elif key == "Commandline":
-            record["process.command_line"] = value
-            record["process.name"] = value.split(" ", 1)[0].rsplit("/", 1)[-1]
+            record.fields["process.command_line"] = value
+            record.fields["process.name"] = value.split(" ", 1)[0].rsplit("/", 1)[-1]
             ev["event.action"] = "apt_command"
         elif key == "Requested-By":
             who = _REQUESTER.match(value)
-            record["user.name"] = who["name"] if who else value
+            record.fields["user.name"] = who["name"] if who else value
             if who:
-                record["user.id"] = who["uid"]
+                record.fields["user.id"] = who["uid"]
             ev["event.action"] = "apt_requested_by"
         elif key == "Error":
             ev.update({"event.action": "apt_error", "event.outcome": "failure", "error.message": value})
@@ -132,7 +126,7 @@ class AptHistoryParser:
         ev["event.action"] = "apt_package_list"
         return [ev, *self._packages(line, key, m.start("value"), record)]
 
-    def _packages(self, line: RawLine, key: str, start: int, record: dict[str, Any]) -> list[dict[str, Any]]:
+    def _packages(self, line: RawLine, key: str, start: int, record: RecordHeader) -> list[dict[str, Any]]:
         action, kind = LIST_KEYS[key]
         text = line.text
         out = []
@@ -152,14 +146,13 @@ class AptHistoryParser:
         return out
 
 
-def _with_record(ev: dict[str, Any], record: dict[str, Any]) -> None:
+def _with_record(ev: dict[str, Any], record: RecordHeader) -> None:
     """The record's time, user and command line on one of its events."""
-    for key, value in record.items():
-        if value is None:
-            continue
-        ev["@timestamp" if key == "time" else key] = value
-    if "user.name" in record:
-        ev["related.user"] = [record["user.name"]]
+    if record.time is not None:
+        ev["@timestamp"] = record.time
+    ev.update(record.fields)
+    if "user.name" in record.fields:
+        ev["related.user"] = [record.fields["user.name"]]
 
 
 def _unknown(line: RawLine, dataset: str) -> dict[str, Any]:
@@ -192,9 +185,6 @@ class AptTermParser:
     dataset = "apt.term"
     claims_by_name = True  # chosen for its file names even when few lines are dpkg's own
 
-    def __init__(self) -> None:
-        self._started: datetime | None = None
-
     def sniff(self, lines: list[str]) -> float:
         if not lines:
             return 0.0
@@ -202,9 +192,10 @@ class AptTermParser:
         return hits / len(lines)
 
     def parse_batch(self, lines: list[RawLine], ctx: ParseContext, state: ParseState | None = None) -> list[dict[str, Any]]:
-        return [self._line(line, ctx) for line in lines]
+        record = (state if state is not None else ParseState()).record  # `time`: the last `Log started`
+        return [self._line(line, ctx, record) for line in lines]
 
-    def _line(self, line: RawLine, ctx: ParseContext) -> dict[str, Any]:
+    def _line(self, line: RawLine, ctx: ParseContext, record: RecordHeader) -> dict[str, Any]:
         text = line.text
         ev = _base(self.dataset, line, "terminal_output", text)
         for regex, action in TERM_LINES:
@@ -214,7 +205,8 @@ class AptTermParser:
             groups = m.groupdict()
             if action == "apt_log":
                 ts = local_time(groups["ts"], ctx)
-                self._started = ts if groups["edge"] == "started" else self._started
+                if groups["edge"] == "started":
+                    record.time = ts
                 ev.update({"event.action": f"apt_log_{groups['edge']}",
                            "event.type": ["start" if groups["edge"] == "started" else "end"]})
                 if ts is not None:
@@ -228,6 +220,6 @@ class AptTermParser:
             break
         if not text.strip():
             ev["event.action"] = "apt_record_separator"
-        if self._started is not None:
-            ev["@timestamp"] = self._started
+        if record.time is not None:
+            ev["@timestamp"] = record.time
         return ev

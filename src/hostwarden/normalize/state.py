@@ -8,6 +8,10 @@ so whether a line gets its `source.ip` (or counts as an attempt) never depends o
 ended or which command read the file. The rule itself is in `normalize.sessions`, once per
 executor, side by side.
 
+Formats of multi-line records (apt's history.log and term.log) keep the header they are in
+here too (`record`), not in the parser object: what a source carries is this one object,
+whichever parser instance reads the next chunk.
+
 The state is small data: it serializes to JSON (`to_json`/`from_json`) and its sessions travel
 to DuckDB as an Arrow table (`sessions_table`) and back (`set_sessions_table`) without a trip
 through Python objects, which is what the columnar executor uses; the line executor reads and
@@ -17,7 +21,8 @@ is made from it only when asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -51,6 +56,20 @@ class Session:
     counted: bool = False
 
 
+@dataclass(slots=True)
+class RecordHeader:
+    """The header of a multi-line record as far as read, which the record's later lines carry:
+    apt's history.log (`Start-Date`, `Commandline`, `Requested-By`) and term.log (`Log started`).
+    A record a chunk boundary splits keeps its user and time."""
+
+    time: datetime | None = None  # the record's start
+    fields: dict[str, str] = field(default_factory=dict)  # ECS fields of the header (user.name, …)
+    ended: datetime | None = None  # the previous record's end: the time of the blank line after it
+
+    def start(self, time: datetime | None) -> None:
+        self.time, self.fields = time, {}
+
+
 class ParseState:
     """The state one source's parse carries across chunks (see the module doc)."""
 
@@ -59,6 +78,7 @@ class ParseState:
         self._sessions: dict[SessionKey, Session] | None = {}
         self._table: pa.Table | None = None
         self._keys: pa.Array | None = None  # `_key_texts(_table)`, kept beside it by merges
+        self.record = RecordHeader()  # apt's multi-line records (normalize/apt.py)
 
     # -- the line executor's view ----------------------------------------------------------
     @property
@@ -123,14 +143,27 @@ class ParseState:
         table = table.take(pc.sort_indices(table.column("ord")))
         fields = ("host", "pid", "ip", "port", "last_failure", "failures", "counted")
         rows = [[r[f] for f in fields] for r in table.to_pylist()]
-        return {"version": 1, "cap": self.cap, "sessions": rows}
+        rec = self.record
+        record = {"time": _iso(rec.time), "fields": dict(rec.fields), "ended": _iso(rec.ended)}
+        return {"version": 1, "cap": self.cap, "sessions": rows, "record": record}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ParseState:
         state = cls(int(data.get("cap") or SESSION_CAP))
         for host, pid, ip, port, last_failure, failures, counted in data.get("sessions") or ():
             state.sessions[(host, int(pid))] = Session(ip, port, last_failure, int(failures), bool(counted))
+        record = data.get("record") or {}
+        state.record = RecordHeader(_datetime(record.get("time")), dict(record.get("fields") or {}),
+                                    _datetime(record.get("ended")))
         return state
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _key_texts(table: pa.Table) -> pa.Array:

@@ -23,6 +23,7 @@ from hostwarden.normalize.registry import (
     sniff_verdict,
 )
 from hostwarden.normalize.source import context_for
+from hostwarden.normalize.state import ParseState
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "debian-varlog"
 LOG = ROOT / "var" / "log"
@@ -56,10 +57,10 @@ EXPECTED: dict[str, str | None] = {
 
 def parse_file(path: Path, parser_name: str) -> list[dict]:
     parser = available_parsers()[parser_name]()
-    ctx = context_for(str(path))
+    ctx, state = context_for(str(path)), ParseState()
     events: list[dict] = []
     for chunk in FileReader(path, MemoryCheckpoints()).read_chunks():
-        events += parser.parse_batch(chunk.lines(), ctx)
+        events += parser.parse_batch(chunk.lines(), ctx, state)
     return events
 
 
@@ -203,11 +204,25 @@ def test_apt_history_record_split_by_a_chunk_boundary_keeps_its_user(cut: int) -
     data = (LOG / "apt" / "history.log").read_bytes()
     lines = data.split(b"\n")
     split = len(b"\n".join(lines[:cut])) + 1
-    parser, ctx = AptHistoryParser(), ParseContext()
-    whole = AptHistoryParser().parse_batch(Chunk("h", 0, data).lines(), ctx)
-    parts = parser.parse_batch(Chunk("h", 0, data[:split]).lines(), ctx)
-    parts += parser.parse_batch(Chunk("h", split, data[split:]).lines(), ctx)
+    ctx, state = ParseContext(), ParseState()
+    whole = AptHistoryParser().parse_batch(Chunk("h", 0, data).lines(), ctx, ParseState())
+    # the header travels in the source's state, not in the parser: another instance reads on
+    parts = AptHistoryParser().parse_batch(Chunk("h", 0, data[:split]).lines(), ctx, state)
+    parts += AptHistoryParser().parse_batch(Chunk("h", split, data[split:]).lines(), ctx, state)
     assert parts == whole
+    # cuts 4-6 fall inside alice's record, after her Requested-By line
+    assert [e.get("user.name") for e in parts if e.get("event.action") == "package_installed"][:3] == ["alice"] * 3
+
+
+def test_an_open_apt_record_survives_the_states_json() -> None:
+    data = (LOG / "apt" / "history.log").read_bytes()
+    split = len(b"\n".join(data.split(b"\n")[:4])) + 1  # after alice's Requested-By line
+    ctx, state = ParseContext(), ParseState()
+    AptHistoryParser().parse_batch(Chunk("h", 0, data[:split]).lines(), ctx, state)
+    again = ParseState.from_json(state.to_json())
+    assert again.record == state.record and again.record.fields["user.name"] == "alice"
+    rest = Chunk("h", split, data[split:]).lines()
+    assert AptHistoryParser().parse_batch(rest, ctx, again) == AptHistoryParser().parse_batch(rest, ctx, state)
 
 
 def test_apt_history_bad_lines_are_failures_not_crashes() -> None:
