@@ -230,9 +230,10 @@ class AlertBook:
             if ev_id in current.ids:
                 continue
             current.ids.append(ev_id)
-            current.detail["events"].append(
-                {"id": ev_id, "time": str(ev.get("@timestamp")), "excerpt": (ev.get("event.original") or "")[:EXCERPT]}
-            )
+            item = {"id": ev_id, "time": str(ev.get("@timestamp")), "excerpt": (ev.get("event.original") or "")[:EXCERPT]}
+            if ev.get("log.file.path"):  # where to look: the responder opens the log, not the store
+                item["file"] = ev["log.file.path"]
+            current.detail["events"].append(item)
 
     def _new(self, m: Match, key: tuple[str, tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, Any]]:
         rule = m.rule

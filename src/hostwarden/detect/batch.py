@@ -44,7 +44,7 @@ from hostwarden.detect.bulkcorrelate import (
     refs_of,
     runs,
 )
-from hostwarden.detect.correlate import Match, Window
+from hostwarden.detect.correlate import Match, Window, firing_fields
 from hostwarden.detect.engine import Engine
 from hostwarden.detect.ir import Node, Rule
 from hostwarden.detect.matcher import get_value
@@ -267,6 +267,10 @@ class _Bulk:
         values = dict(zip(corr.group_by, key, strict=True))
         time = float(m.time[p])
         synthetic = {**{k: v for k, v in values.items() if v is not None}, "@timestamp": datetime.fromtimestamp(time, UTC)}
+        fired = m.event(p)
+        for name in firing_fields(corr.type):
+            if name not in synthetic and fired.get(name) is not None:
+                synthetic[name] = fired[name]
         return Match(self.window.rule, time, synthetic, events, values,  # type: ignore[arg-type]
                      count=int(self.size[j]) if count is None else count)
 

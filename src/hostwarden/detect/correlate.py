@@ -26,7 +26,8 @@ from hostwarden.detect.matcher import _number, get_value
 
 MAX_KEPT_EVENTS = 20
 # Fields an entry keeps when its window is saved (what evidence, excerpts and sequence alerts read).
-SAVED_FIELDS = ("event.id", "@timestamp", "event.original", "event.action", "host.name", "source.ip", "user.name")
+SAVED_FIELDS = ("event.id", "@timestamp", "event.original", "event.action", "host.name", "source.ip", "user.name",
+                "log.file.path")
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq, "neq": operator.ne}
 _TOUCH = count()  # a process-wide use order, so groups of different windows compare for LRU eviction
@@ -378,14 +379,21 @@ class Window:
         values, book_key, known = group.fired_as
         recent = group.last(MAX_KEPT_EVENTS)
         synthetic: dict[str, Any] = {**known, "@timestamp": datetime.fromtimestamp(time, UTC)}
-        if self.corr.type in ("temporal", "temporal_ordered") and recent:
-            # a sequence's last step says who/where it ended (the account that logged in)
+        if recent:
+            # the event that made the window fire says where it fired (the host), and a sequence's
+            # last step who it ended with (the account that logged in)
             last = recent[-1].match.event
-            for name in ("host.name", "source.ip", "user.name"):
+            for name in firing_fields(self.corr.type):
                 if name not in synthetic and last.get(name) is not None:
                     synthetic[name] = last[name]
         return Match(self.rule, time, synthetic, (), values, count=len(group.entries), recent=recent, key=book_key)
 
+
+def firing_fields(kind: str) -> tuple[str, ...]:
+    """Entity fields a correlation's alert takes from the event that made it fire, beside its
+    group: the host always (an alert grouped by address alone still happened somewhere, and
+    incidents group by host), and for a sequence also the address and account it ended with."""
+    return ("host.name", "source.ip", "user.name") if kind in ("temporal", "temporal_ordered") else ("host.name",)
 
 def _key_reader(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """Reads a group key from an event; schema fields (the usual case) are plain dict reads."""

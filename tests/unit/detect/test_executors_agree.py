@@ -78,7 +78,8 @@ def comparable(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         detail = json.loads(a["hostwarden.detail"])
         out.append((a["event.id"], a["rule.id"], a["message"], a["source.ip"], a["user.name"], a["event.severity"],
                     detail["count"], detail["first"], detail["last"], [e["id"] for e in detail["events"]],
-                    [(f["id"], f["time"], f["action"]) for f in detail.get("follow_up", [])]))
+                    [(f["id"], f["time"], f["action"]) for f in detail.get("follow_up", [])],
+                    a["host.name"], [e.get("file") for e in detail["events"]]))
     return sorted(out)
 
 
@@ -90,3 +91,18 @@ def test_watch_and_ingest_raise_the_same_alerts_with_the_same_evidence(logs: lis
     assert len(batch) > 20
     assert any(row[5] == 1 and row[10] for row in batch)  # the L1 login after brute force, with what followed
     assert live == batch
+
+
+def test_alerts_say_where_they_happened(logs: list[Path], tmp_path: Path) -> None:
+    """An alert grouped by address alone still names its host (incidents group by host; a
+    campaign on "unknown host" helps nobody) and each evidence line names its log file."""
+    alerts = bulk(logs, tmp_path / "data")
+    auth_files = {str(p) for p in logs[:2]}
+    by_address = [a for a in alerts if json.loads(a["hostwarden.detail"])["key"].keys() == {"source.ip"}]
+    assert by_address
+    for alert in by_address:
+        files = {e["file"] for e in json.loads(alert["hostwarden.detail"])["events"]}
+        assert files and files <= {str(p) for p in logs}
+        hosts = {str(logs[0]): "web-01", str(logs[1]): "db-02"}
+        if files <= auth_files:  # the host of the line that made the window fire
+            assert alert["host.name"] in {hosts[f] for f in files}, alert["message"]
