@@ -325,7 +325,7 @@ class EventStore:
         con = self.con
         inner = f'SELECT * FROM (SELECT {", ".join(cols)} FROM {table}) WHERE "event.id" NOT IN ({existing}) {unique}'
         names = {c.rsplit(" AS ", 1)[-1].strip('"') for c in cols}
-        written = seg.write(con, self.data_dir, f"SELECT {seg.full_select(names, {})} FROM ({inner})", params)
+        written = seg.write(con, self.data_dir, f"SELECT {seg.typed_select(names)} FROM ({inner})", params)
         if written is None:
             return 0
         rel, added = written
