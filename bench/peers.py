@@ -12,11 +12,11 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,26 +74,46 @@ class Result:
         return work / ("".join(c if c.isalnum() else "_" for c in self.tool) + f".{run}.out")
 
 
+# The command runs as a grandchild of a small launcher, not as a child of this process: Linux
+# keeps a process's peak RSS across fork and exec, so a child forked from a benchmark that holds
+# a generated log in memory would report that size as its own peak (grep at 450 MB).
+_LAUNCHER = """
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(sys.argv[1], "w") as out:
+    out.write(f"{wall} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def measure(cmd: Sequence[str], stdout: Path, stderr: Path | None = None, timeout_s: float = 3600,
             env: dict[str, str] | None = None) -> Measurement:
-    """Run ``cmd`` with its output in real files; wall time and the child's peak RSS."""
+    """Run ``cmd`` with its output in real files; its wall time and peak RSS (its own, see _LAUNCHER)."""
     err_path = stderr or stdout.with_suffix(stdout.suffix + ".err")
+    figures = stdout.with_suffix(stdout.suffix + ".measure")
+    figures.unlink(missing_ok=True)
     with stdout.open("wb") as out, err_path.open("wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-        deadline = t0 + timeout_s
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
-        wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
-    return Measurement(wall, usage.ru_maxrss / 1024, proc.returncode)
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(figures), *cmd], stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    try:
+        wall, maxrss_kb, code = figures.read_text().split()
+    except (OSError, ValueError):  # the launcher was killed: a timeout
+        return Measurement(timeout_s, 0.0, -9)
+    finally:
+        figures.unlink(missing_ok=True)
+    return Measurement(float(wall), int(maxrss_kb) / 1024, int(code))
 
 
 def run_repeated(result: Result, cmd: Sequence[str], work: Path, repeat: int,
