@@ -52,9 +52,13 @@ class SourceNormalizer:
         if any("parse_failure" in (ev.get("tags") or []) for ev in events):
             events = reparse_failures(events, {ln.offset: ln for ln in lines}, self.ctx, self.parser_name)
         table = to_arrow(events)
+        # Like the columnar plans, only the columns this chunk fills (and those every reader of
+        # a parsed chunk asks for): the store writes each column it is given.
+        filled = ", ".join(f'"{name}"' for name in table.column_names
+                           if name in ALWAYS_COLUMNS or table.column(name).null_count < table.num_rows)
         con.register("hw_rows", table)
         try:
-            con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS SELECT * FROM hw_rows").fetchall()
+            con.execute(f"CREATE OR REPLACE {table_kind(out)} {out} AS SELECT {filled} FROM hw_rows").fetchall()
         finally:
             con.unregister("hw_rows")
         return out
@@ -105,6 +109,8 @@ class SourceNormalizer:
             con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
 
 
+ALWAYS_COLUMNS = frozenset(("@timestamp", "event.id", "event.dataset", "event.original", "log.offset", "tags",
+                            "source.ip", "source.port", "user.name"))
 _BULK: dict[str, Any] = {}
 COLUMNAR_PARSERS = ("syslog", "web.access")
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from hostwarden.core.chunks import Chunk
@@ -339,3 +340,30 @@ def test_v2_store_with_old_segments_gains_the_result_columns(tmp_path):
         rows = store.query('SELECT "package.name", "vulnerability.score.base", "hostwarden.vuln.kev", '
                            '"hostwarden.grade" FROM events WHERE "event.kind" = \'finding\'')
     assert rows == [("requests", 6.1, False, "L2")]
+
+
+ACCESS = b"".join(
+    f'198.51.100.{i % 200} - - [28/Nov/2026:10:00:{i % 60:02d} +0000] "GET /p{i} HTTP/1.1" 404 12 "-" "curl/8"\n'.encode()
+    for i in range(1000)
+)
+
+
+def test_segments_hold_their_own_columns_and_merge_by_name(tmp_path, small_segments):
+    """A syslog segment has no `http.*` columns and a web one no `process.pid`: each holds
+    what its rows have, the view and compaction line them up by name."""
+    with EventStore(tmp_path) as store:
+        ingest_chunks(store, [Chunk("/var/log/auth.log", 0, LINES[:LINES.index(b"\n", 150_000) + 1])])
+        ingest_chunks(store, [Chunk("/var/log/nginx/access.log", 0, ACCESS)])
+        files = seg_files(tmp_path)
+        assert len(files) == 2
+        columns = [set(pq.read_schema(f).names) for f in files]
+        assert any("process.pid" in c and "http.response.status_code" not in c for c in columns)
+        assert any("http.response.status_code" in c and "process.pid" not in c for c in columns)
+        assert all(len(c) < len(ARROW_SCHEMA.names) for c in columns)
+        query = ('SELECT "log.file.path", count(*), count("process.pid"), count("http.response.status_code") '
+                 'FROM events GROUP BY 1 ORDER BY 1')
+        before = store.query(query)
+        assert [row[2:] for row in before] == [(before[0][1], 0), (0, 1000)]
+        assert store.compact(at_least=2) == 2
+        assert len(seg_files(tmp_path)) == 1
+        assert store.query(query) == before
