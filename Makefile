@@ -9,9 +9,10 @@ TEST_STAMP := $(VENV)/.installed-test
 # Debian packages, installed only when missing and when root (otherwise the tests needing them skip).
 # The main job: the firewall tools `watch --respond` drives on this host.
 RUN_APT   := iproute2 nftables
-# Only the tests: netfilter fallbacks, nginx for the WAF action, account tools for disable_user,
-# Chromium for the HTML report, and the peers and formats the real-component tests read.
-TEST_APT  := iptables ipset nginx-light passwd fail2ban systemd-journal-remote lynis rpm fzf db5.3-util chromium
+# Only the tests: netfilter fallbacks, nginx and its ModSecurity connector for the WAF action,
+# account tools for disable_user, Chromium for the HTML report, and the peers and formats the
+# real-component tests read.
+TEST_APT  := iptables ipset nginx-light libnginx-mod-http-modsecurity passwd fail2ban systemd-journal-remote lynis rpm fzf db5.3-util chromium
 # Only the benchmarks: fail2ban's inotify backend, for a fair ban-latency comparison.
 BENCH_APT := python3-pyinotify
 
