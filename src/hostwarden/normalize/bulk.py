@@ -422,7 +422,8 @@ class BulkSyslog:
             f"SELECT {', '.join(final_cols)} FROM "
             f"(SELECT {projected} FROM {union} u LEFT JOIN hw_patterns USING (k)"
             + (" ASOF LEFT JOIN hw_zone ON u.local_ts >= hw_zone.start" if zone.needs_join else "")
-            + f" LEFT JOIN (SELECT off AS a_off, same AS a_same FROM {GUESSED}) a ON a.a_off = u.off)"
+            # only the lines to tag: the join's table is the few repeats, not every failure line
+            + f" LEFT JOIN (SELECT off AS a_off, TRUE AS a_same FROM {GUESSED} WHERE same) a ON a.a_off = u.off)"
         )
 
 
