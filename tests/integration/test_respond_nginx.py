@@ -128,19 +128,24 @@ def _until(port: int, client: str, status: int) -> bool:
     return False
 
 
-def test_waf_deny_with_real_nginx(nginx: tuple[Path, Path, int], tmp_path: Path) -> None:
-    prefix, conf, port = nginx
-    deny = prefix / "hostwarden" / "deny.conf"
-    deny.write_text("# kept as it is\n")
-    nginx_cmd = ["nginx", "-p", str(prefix), "-c", str(conf)]
+def _responder(conf: Path, tmp_path: Path, deny: Path, modsec: Path) -> Responder:
+    """A responder whose one playbook denies an L2 alert's source at the nginx under test."""
+    nginx_cmd = ["nginx", "-p", str(conf.parent), "-c", str(conf)]
     settings = respond_settings({
         "builtin_playbooks": False,
-        "waf": {"deny_file": str(deny), "modsecurity_file": str(tmp_path / "modsec" / "rules.conf"),
+        "waf": {"deny_file": str(deny), "modsecurity_file": str(modsec),
                 "test": [*nginx_cmd, "-t", "-q"], "reload": [*nginx_cmd, "-s", "reload"]},
     }, tmp_path / "data")
     book = parse_playbook({"id": "waf", "trigger": {"grades": ["L2"]},
                            "actions": [{"waf_deny": {"field": "source.ip", "ttl": "1h"}}]}, "<test>", settings)
-    r = Responder(settings, [book], host_addresses=[])
+    return Responder(settings, [book], host_addresses=[])
+
+
+def test_waf_deny_with_real_nginx(nginx: tuple[Path, Path, int], tmp_path: Path) -> None:
+    prefix, conf, port = nginx
+    deny = prefix / "hostwarden" / "deny.conf"
+    deny.write_text("# kept as it is\n")
+    r = _responder(conf, tmp_path, deny, tmp_path / "modsec" / "rules.conf")
     try:
         assert _status(port, "203.0.113.5") == 200
         (out,) = r.handle({"hostwarden.grade": "L2", "source.ip": "203.0.113.5"}, wait=True)
@@ -164,15 +169,7 @@ def test_the_modsecurity_rule_file_denies_in_real_libmodsecurity(modsec_nginx: t
                                                                  tmp_path: Path) -> None:
     prefix, conf, port = modsec_nginx
     rules = prefix / "modsec" / "hostwarden.conf"
-    nginx_cmd = ["nginx", "-p", str(prefix), "-c", str(conf)]
-    settings = respond_settings({
-        "builtin_playbooks": False,
-        "waf": {"deny_file": str(tmp_path / "not-included" / "deny.conf"), "modsecurity_file": str(rules),
-                "test": [*nginx_cmd, "-t", "-q"], "reload": [*nginx_cmd, "-s", "reload"]},
-    }, tmp_path / "data")
-    book = parse_playbook({"id": "waf", "trigger": {"grades": ["L2"]},
-                           "actions": [{"waf_deny": {"field": "source.ip", "ttl": "1h"}}]}, "<test>", settings)
-    r = Responder(settings, [book], host_addresses=[])
+    r = _responder(conf, tmp_path, tmp_path / "not-included" / "deny.conf", rules)
     try:
         assert _status(port, "203.0.113.5") == 200
         first, second = (r.handle({"hostwarden.grade": "L2", "source.ip": ip}, wait=True)[0]
