@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,7 +60,7 @@ def list_incidents(
     table = Table("id", "grade", "priority", "deadline", "kind", "alerts", "incident")
     for r in rows:
         table.add_row(cell(r["event.id"]), cell(r["hostwarden.grade"]), cell(r["hostwarden.incident.priority"]),
-                      cell(r["hostwarden.incident.deadline"]), cell(r["hostwarden.incident.kind"]),
+                      cell(_when(r["hostwarden.incident.deadline"])), cell(r["hostwarden.incident.kind"]),
                       cell(r["hostwarden.incident.alerts"]), cell(r["message"]))
     console.print(table)
 
@@ -92,7 +93,8 @@ def show(
         raise typer.BadParameter(f"unknown format {fmt!r} (text, json, dot, svg)", param_hint="--format")
     console.print(f"[bold]{markup(inc.grade.value)} {markup(inc.priority)}[/bold] {markup(inc.title())}  [{markup(inc.id)}]")
     console.print(f"why: {markup(inc.reason)}")
-    console.print(f"deadline: {markup(inc.deadline)}   opened: {markup(inc.opened)}   alerts: {inc.alert_count}")
+    console.print(f"deadline: {markup(_when(inc.deadline))}   opened: {markup(_when(inc.opened))}   "
+                  f"alerts: {inc.alert_count}")
     attack = attack_summary(inc, catalog)
     if attack["tactics"]:
         console.print("ATT&CK: " + markup(" → ".join(t["name"] for t in attack["tactics"])))
@@ -103,6 +105,20 @@ def show(
     for step in timeline(inc):
         who = " ".join(str(step[k]) for k in ("source.ip", "user.name", "host.name") if step.get(k))
         what = step["what"] + (f" ×{step['count']}" if step.get("count", 1) > 1 else "")
-        table.add_row(cell(step["time"]), cell(step.get("grade") or step["kind"]), cell(what),
+        table.add_row(cell(_when(step["time"], seconds=True)), cell(step.get("grade") or step["kind"]), cell(what),
                       cell(who or step.get("excerpt") or ""))
     console.print(table)
+
+
+def _when(value: Any, *, seconds: bool = False) -> Any:
+    """A time as a person reads it: in UTC, to the minute (a deadline) or the second (a step of
+    the chain); the store and the JSON keep the rest. Text that is not a time stays as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return value

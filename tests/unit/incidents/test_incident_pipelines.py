@@ -92,3 +92,30 @@ def test_watch_updates_incidents_as_alerts_arrive(tmp_path: Path) -> None:
     printed = [ln for ln in out.getvalue().splitlines() if ln.startswith("INCIDENT L1")]
     assert len(printed) == 1 and ATTACKER in printed[0]  # shown once, the moment it became L1
     json.dumps([i.to_ecs() for i in _incidents(cfg.data_dir)], default=str)  # rows read back whole
+
+
+def test_incidents_cli_lists_and_shows_them_as_people_read_them(tmp_path: Path) -> None:
+    """`incidents list` and `show` after an ingest: deadlines to the minute in UTC, the chain to
+    the second in order, and the exports from the same stored row."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from hostwarden.cli import app
+    from hostwarden.pipelines.ingest_job import run_ingest
+
+    cfg = load_config(None, data_dir=tmp_path / "data")
+    run_ingest(cfg, [str(_log(tmp_path / "auth.log"))])
+    l1 = next(i for i in _incidents(cfg.data_dir) if i.grade is Grade.L1)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["incidents", "list", "--data-dir", str(cfg.data_dir)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert l1.id in listed.output and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", listed.output)
+    assert "+00:00" not in listed.output  # no raw ISO stamps with microseconds
+    shown = runner.invoke(app, ["incidents", "show", l1.id, "--data-dir", str(cfg.data_dir)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    times = re.findall(r"2026-11-01 (\d\d:\d\d:\d\d) UTC", shown.output)
+    assert "09:01:10" in times and times == sorted(times)  # the login, and the chain in time order
+    for fmt, mark in (("json", '"nodes"'), ("dot", "digraph"), ("svg", "<svg")):
+        out = runner.invoke(app, ["incidents", "show", l1.id, "--format", fmt, "--data-dir", str(cfg.data_dir)])
+        assert out.exit_code == 0 and mark in out.output, (fmt, out.output[:200])

@@ -133,3 +133,23 @@ def test_ingest_watch_and_scan_deliver_the_same_alerts_to_one_registered_sink(tm
     assert any(a.grade is Grade.L1 for a in seen["ingest"].alerts)
     assert all(isinstance(a, Alert) for a in seen["watch"].alerts)
     assert seen["scan"].findings and all(f.scan_id for f in seen["scan"].findings)  # scan also emits findings
+
+
+def test_scan_alerts_whose_lines_name_no_host_are_on_the_scanned_host(tmp_path: Path) -> None:
+    """An access log or auditd line names no host, but it was written on the scanned one: its
+    alerts (and so the incidents made of them) say which host, unless a line said otherwise."""
+    root = _demo_logs(tmp_path)
+    (root / "etc").mkdir()
+    (root / "etc" / "hostname").write_text("scanned-01\n")
+    seen: dict[str, RecordingSink] = {}
+    remove = register_sink(lambda ctx: seen.setdefault(ctx.mode, RecordingSink()))
+    try:
+        _scan(tmp_path, root)
+    finally:
+        remove()
+    alerts = seen["scan"].alerts
+    events = {a.id: list(a.detail.get("events") or []) for a in alerts}
+    web = [a for a in alerts if any("access.log" in (e.get("file") or "") for e in events[a.id])]
+    assert web and all(a.host_name == "scanned-01" for a in web)  # the access log names no host
+    syslog_hosts = {a.host_name for a in alerts if a not in web}
+    assert "demo-web01" in syslog_hosts  # a line's own host name is kept

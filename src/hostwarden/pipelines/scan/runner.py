@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ def run_scan(
     report = ScanReport(host=host, findings=findings, summary=summary, notices=ctx.notices, scan_id=scan_id,
                         started=started, comparison=comparison)
     if alert_path is not None:
+        # A line that names no host (an access log, auditd) was still written on the scanned one:
+        # incidents group alerts by host, and "on unknown host" helps nobody.
+        if host.get("name"):
+            alerts = [a if a.host_name else replace(a, host_name=host["name"]) for a in alerts]
         alert_path.emit(alerts)
         alert_path.emit([*findings, *(comparison or {}).get("fixed", [])])
         report.notices.extend(alert_path.notices)
