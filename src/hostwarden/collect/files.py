@@ -102,7 +102,17 @@ class FileReader:
         fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             self._stat = os.fstat(fd)
-            if not stat.S_ISREG(self._stat.st_mode) and not stat.S_ISDIR(self._stat.st_mode):
+            if stat.S_ISFIFO(self._stat.st_mode) and self.allow_streams:
+                # A pipe opened without blocking before its writer reads as empty: open it again
+                # as `cat` does, waiting for the writer (`ingest <(zcat x.gz)` has one already),
+                # and make sure it is still the pipe that was checked.
+                pipe = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                again = os.fstat(pipe)
+                os.close(fd)
+                fd = pipe
+                if (again.st_dev, again.st_ino) != (self._stat.st_dev, self._stat.st_ino):
+                    raise OSError(errno.EINVAL, "replaced while being opened")
+            elif not stat.S_ISREG(self._stat.st_mode) and not stat.S_ISDIR(self._stat.st_mode):
                 if not self.allow_streams:
                     raise OSError(errno.EINVAL, "not a regular file")
                 os.set_blocking(fd, True)
