@@ -21,6 +21,7 @@ from hostwarden.core.schema import DEFAULT_TENANT
 from hostwarden.normalize.base import ParseContext
 from hostwarden.normalize.registry import SNIFF_LINES, hint_for_path, sniff
 from hostwarden.normalize.source import SourceNormalizer, context_for
+from hostwarden.normalize.state import ParseState
 from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.store.eventstore import STAGE
 
@@ -67,6 +68,7 @@ def ingest_chunks(
     on_stored: Any = None,
     overlap: bool = False,
     zones: ZonePolicy | None = None,
+    states: dict[str, ParseState] | None = None,
 ) -> IngestStats:
     """Normalize and store chunks (of any number of sources). `on_stored(chunk)` runs after each
     chunk is durably stored: collectors save their checkpoint there (at-least-once + dedupe).
@@ -78,10 +80,11 @@ def ingest_chunks(
     when its chunk's turn comes.
 
     `ctx` reads every source; without it each source gets its own context, its zone-less times
-    read in the zone `zones` gives it (UTC without a policy).
+    read in the zone `zones` gives it (UTC without a policy). `states`, by source: the parse
+    state each source starts from (an earlier run's, where it stopped), updated in place.
     """
     stats = stats or IngestStats()
-    parser = _ChunkParser(ctx, hint, zones)
+    parser = _ChunkParser(ctx, hint, zones, states)
     if not overlap:
         for chunk in chunks:
             _store_parsed(store, chunk, parser.parse(chunk, store.con, STAGED_OUT), tenant, stats, on_stored)
@@ -152,10 +155,12 @@ class _ChunkParser:
     chunks of a source strictly in order, each waiting for `after`, the previous one.
     """
 
-    def __init__(self, ctx: ParseContext | None, hint: str | None, zones: ZonePolicy | None = None) -> None:
+    def __init__(self, ctx: ParseContext | None, hint: str | None, zones: ZonePolicy | None = None,
+                 states: dict[str, ParseState] | None = None) -> None:
         self.ctx = ctx
         self.hint = hint
         self.zones = zones
+        self.states = {} if states is None else states
         self.normalizers: dict[str, SourceNormalizer] = {}
         self._lock = threading.Lock()
 
@@ -165,7 +170,8 @@ class _ChunkParser:
             if norm is None:
                 sample = [ln.text for ln in Chunk(chunk.source, 0, chunk.data[: 64 * 1024]).lines()[:SNIFF_LINES]]
                 chosen = sniff(sample, self.hint or hint_for_path(chunk.source))
-                norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source, zones=self.zones))
+                norm = SourceNormalizer(chunk.source, chosen, self.ctx or context_for(chunk.source, zones=self.zones),
+                                        self.states.setdefault(chunk.source, ParseState()))
                 self.normalizers[chunk.source] = norm
         return norm.normalize_into(chunk, con, out, after=after)
 

@@ -28,6 +28,7 @@ from hostwarden.normalize.registry import hint_for_path, sniff_chunks
 from hostwarden.normalize.source import context_for
 from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.alertpath import build_alert_path
+from hostwarden.pipelines.carried import CarriedState
 from hostwarden.pipelines.ingest import IngestStats, ingest_chunks
 from hostwarden.store.eventstore import EventStore
 from hostwarden.store.sink import bind
@@ -139,8 +140,10 @@ def _ingest_file(store: EventStore, cfg: Config, path: str, dataset: str | None,
                                       "path": path})
                 return
             hint = verdict.parser
-        ingest_chunks(store, chunks, ctx=context_for(path, mtime, zones), overlap=True, hint=hint,
-                      tenant=cfg.tenant, stats=stats, on_stored=stored)
+        carried = CarriedState(store, chunks)
+        ingest_chunks(store, carried.chunks, ctx=context_for(path, mtime, zones), overlap=True, hint=hint,
+                      tenant=cfg.tenant, stats=stats, on_stored=stored, states=carried.states)
+        carried.save()
     except HostwardenError as exc:
         stats.notices.append({"code": exc.code.code, "message": exc.message, "path": path})
     except OSError as exc:
