@@ -107,9 +107,9 @@ class FileReader:
                 # as `cat` does, waiting for the writer (`ingest <(zcat x.gz)` has one already),
                 # and make sure it is still the pipe that was checked.
                 pipe = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-                again = os.fstat(pipe)
                 os.close(fd)
                 fd = pipe
+                again = os.fstat(fd)
                 if (again.st_dev, again.st_ino) != (self._stat.st_dev, self._stat.st_ino):
                     raise OSError(errno.EINVAL, "replaced while being opened")
             elif not stat.S_ISREG(self._stat.st_mode) and not stat.S_ISDIR(self._stat.st_mode):

@@ -23,7 +23,6 @@ class ParseContext:
     # Year-less syslog timestamps: the year of the file's mtime, with rollover handled.
     reference_time: datetime = field(default_factory=lambda: datetime.now(UTC))
     tz: tzinfo = UTC  # zone of timestamps that carry none
-    hostname: str | None = None
 
 
 class Parser(Protocol):

@@ -38,7 +38,7 @@ class CarriedState:
                 if chunk.identity:
                     saved = self.store.get_state(KEY_PREFIX + chunk.identity)
                     if isinstance(saved, dict) and saved.get("offset") == chunk.base_offset:
-                        self.states[chunk.source] = ParseState.from_json(saved.get("state") or {})
+                        self.states[chunk.source] = _loaded(saved.get("state"))
             self._end = chunk.end_offset
             yield chunk
 
@@ -47,3 +47,12 @@ class CarriedState:
         state = self.states.get(self._source or "")
         if self._identity and self._end is not None and state is not None:
             self.store.put_state(KEY_PREFIX + self._identity, {"offset": self._end, "state": state.to_json()})
+
+
+def _loaded(saved: Any) -> ParseState:
+    """The saved state, or a fresh one where it cannot be read (a damaged store must cost the
+    carry, never the ingest)."""
+    try:
+        return ParseState.from_json(saved if isinstance(saved, dict) else {})
+    except (TypeError, ValueError, KeyError):
+        return ParseState()

@@ -46,3 +46,18 @@ def test_a_state_saved_at_another_offset_is_not_used(tmp_path: Path) -> None:
         f.write(LATER)
     run_ingest(cfg, [str(log)], detect=False)
     assert _later_addresses(cfg.data_dir) == [None]  # a fresh start, as before states were kept
+
+
+def test_a_damaged_saved_state_costs_the_carry_not_the_ingest(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(FIRST)
+    cfg = load_config(None, data_dir=tmp_path / "data")
+    run_ingest(cfg, [str(log)], detect=False)
+    with EventStore(cfg.data_dir) as store:
+        (key,) = [r[0] for r in store.query("SELECT key FROM kv WHERE key LIKE ?", [KEY_PREFIX + "%"])]
+        saved = store.get_state(key)
+        store.put_state(key, {**saved, "state": {"sessions": [["web-01", "not a pid"]]}})
+    with log.open("a") as f:
+        f.write(LATER)
+    result = run_ingest(cfg, [str(log)], detect=False)
+    assert result.stats.stored == 1 and _later_addresses(cfg.data_dir) == [None]
