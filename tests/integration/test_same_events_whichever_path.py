@@ -11,10 +11,7 @@ columnar for its store, in batches of a drawn size.
 
 from __future__ import annotations
 
-import io
 import random
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from watching import watch_until
 
 from hostwarden.collect.files import FileReader
 from hostwarden.core.checkpoint import MemoryCheckpoints
@@ -30,7 +28,6 @@ from hostwarden.normalize.source import context_for
 from hostwarden.normalize.timezones import ZonePolicy
 from hostwarden.pipelines.ingest import ingest_chunks
 from hostwarden.pipelines.watch import runtime, storewriter
-from hostwarden.pipelines.watch.runtime import Watch
 from hostwarden.store.eventstore import EventStore
 
 KB, MB = 1 << 10, 1 << 20
@@ -112,19 +109,10 @@ def watch(files: list[Path], data: Path, zone: str, chunk_bytes: int, batch_even
     cfg.ingest.timezone = zone
     cfg.extra["detect"] = {"parse_worker": False}
     total = sum(p.read_bytes().count(b"\n") for p in files)
-    stop = threading.Event()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(runtime, "CHUNK_BYTES", chunk_bytes)
         mp.setattr(storewriter, "COALESCE_EVENTS", batch_events)
-        w = Watch(cfg, [str(p) for p in files], out=io.StringIO(), err=io.StringIO(), poll_seconds=0.01)
-        runner = threading.Thread(target=w.run, args=(stop,))
-        runner.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and getattr(getattr(w, "counters", None), "events", 0) < total:
-            time.sleep(0.05)
-        stop.set()
-        runner.join(timeout=120)
-    assert not runner.is_alive()
+        watch_until(cfg, files, total)
     return stored(data)
 
 

@@ -3,11 +3,10 @@ the same graded incidents in the store: one L1 intrusion with its chain, one bac
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-import time
 from pathlib import Path
+
+from watching import watch_until
 
 from hostwarden.core.config import load_config
 from hostwarden.core.records import Grade
@@ -73,23 +72,11 @@ def test_ingest_yields_the_l1_incident_and_one_campaign(tmp_path: Path) -> None:
 
 
 def test_watch_updates_incidents_as_alerts_arrive(tmp_path: Path) -> None:
-    from hostwarden.pipelines.watch.runtime import Watch
-
     log = _log(tmp_path / "auth.log")
     cfg = load_config(None, data_dir=tmp_path / "data")
-    out, stop = io.StringIO(), threading.Event()
-    watch = Watch(cfg, [str(log)], out=out, err=io.StringIO(), poll_seconds=0.01)
-    runner = threading.Thread(target=watch.run, args=(stop,))
-    runner.start()
-    lines = log.read_text().count("\n")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and getattr(getattr(watch, "counters", None), "events", 0) < lines:
-        time.sleep(0.05)
-    stop.set()
-    runner.join(timeout=60)
-    assert not runner.is_alive()
+    printed_out = watch_until(cfg, [log], log.read_text().count("\n"))
     _check(_incidents(cfg.data_dir))
-    printed = [ln for ln in out.getvalue().splitlines() if ln.startswith("INCIDENT L1")]
+    printed = [ln for ln in printed_out.splitlines() if ln.startswith("INCIDENT L1")]
     assert len(printed) == 1 and ATTACKER in printed[0]  # shown once, the moment it became L1
     json.dumps([i.to_ecs() for i in _incidents(cfg.data_dir)], default=str)  # rows read back whole
 
